@@ -1,0 +1,103 @@
+// The Fastify application: shared error shape, OpenAPI generation, and one plugin per route group.
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Logger } from '../shared/logger.js';
+import type { Config } from '../shared/config.js';
+import type { Db } from '../shared/db.js';
+import type { Queues } from '../shared/queue.js';
+import { AppError } from '../shared/errors.js';
+import { ErrorResponse, Job } from './schemas.js';
+import { jobsRoutes } from './routes/jobs.js';
+import { datasetsRoutes } from './routes/datasets.js';
+import { modelsRoutes } from './routes/models.js';
+import { healthRoutes } from './routes/health.js';
+import { predictRoutes, type PredictService } from './routes/predict.js';
+
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  queues: Queues;
+  logger: Logger;
+  /** Synchronous predictions; the only door from the API to TensorFlow. */
+  predict: PredictService;
+  /** The TensorFlow.js backend serving predictions in this process, once loaded. */
+  backendName: () => string | null;
+  /** Tells caches that a model was deleted or an alias moved. */
+  onModelChanged: (modelId: string) => void;
+}
+
+export const API_VERSION = '1.0.0';
+
+/** Maps Fastify's and Ajv's errors to our `{error: {code, message, details}}` shape. */
+function toHttpError(err: FastifyError): AppError {
+  if (err instanceof AppError) return err;
+  if (err.validation) {
+    const unknownType = err.validation.find((v) => v.keyword === 'discriminator');
+    if (unknownType && err.validationContext === 'body') {
+      return new AppError('UNKNOWN_JOB_TYPE', 'type must be one of dataset-prep, train, fine-tune, predict', 400, err.validation);
+    }
+    return new AppError('VALIDATION_FAILED', `${err.validationContext ?? 'request'} ${err.message.replace(/^(body|querystring|params)\/?/, '')}`.trim(), 400, err.validation);
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new AppError('MALFORMED_JSON', `The request body is not valid JSON: ${err.message}`, 400);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json', 415);
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new AppError('PAYLOAD_TOO_LARGE', err.message, 413);
+  }
+  const status = err.statusCode ?? 500;
+  if (status >= 400 && status < 500) return new AppError('BAD_REQUEST', err.message, status);
+  return new AppError('INTERNAL', 'Internal server error', 500);
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    bodyLimit: 32 * 1024 * 1024,
+    ajv: { customOptions: { removeAdditional: false, discriminator: true, allErrors: false }, plugins: [] },
+    genReqId: (req) => (req.headers['x-request-id'] as string) || crypto.randomUUID(),
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const httpErr = toHttpError(err);
+    if (httpErr.statusCode >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(httpErr.statusCode).send({ error: httpErr.toJSON() });
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` } }),
+  );
+
+  app.addSchema(ErrorResponse);
+  app.addSchema(Job);
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'mnist-jobs',
+        version: API_VERSION,
+        description: 'Prepare MNIST-style datasets, train and fine-tune TensorFlow.js models on them, and serve predictions.',
+      },
+      tags: [
+        { name: 'jobs', description: 'Asynchronous jobs: dataset-prep, train, fine-tune, predict' },
+        { name: 'datasets', description: 'Prepared datasets' },
+        { name: 'models', description: 'The model registry' },
+        { name: 'predict', description: 'Synchronous predictions' },
+        { name: 'health', description: 'Liveness and readiness' },
+      ],
+    },
+    refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) || `def-${i}` },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(healthRoutes, deps);
+  await app.register(jobsRoutes, deps);
+  await app.register(datasetsRoutes, deps);
+  await app.register(modelsRoutes, deps);
+  await app.register(predictRoutes, deps);
+  return app;
+}

@@ -1,0 +1,70 @@
+// Checks of a job's parameters that a schema cannot express: sums, cross-field rules, and references
+// to datasets and models that must exist and be ready. Run before a job is queued, so the client gets
+// a 4xx at once instead of a job that fails later.
+import type { Db } from '../shared/db.js';
+import { AppError } from '../shared/errors.js';
+import type { DatasetPrepParams, FineTuneParams, JobParams, JobType, PredictJobParams, TrainParams } from '../shared/jobs.js';
+import { resolveModel } from '../shared/model-registry.js';
+
+async function requireDataset(db: Db, datasetId: string) {
+  const dataset = await db.dataset.findUnique({ where: { id: datasetId } });
+  if (dataset) return dataset;
+  const job = await db.job.findUnique({ where: { id: datasetId } });
+  if (job?.type === 'dataset_prep' && (job.status === 'queued' || job.status === 'running')) {
+    throw new AppError('DATASET_NOT_READY', `Dataset ${datasetId} is still being prepared (job ${job.status})`, 409);
+  }
+  throw new AppError('DATASET_NOT_FOUND', `No prepared dataset with id ${datasetId}`, 404);
+}
+
+function checkDatasetPrep(p: DatasetPrepParams) {
+  if (typeof p.split === 'object') {
+    const { train, val, test } = p.split;
+    if (Math.abs(train + val + test - 1) > 1e-6) {
+      throw new AppError('INVALID_SPLIT', `split ratios must sum to 1 (got ${train + val + test})`, 400, { split: p.split });
+    }
+    if (train <= 0) throw new AppError('INVALID_SPLIT', 'split.train must be greater than 0', 400, { split: p.split });
+  }
+  if (p.augment && p.augment.scale[0] > p.augment.scale[1]) {
+    throw new AppError('INVALID_AUGMENT', 'augment.scale must be [min, max] with min ≤ max', 400);
+  }
+}
+
+async function checkFineTune(db: Db, p: FineTuneParams) {
+  const base = await db.model.findUnique({ where: { id: p.baseModelId } });
+  if (!base) throw new AppError('MODEL_NOT_FOUND', `No model with id ${p.baseModelId}`, 404);
+  const dataset = await requireDataset(db, p.datasetId);
+  const [h, w] = base.inputShape as number[];
+  if (dataset.height !== h || dataset.width !== w) {
+    throw new AppError('INPUT_SHAPE_MISMATCH', `Dataset images are ${dataset.height}×${dataset.width}, the model takes ${h}×${w}`, 422);
+  }
+  const classes = p.numClasses ?? dataset.numClasses;
+  if (!p.replaceHead && classes !== base.numClasses) {
+    throw new AppError(
+      'HEAD_INCOMPATIBLE',
+      `The base model's head has ${base.numClasses} classes, the fine-tune needs ${classes}; set replaceHead: true`,
+      422,
+    );
+  }
+}
+
+async function checkPredict(db: Db, p: PredictJobParams) {
+  if ((p.inputs === undefined) === (p.dataset === undefined)) {
+    throw new AppError('INVALID_PARAMS', 'Give exactly one of `inputs` or `dataset`', 400);
+  }
+  await resolveModel(db, p.model);
+  if (p.dataset) await requireDataset(db, p.dataset.datasetId);
+}
+
+export async function checkJobParams(db: Db, type: JobType, params: JobParams): Promise<void> {
+  switch (type) {
+    case 'dataset-prep':
+      return checkDatasetPrep(params as DatasetPrepParams);
+    case 'train':
+      await requireDataset(db, (params as TrainParams).datasetId);
+      return;
+    case 'fine-tune':
+      return checkFineTune(db, params as FineTuneParams);
+    case 'predict':
+      return checkPredict(db, params as PredictJobParams);
+  }
+}

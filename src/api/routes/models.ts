@@ -1,0 +1,140 @@
+// Route group /v1/models: the model registry (trained models, lineage, aliases).
+import { rm } from 'node:fs/promises';
+import { Type } from '@sinclair/typebox';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Model as ModelRow } from '../../generated/prisma/client.js';
+import { AppError, notFound } from '../../shared/errors.js';
+import { ALIAS_RE, RESERVED_ALIASES } from '../../shared/model-registry.js';
+import { afterCursor, pageOrder, toPage } from '../pagination.js';
+import { IdParams, PageQuery, errors, page } from '../schemas.js';
+import type { AppDeps } from '../app.js';
+
+const Model = Type.Object(
+  {
+    id: Type.String({ format: 'uuid', description: 'Also the id of the train / fine-tune job that made it' }),
+    architecture: Type.String(),
+    datasetId: Type.String({ format: 'uuid' }),
+    parentModelId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The base model of a fine-tune' }),
+    params: Type.Unknown({ description: 'Hyper-parameters of the job that trained it' }),
+    metrics: Type.Unknown({ description: 'Test metrics: accuracy, loss, per-class precision/recall/F1, confusion matrix' }),
+    normalization: Type.Unknown(),
+    inputShape: Type.Array(Type.Integer()),
+    numClasses: Type.Integer(),
+    backend: Type.String(),
+    sizeBytes: Type.Integer(),
+    aliases: Type.Array(Type.String()),
+    createdAt: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'Model', title: 'Model' },
+);
+const AliasParams = Type.Object({ alias: Type.String({ pattern: ALIAS_RE.source, description: 'lower-case letters, digits, - and _' }) });
+const Alias = Type.Object({ alias: Type.String(), modelId: Type.String({ format: 'uuid' }), updatedAt: Type.String({ format: 'date-time' }) });
+
+const toApi = (m: ModelRow & { aliases: { alias: string }[] }) => ({
+  id: m.id,
+  architecture: m.architecture,
+  datasetId: m.datasetId,
+  parentModelId: m.parentModelId,
+  params: m.params,
+  metrics: m.metrics,
+  normalization: m.normalization,
+  inputShape: m.inputShape as number[],
+  numClasses: m.numClasses,
+  backend: m.backend,
+  sizeBytes: Number(m.sizeBytes),
+  aliases: m.aliases.map((a) => a.alias),
+  createdAt: m.createdAt.toISOString(),
+});
+
+export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, onModelChanged }) => {
+  app.addSchema(Model);
+  const include = { aliases: { select: { alias: true } } } as const;
+
+  app.get(
+    '/v1/models',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'List models, newest first',
+        querystring: Type.Object({
+          architecture: Type.Optional(Type.String()),
+          datasetId: Type.Optional(Type.String({ format: 'uuid' })),
+          parentModelId: Type.Optional(Type.String({ format: 'uuid' })),
+          ...PageQuery,
+        }),
+        response: { 200: page(Type.Ref('Model')), ...errors() },
+      },
+    },
+    async (req) => {
+      const { architecture, datasetId, parentModelId, limit, cursor } = req.query;
+      const rows = await db.model.findMany({
+        where: { architecture, datasetId, parentModelId, ...afterCursor(cursor) },
+        orderBy: pageOrder,
+        take: limit + 1,
+        include,
+      });
+      return toPage(rows, limit, toApi);
+    },
+  );
+
+  app.get(
+    '/v1/models/:id',
+    { schema: { tags: ['models'], summary: 'A model with its metrics and lineage', params: IdParams, response: { 200: Type.Ref('Model'), ...errors(404) } } },
+    async (req) => toApi((await db.model.findUnique({ where: { id: req.params.id }, include })) ?? (await Promise.reject(notFound('Model', req.params.id, 'MODEL_NOT_FOUND')))),
+  );
+
+  app.delete(
+    '/v1/models/:id',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Delete a model and its files',
+        description: 'Refused (409 MODEL_HAS_ALIASES) while an alias points at it.',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errors(404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const model = await db.model.findUnique({ where: { id: req.params.id }, include });
+      if (!model) throw notFound('Model', req.params.id, 'MODEL_NOT_FOUND');
+      if (model.aliases.length > 0) {
+        throw new AppError('MODEL_HAS_ALIASES', `Aliases point at this model: ${model.aliases.map((a) => a.alias).join(', ')}; move or delete them first`, 409);
+      }
+      await db.model.delete({ where: { id: model.id } });
+      await rm(model.path, { recursive: true, force: true });
+      onModelChanged(model.id);
+      return reply.code(204).send();
+    },
+  );
+
+  app.put(
+    '/v1/models/aliases/:alias',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Point an alias (e.g. production) at a model',
+        params: AliasParams,
+        body: Type.Object({ modelId: Type.String({ format: 'uuid' }) }, { additionalProperties: false }),
+        response: { 200: Alias, ...errors(404) },
+      },
+    },
+    async (req) => {
+      const { alias } = req.params;
+      if (RESERVED_ALIASES.includes(alias)) throw new AppError('ALIAS_RESERVED', `"${alias}" is built in and always means the newest model`);
+      const model = await db.model.findUnique({ where: { id: req.body.modelId } });
+      if (!model) throw notFound('Model', req.body.modelId, 'MODEL_NOT_FOUND');
+      const row = await db.modelAlias.upsert({ where: { alias }, create: { alias, modelId: model.id }, update: { modelId: model.id } });
+      return { alias: row.alias, modelId: row.modelId, updatedAt: row.updatedAt.toISOString() };
+    },
+  );
+
+  app.delete(
+    '/v1/models/aliases/:alias',
+    { schema: { tags: ['models'], summary: 'Remove an alias', params: AliasParams, response: { 204: Type.Null(), ...errors(404) } } },
+    async (req, reply) => {
+      const { count } = await db.modelAlias.deleteMany({ where: { alias: req.params.alias } });
+      if (count === 0) throw notFound('Alias', req.params.alias, 'ALIAS_NOT_FOUND');
+      return reply.code(204).send();
+    },
+  );
+};

@@ -1,0 +1,56 @@
+// Mapping between job rows in Postgres and the public job shape.
+import { createHash } from 'node:crypto';
+import type { Job as JobRow } from '../generated/prisma/client.js';
+import type { JobType as DbJobType } from '../generated/prisma/enums.js';
+import type { JobProgress, JobStatus, JobType } from './jobs.js';
+
+// Prisma names enum members with identifiers (dataset_prep); the database and the API use dashes.
+export const toDbType = (t: JobType) => t.replace('-', '_') as DbJobType;
+export const fromDbType = (t: DbJobType) => t.replace('_', '-') as JobType;
+
+export interface ApiJob {
+  id: string;
+  type: JobType;
+  status: JobStatus;
+  params: unknown;
+  progress: JobProgress | null;
+  result: unknown;
+  error: { code: string; message: string; details?: unknown } | null;
+  idempotencyKey: string | null;
+  attempts: number;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+export function toApiJob(row: JobRow): ApiJob {
+  return {
+    id: row.id,
+    type: fromDbType(row.type),
+    status: row.status as JobStatus,
+    params: row.params,
+    progress: (row.progress as JobProgress | null) ?? null,
+    result: row.result ?? null,
+    error: (row.error as ApiJob['error']) ?? null,
+    idempotencyKey: row.idempotencyKey,
+    attempts: row.attempts,
+    createdAt: row.createdAt.toISOString(),
+    startedAt: row.startedAt?.toISOString() ?? null,
+    finishedAt: row.finishedAt?.toISOString() ?? null,
+  };
+}
+
+/** JSON with sorted keys, so equal params hash equally whatever order the client sent them in. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export const paramsHash = (type: JobType, params: unknown) =>
+  createHash('sha256').update(`${type}\n${canonicalJson(params)}`).digest('hex');

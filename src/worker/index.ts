@@ -1,0 +1,87 @@
+// BullMQ workers: one per job type, each handing its jobs to that type's processor through runJob.
+import { Worker } from 'bullmq';
+import { JOB_TYPES, type JobType } from '../shared/jobs.js';
+import { fromDbType } from '../shared/job-rows.js';
+import { queueName, redisConnection, type QueuePayload, type Queues } from '../shared/queue.js';
+import { runJob, type Processor, type WorkerDeps } from './job-context.js';
+
+export interface WorkerOptions {
+  /** Which job types this process serves (default all). */
+  types?: readonly JobType[];
+  /** How long a job's lock lives without renewal; a worker that dies loses its jobs after this. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
+}
+
+export interface Workers {
+  close(): Promise<void>;
+}
+
+async function loadProcessors(): Promise<Record<JobType, Processor>> {
+  // Imported here so that TensorFlow.js loads only in processes that run workers.
+  const [{ datasetPrep }, { train }, { fineTune }, { predictJob }] = await Promise.all([
+    import('./processors/dataset-prep.js'),
+    import('./processors/train.js'),
+    import('./processors/fine-tune.js'),
+    import('./processors/predict.js'),
+  ]);
+  return { 'dataset-prep': datasetPrep, train, 'fine-tune': fineTune, predict: predictJob };
+}
+
+const CONCURRENCY: Record<JobType, (c: number) => number> = {
+  'dataset-prep': (c) => c,
+  train: (c) => c,
+  'fine-tune': (c) => c,
+  predict: (c) => Math.max(c, 2),
+};
+
+export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: WorkerOptions = {}): Promise<Workers> {
+  const { config, db, logger, queues } = deps;
+  const processors = await loadProcessors();
+  const types = opts.types ?? JOB_TYPES;
+  const workers = types.map((type) => {
+    const worker = new Worker<QueuePayload>(
+      queueName(type),
+      async (job) => runJob(deps, job.data.jobId, processors[type]),
+      {
+        connection: redisConnection(config.REDIS_URL),
+        prefix: config.QUEUE_PREFIX,
+        concurrency: CONCURRENCY[type](config.WORKER_CONCURRENCY),
+        lockDuration: opts.lockDurationMs ?? 30_000,
+        stalledInterval: opts.stalledIntervalMs ?? 30_000,
+        // A job whose worker died is retried from its checkpoint a few times before it is failed.
+        maxStalledCount: 3,
+      },
+    );
+    worker.on('failed', async (job, err) => {
+      if (!job) return;
+      // Only reached when BullMQ itself gives up (e.g. the job stalled too often): runJob records
+      // every ordinary failure. Make sure the row does not stay `running` forever.
+      logger.error({ jobId: job.data.jobId, err }, 'queue gave up on a job');
+      await db.job
+        .updateMany({
+          where: { id: job.data.jobId, status: { in: ['queued', 'running'] } },
+          data: { status: 'failed', finishedAt: new Date(), error: { code: 'WORKER_LOST', message: err.message } },
+        })
+        .catch((e) => logger.error({ err: e }, 'could not record a lost job'));
+    });
+    worker.on('error', (err) => logger.error({ err }, 'worker error'));
+    return worker;
+  });
+
+  // Redis may have lost jobs (it keeps nothing on disk here) or an enqueue may have failed after the
+  // row was written: put every unfinished row back. BullMQ ignores a job id it already holds.
+  const unfinished = await db.job.findMany({ where: { status: { in: ['queued', 'running'] } }, select: { id: true, type: true } });
+  for (const row of unfinished) {
+    const type = fromDbType(row.type);
+    if (types.includes(type)) await queues[type].add(type, { jobId: row.id }, { jobId: row.id, removeOnComplete: 1000, removeOnFail: 5000 });
+  }
+  if (unfinished.length) logger.info({ count: unfinished.length }, 're-queued unfinished jobs');
+  logger.info({ types }, 'workers started');
+
+  return {
+    close: async () => {
+      await Promise.all(workers.map((w) => w.close()));
+    },
+  };
+}
