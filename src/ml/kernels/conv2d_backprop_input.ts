@@ -1,0 +1,91 @@
+// Conv2DBackpropInput for the wasm backend. The package's own kernel is a scalar C++ loop (~9× the
+// forward conv); this one is a forward XNNPACK Conv2D:
+//   dx = conv2d(zero-inserted dy, W rotated 180° with in/out channels swapped), stride 1,
+// padded by (filter-1-pad) before and whatever makes the output the input's size after.
+// Strides > 1 insert stride-1 zeros between dy elements (wasteful, but our models use stride 1).
+import * as tf from '../tf.js';
+import { type BackendWasm, type Info, f32, free, run } from './wasm_util.js';
+
+export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap }): Info {
+  const backend = args.backend as BackendWasm;
+  const { dy, filter } = args.inputs as { dy: Info; filter: Info };
+  const { strides, pad, dataFormat, dimRoundingMode, inputShape } = args.attrs as unknown as tf.Conv2DBackpropInputAttrs;
+  const info = tf.backend_util.computeConv2DInfo(
+    inputShape,
+    filter.shape as [number, number, number, number],
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+    false,
+    tf.backend_util.convertConv2DDataFormat(dataFormat),
+  );
+  const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight: kh, filterWidth: kw } = info;
+  const { strideHeight: sh, strideWidth: sw } = info;
+  const dilH = (outHeight - 1) * sh + 1;
+  const dilW = (outWidth - 1) * sw + 1;
+  const top = kh - 1 - info.padInfo.top;
+  const left = kw - 1 - info.padInfo.left;
+  const bottom = inHeight + kh - 1 - top - dilH;
+  const right = inWidth + kw - 1 - left - dilW;
+  if (info.dataFormat !== 'channelsLast' || top < 0 || left < 0 || bottom < 0 || right < 0) {
+    // Paddings wider than the filter (explicit pads only): keep the package's kernel.
+    return run(backend, tf.Conv2DBackpropInput, args.inputs as Record<string, Info>, args.attrs);
+  }
+
+  // W[kh,kw,ci,co] → Wr[kh-1-i, kw-1-j, co, ci]; small, so a copy loop.
+  const wr = backend.makeOutput([kh, kw, outChannels, inChannels], 'float32');
+  let dyIn: Info = dy;
+  if (sh > 1 || sw > 1) dyIn = backend.makeOutput([batchSize, dilH, dilW, outChannels], 'float32');
+  {
+    const w = f32(backend, filter);
+    const r = f32(backend, wr);
+    for (let i = 0; i < kh; i++) {
+      for (let j = 0; j < kw; j++) {
+        const src = (i * kw + j) * inChannels * outChannels;
+        const dst = ((kh - 1 - i) * kw + (kw - 1 - j)) * outChannels * inChannels;
+        for (let ci = 0; ci < inChannels; ci++) {
+          for (let co = 0; co < outChannels; co++) r[dst + co * inChannels + ci] = w[src + ci * outChannels + co];
+        }
+      }
+    }
+    if (dyIn !== dy) {
+      const s = f32(backend, dy);
+      const d = f32(backend, dyIn);
+      d.fill(0);
+      for (let b = 0; b < batchSize; b++) {
+        for (let y = 0; y < outHeight; y++) {
+          for (let x = 0; x < outWidth; x++) {
+            const from = ((b * outHeight + y) * outWidth + x) * outChannels;
+            d.set(s.subarray(from, from + outChannels), ((b * dilH + y * sh) * dilW + x * sw) * outChannels);
+          }
+        }
+      }
+    }
+  }
+  const dx = run(
+    backend,
+    tf.Conv2D,
+    { x: dyIn, filter: wr },
+    {
+      strides: [1, 1],
+      pad: [
+        [0, 0],
+        [top, bottom],
+        [left, right],
+        [0, 0],
+      ],
+      dilations: [1, 1],
+      dataFormat: 'NHWC',
+    } as unknown as tf.NamedAttrMap,
+  );
+  free(backend, wr);
+  if (dyIn !== dy) free(backend, dyIn);
+  return dx;
+}
+
+export const conv2DBackpropInputConfig: tf.KernelConfig = {
+  kernelName: tf.Conv2DBackpropInput,
+  backendName: 'wasm',
+  kernelFunc: conv2DBackpropInput,
+};

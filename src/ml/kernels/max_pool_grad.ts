@@ -1,0 +1,71 @@
+// MaxPoolGrad for the wasm backend. The package's kernel takes ~30× MaxPool; this one is a single
+// pass over the input in plain JS on the wasm heap (measured faster than composing mask ops from wasm
+// kernels, which also cannot express "first max only"). Semantics match the cpu kernel: each output's
+// gradient goes to ONE input, the first strictly greatest value of its window in row-major order
+// (none when the window holds only NaN/-Infinity); overlapping windows add up.
+import * as tf from '../tf.js';
+import { type BackendWasm, type Info, f32 } from './wasm_util.js';
+
+export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap }): Info {
+  const backend = args.backend as BackendWasm;
+  const { dy, input } = args.inputs as { dy: Info; input: Info };
+  const { filterSize, strides, pad, dimRoundingMode } = args.attrs as unknown as tf.MaxPoolGradAttrs;
+  const info = tf.backend_util.computePool2DInfo(
+    input.shape as [number, number, number, number],
+    filterSize,
+    strides,
+    1,
+    pad,
+    dimRoundingMode,
+  );
+  const { batchSize, inHeight: H, inWidth: W, inChannels: C, outHeight: OH, outWidth: OW } = info;
+  const { strideHeight: sh, strideWidth: sw, effectiveFilterHeight: fh, effectiveFilterWidth: fw } = info;
+  const { top, left } = info.padInfo;
+
+  const out = backend.makeOutput(input.shape, 'float32');
+  const x = f32(backend, input);
+  const g = f32(backend, dy);
+  const dx = f32(backend, out);
+  dx.fill(0);
+  const best = new Float32Array(C);
+  const where = new Int32Array(C);
+  for (let b = 0; b < batchSize; b++) {
+    const xb = b * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      const y0 = oy * sh - top;
+      const yStart = Math.max(0, y0);
+      const yEnd = Math.min(H, y0 + fh);
+      for (let ox = 0; ox < OW; ox++) {
+        const x0 = ox * sw - left;
+        const xStart = Math.max(0, x0);
+        const xEnd = Math.min(W, x0 + fw);
+        best.fill(-Infinity);
+        where.fill(-1);
+        for (let y = yStart; y < yEnd; y++) {
+          for (let xx = xStart; xx < xEnd; xx++) {
+            const base = xb + (y * W + xx) * C;
+            for (let c = 0; c < C; c++) {
+              const v = x[base + c];
+              if (v > best[c]) {
+                best[c] = v;
+                where[c] = base;
+              }
+            }
+          }
+        }
+        const gBase = ((b * OH + oy) * OW + ox) * C;
+        for (let c = 0; c < C; c++) {
+          const at = where[c];
+          if (at >= 0) dx[at + c] += g[gBase + c];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export const maxPoolGradConfig: tf.KernelConfig = {
+  kernelName: tf.MaxPoolGrad,
+  backendName: 'wasm',
+  kernelFunc: maxPoolGrad,
+};

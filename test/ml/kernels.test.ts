@@ -1,0 +1,226 @@
+// Our wasm kernels must compute what the cpu backend's kernels compute (within 1e-4 relative error),
+// for random shapes, strides 1 and 2 and both paddings, and must not leak backend memory.
+import assert from 'node:assert/strict';
+import { before, describe, test } from 'node:test';
+import seedrandom from 'seedrandom';
+import * as tf from '../../src/ml/tf.js';
+import { initBackend } from '../../src/ml/backend.js';
+
+const rng = seedrandom('kernels');
+const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
+const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)];
+const randomData = (n: number) => Float32Array.from({ length: n }, () => rng() * 2 - 1);
+
+interface Input {
+  shape: number[];
+  data: Float32Array;
+}
+
+/** Runs one kernel on the given backend with fresh tensors and returns its output values. */
+async function runOn(backend: string, kernel: string, inputs: Record<string, Input>, attrs: object): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  const tensors: Record<string, tf.Tensor> = {};
+  for (const [k, v] of Object.entries(inputs)) tensors[k] = tf.tensor(v.data, v.shape);
+  const out = tf.engine().runKernel(kernel, tensors as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
+  const values = out.dataSync() as Float32Array;
+  const shape = out.shape;
+  tf.dispose([out, ...Object.values(tensors)]);
+  return Object.assign(Float32Array.from(values), { shape });
+}
+
+function relError(actual: Float32Array, expected: Float32Array): number {
+  assert.equal(actual.length, expected.length);
+  let scale = 0;
+  let diff = 0;
+  for (let i = 0; i < expected.length; i++) {
+    scale = Math.max(scale, Math.abs(expected[i]));
+    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
+  }
+  return diff / Math.max(scale, 1e-6);
+}
+
+async function expectSameAsCpu(kernel: string, inputs: Record<string, Input>, attrs: object, label: string) {
+  const expected = await runOn('cpu', kernel, inputs, attrs);
+  const actual = await runOn('wasm', kernel, inputs, attrs);
+  assert.deepEqual((actual as unknown as { shape: number[] }).shape, (expected as unknown as { shape: number[] }).shape, label);
+  const err = relError(actual, expected);
+  assert.ok(err <= 1e-4, `${label}: relative error ${err}`);
+}
+
+interface ConvCase {
+  x: number[];
+  filter: number[];
+  dy: number[];
+  strides: [number, number];
+  pad: 'valid' | 'same';
+  label: string;
+}
+
+/** A random conv configuration with its output shape (computed by tfjs-core's shape logic). */
+function randomConv(): ConvCase {
+  for (;;) {
+    const b = int(1, 3);
+    const h = int(3, 13);
+    const w = int(3, 13);
+    const ci = int(1, 5);
+    const co = int(1, 6);
+    const kh = int(1, 5);
+    const kw = pick([kh, int(1, 5)]);
+    const s = pick([1, 2] as const);
+    const strides: [number, number] = [s, pick([s, 1, 2])];
+    const pad = pick(['valid', 'same'] as const);
+    if (pad === 'valid' && (kh > h || kw > w)) continue;
+    const info = tf.backend_util.computeConv2DInfo([b, h, w, ci], [kh, kw, ci, co], strides, 1, pad);
+    return {
+      x: [b, h, w, ci],
+      filter: [kh, kw, ci, co],
+      dy: info.outShape,
+      strides,
+      pad,
+      label: `x=${[b, h, w, ci]} f=${[kh, kw, ci, co]} s=${strides} ${pad}`,
+    };
+  }
+}
+
+const make = (shape: number[]): Input => ({ shape, data: randomData(shape.reduce((a, b) => a * b, 1)) });
+
+before(async () => {
+  await initBackend('wasm');
+});
+
+describe('wasm kernels match the cpu backend', () => {
+  test('Conv2DBackpropFilter', async () => {
+    for (let i = 0; i < 60; i++) {
+      const c = randomConv();
+      await expectSameAsCpu(
+        tf.Conv2DBackpropFilter,
+        { x: make(c.x), dy: make(c.dy) },
+        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter },
+        c.label,
+      );
+    }
+  });
+
+  test('Conv2DBackpropInput', async () => {
+    for (let i = 0; i < 60; i++) {
+      const c = randomConv();
+      await expectSameAsCpu(
+        tf.Conv2DBackpropInput,
+        { dy: make(c.dy), filter: make(c.filter) },
+        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x },
+        c.label,
+      );
+    }
+  });
+
+  test('Conv2DBackpropInput with explicit padding wider than the filter falls back correctly', async () => {
+    const x = [2, 7, 6, 3];
+    const filter = [2, 2, 3, 4];
+    const pad = [
+      [0, 0],
+      [3, 1],
+      [0, 2],
+      [0, 0],
+    ];
+    const dy = tf.backend_util.computeConv2DInfo(x as [number, number, number, number], filter as [number, number, number, number], 1, 1, pad as tf.backend_util.ExplicitPadding).outShape;
+    await expectSameAsCpu(tf.Conv2DBackpropInput, { dy: make(dy), filter: make(filter) }, { strides: 1, pad, dataFormat: 'NHWC', inputShape: x }, 'explicit pad');
+  });
+
+  test('MaxPoolGrad, including ties routed to the first maximum', async () => {
+    for (let i = 0; i < 60; i++) {
+      const shape = [int(1, 3), int(2, 12), int(2, 12), int(1, 5)];
+      const f = int(1, 4);
+      const filterSize: [number, number] = [f, pick([f, int(1, 4)])];
+      const strides: [number, number] = [int(1, 3), int(1, 3)];
+      const pad = pick(['valid', 'same'] as const);
+      if (pad === 'valid' && (filterSize[0] > shape[1] || filterSize[1] > shape[2])) continue;
+      const x = make(shape);
+      // Half the cases draw from 3 values so windows hold many ties.
+      if (i % 2 === 0) x.data = x.data.map((v) => Math.round(v));
+      const info = tf.backend_util.computePool2DInfo(shape as [number, number, number, number], filterSize, strides, 1, pad);
+      const attrs = { filterSize, strides, pad };
+      const y = await runOn('cpu', tf.MaxPool, { x }, attrs);
+      await expectSameAsCpu(
+        tf.MaxPoolGrad,
+        { dy: make(info.outShape), input: x, output: { shape: info.outShape, data: y } },
+        attrs,
+        `x=${shape} f=${filterSize} s=${strides} ${pad}`,
+      );
+    }
+  });
+
+  test('BatchMatMul with transposed operands', async () => {
+    for (let i = 0; i < 24; i++) {
+      const [m, k, n] = [int(1, 40), int(1, 40), int(1, 40)];
+      const batch = i % 3 === 0 ? [int(2, 3)] : i % 3 === 1 ? [1] : [];
+      const transposeA = i % 2 === 0;
+      const transposeB = i % 4 < 2;
+      const a = make([...batch, ...(transposeA ? [k, m] : [m, k])]);
+      const b = make([...batch, ...(transposeB ? [n, k] : [k, n])]);
+      await expectSameAsCpu(tf.BatchMatMul, { a, b }, { transposeA, transposeB }, `a=${a.shape} b=${b.shape} tA=${transposeA} tB=${transposeB}`);
+    }
+  });
+});
+
+describe('training through the wasm kernels', () => {
+  /** A tiny CNN touching every replaced kernel: same/valid pads, stride 2, max-pool, dense. */
+  function tinyCnnGrads(seed: string) {
+    const r = seedrandom(seed);
+    const rand = (shape: number[]) => tf.tensor(Float32Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => r() - 0.5), shape);
+    const vars = {
+      w1: tf.variable(rand([3, 3, 2, 4]), true, `w1_${tf.getBackend()}`),
+      w2: tf.variable(rand([2, 2, 4, 6]), true, `w2_${tf.getBackend()}`),
+      w3: tf.variable(rand([6 * 3 * 3, 5]), true, `w3_${tf.getBackend()}`),
+    };
+    const x = rand([3, 13, 13, 2]);
+    const labels = tf.oneHot(tf.tensor1d([1, 4, 2], 'int32'), 5);
+    const { value, grads } = tf.variableGrads(() =>
+      tf.tidy(() => {
+        let h = tf.relu(tf.conv2d(x as tf.Tensor4D, vars.w1 as tf.Tensor4D, 1, 'same'));
+        h = tf.maxPool(h, 2, 2, 'valid'); // 6×6
+        h = tf.relu(tf.conv2d(h, vars.w2 as tf.Tensor4D, 2, 'valid')); // 3×3
+        const logits = tf.matMul(tf.reshape(h, [3, -1]), vars.w3);
+        return tf.losses.softmaxCrossEntropy(labels, logits) as tf.Scalar;
+      }),
+    );
+    const out = { loss: value.dataSync()[0], grads: Object.fromEntries(Object.entries(grads).map(([k, g]) => [k.split('_')[0], g.dataSync() as Float32Array])) };
+    tf.dispose([value, x, labels, ...Object.values(grads), ...Object.values(vars)]);
+    return out;
+  }
+
+  test('a tiny CNN has the same loss and gradients on wasm as on cpu', async () => {
+    await tf.setBackend('cpu');
+    const expected = tinyCnnGrads('cnn');
+    await tf.setBackend('wasm');
+    const actual = tinyCnnGrads('cnn');
+    assert.ok(Math.abs(actual.loss - expected.loss) <= 1e-5 * Math.abs(expected.loss));
+    for (const name of ['w1', 'w2', 'w3']) {
+      const err = relError(actual.grads[name], expected.grads[name]);
+      assert.ok(err <= 1e-4, `${name}: relative error ${err}`);
+    }
+  });
+
+  test('training steps leak neither tensors nor wasm heap buffers', async () => {
+    await tf.setBackend('wasm');
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [12, 12, 1], filters: 4, kernelSize: 3, activation: 'relu' }),
+        tf.layers.maxPooling2d({ poolSize: 2 }),
+        tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }),
+        tf.layers.flatten(),
+        tf.layers.dense({ units: 3, activation: 'softmax' }),
+      ],
+    });
+    model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+    const x = tf.randomUniform([8, 12, 12, 1]);
+    const y = tf.oneHot(tf.tensor1d([0, 1, 2, 0, 1, 2, 0, 1], 'int32'), 3);
+    await model.trainOnBatch(x, y); // creates the optimizer's slots
+    const tensors = tf.memory().numTensors;
+    const buffers = tf.engine().backend.numDataIds();
+    for (let i = 0; i < 3; i++) await model.trainOnBatch(x, y);
+    assert.equal(tf.memory().numTensors, tensors);
+    assert.equal(tf.engine().backend.numDataIds(), buffers);
+    tf.dispose([x, y]);
+    model.dispose();
+  });
+});
