@@ -58,10 +58,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: 32 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, discriminator: true, allErrors: false }, plugins: [] },
+    ajv: { customOptions: { removeAdditional: false, discriminator: true, allErrors: false, strict: false }, plugins: [] },
     genReqId: (req) => (req.headers['x-request-id'] as string) || crypto.randomUUID(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // JSON only: a text/plain body is refused with 415 instead of failing validation as a string.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const httpErr = toHttpError(err);
     if (httpErr.statusCode >= 500) req.log.error({ err }, 'request failed');

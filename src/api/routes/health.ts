@@ -37,7 +37,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     async (_req, reply) => {
       const [postgres, redis] = await Promise.all([
         timed(() => db.$queryRaw`SELECT 1`),
-        timed(async () => (await queues['dataset-prep'].client).ping()),
+        timed(() => queues['dataset-prep'].count()),
       ]);
       const ok = postgres.ok && redis.ok;
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, backend: backendName() });

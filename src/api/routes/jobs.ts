@@ -1,6 +1,7 @@
 // Route group /v1/jobs: submit, read, list, cancel, per-epoch metrics, and a server-sent event stream.
 import { randomUUID } from 'node:crypto';
 import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Prisma } from '../../shared/db.js';
 import { AppError, notFound } from '../../shared/errors.js';
@@ -63,6 +64,11 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, 
         response: { 202: jobRef, ...errors(404, 409, 422) },
       },
       preValidation: async (req) => {
+        // Ajv does not apply defaults inside the body's oneOf: fill them in from the type's schema first.
+        const body = req.body as { type?: unknown; params?: unknown } | null;
+        if (body && typeof body === 'object' && JOB_TYPES.includes(body.type as JobType) && body.params && typeof body.params === 'object') {
+          body.params = Value.Default(JOB_PARAMS[body.type as JobType], body.params);
+        }
         const augment = (req.body as any)?.params?.augment;
         if (augment && typeof augment === 'object' && 'flip' in augment) {
           throw new AppError(

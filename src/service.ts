@@ -1,0 +1,65 @@
+// Assembles the running service from its parts: the API, the workers, or both in one process.
+// Used by main.ts and by the integration tests, so both run the same wiring.
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './api/app.js';
+import type { Config } from './shared/config.js';
+import { createDb, type Db } from './shared/db.js';
+import type { Logger } from './shared/logger.js';
+import { closeQueues, createQueues, type Queues } from './shared/queue.js';
+import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
+import { createPredictService } from './serving/service.js';
+
+export interface ServiceOptions {
+  api?: boolean;
+  worker?: boolean;
+  workerOptions?: WorkerOptions;
+}
+
+export interface Service {
+  config: Config;
+  db: Db;
+  queues: Queues;
+  app?: FastifyInstance;
+  workers?: Workers;
+  close(): Promise<void>;
+}
+
+export async function createService(config: Config, logger: Logger, opts: ServiceOptions = { api: true, worker: true }): Promise<Service> {
+  const db = createDb(config.DATABASE_URL);
+  const queues = createQueues(config.REDIS_URL, config.QUEUE_PREFIX);
+  let app: FastifyInstance | undefined;
+  let workers: Workers | undefined;
+  let predict: Awaited<ReturnType<typeof createPredictService>> | undefined;
+  if (opts.worker) {
+    const { initBackend } = await import('./ml/backend.js');
+    const backend = await initBackend(config.TFJS_BACKEND);
+    logger.info({ backend }, 'TensorFlow.js backend ready');
+    workers = await startWorkers({ config, db, logger, queues }, opts.workerOptions);
+  }
+  if (opts.api) {
+    predict = await createPredictService({ config, db, logger });
+    app = await buildApp({
+      config,
+      db,
+      queues,
+      logger,
+      predict,
+      backendName: () => predict?.backendName() ?? null,
+      onModelChanged: (id) => predict?.invalidate(id),
+    });
+  }
+  return {
+    config,
+    db,
+    queues,
+    app,
+    workers,
+    async close() {
+      await app?.close();
+      await workers?.close();
+      await predict?.close();
+      await closeQueues(queues);
+      await db.$disconnect();
+    },
+  };
+}

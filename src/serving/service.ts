@@ -1,0 +1,84 @@
+// The predict service the API calls: resolves a model reference, turns raw inputs into MNIST pixels,
+// and runs them through the shared micro-batching predictor. Translates every failure a client can
+// cause into an AppError with a stable code.
+import type { Config } from '../shared/config.js';
+import type { Db } from '../shared/db.js';
+import { AppError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+import { resolveModel } from '../shared/model-registry.js';
+import type { Normalization } from '../ml/types.js';
+import { OverloadedError } from './batcher.js';
+import { InputError, inputsToBatch } from './inputs.js';
+import { createPredictor } from './predictor.js';
+
+export interface PredictAnswer {
+  modelId: string;
+  predictions: { class: number; probabilities: number[] }[];
+}
+
+/** How long an alias (or `latest`) stays resolved in this process before it is looked up again. */
+const ALIAS_TTL_MS = 1000;
+
+export async function createPredictService({ config, db, logger }: { config: Config; db: Db; logger: Logger }) {
+  const { initBackend } = await import('../ml/backend.js');
+  const backend = await initBackend(config.TFJS_BACKEND);
+
+  const predictor = createPredictor({
+    maxBatch: config.PREDICT_MAX_BATCH,
+    windowMs: config.PREDICT_BATCH_WINDOW_MS,
+    cacheSize: config.MODEL_CACHE_SIZE,
+    loadModel: async (id) => {
+      const row = await db.model.findUnique({ where: { id } });
+      if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`, 404);
+      const { loadModel } = await import('../ml/model-io.js');
+      const model = await loadModel(row.path);
+      logger.info({ modelId: id, architecture: row.architecture }, 'model loaded for serving');
+      return { model, normalization: row.normalization as unknown as Normalization, inputShape: row.inputShape as number[] };
+    },
+  });
+
+  const resolved = new Map<string, { id: string; at: number }>();
+  async function resolveId(ref: string): Promise<string> {
+    const hit = resolved.get(ref);
+    if (hit && performance.now() - hit.at < ALIAS_TTL_MS) return hit.id;
+    const id = (await resolveModel(db, ref)).id;
+    resolved.set(ref, { id, at: performance.now() });
+    return id;
+  }
+
+  return {
+    backendName: () => backend.name,
+    invalidate(modelId: string) {
+      for (const [ref, v] of resolved) if (v.id === modelId) resolved.delete(ref);
+      predictor.invalidate(modelId);
+    },
+    async predict(modelRef: string, inputs: unknown[]): Promise<PredictAnswer> {
+      const modelId = await resolveId(modelRef);
+      let pixels: Float32Array;
+      try {
+        pixels = await inputsToBatch(inputs);
+      } catch (err) {
+        if (err instanceof InputError) {
+          const status = err.code === 'IMAGE_TOO_LARGE' ? 413 : err.code.startsWith('IMAGE_') ? 422 : 400;
+          throw new AppError(err.code, err.message, status, { index: err.index, ...err.details });
+        }
+        throw err;
+      }
+      try {
+        const { probabilities, numClasses } = await predictor.predict(modelId, pixels, inputs.length);
+        const predictions = [];
+        for (let i = 0; i < inputs.length; i++) {
+          const row = Array.from(probabilities.subarray(i * numClasses, (i + 1) * numClasses));
+          let best = 0;
+          for (let c = 1; c < numClasses; c++) if (row[c]! > row[best]!) best = c;
+          predictions.push({ class: best, probabilities: row });
+        }
+        return { modelId, predictions };
+      } catch (err) {
+        if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message, 503);
+        throw err;
+      }
+    },
+    close: () => predictor.close(),
+  };
+}

@@ -1,0 +1,48 @@
+// Shared by the integration tests: the real service (API + workers, real Postgres, Redis and BullMQ)
+// in this process, configured by `npm test` with a database and key prefix of the run's own.
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import { loadConfig, type Config } from '../src/shared/config.js';
+import { createLogger } from '../src/shared/logger.js';
+import { createService, type Service, type ServiceOptions } from '../src/service.js';
+import type { ApiJob } from '../src/shared/job-rows.js';
+
+export async function startService(opts: ServiceOptions = { api: true, worker: true }, overrides: Partial<Config> = {}): Promise<Service & { app: FastifyInstance }> {
+  if (!process.env.QUEUE_PREFIX?.startsWith('mnist-test-')) {
+    throw new Error('Run the tests through `npm test`: it gives each run its own database and queue prefix');
+  }
+  const config = loadConfig(process.env, overrides);
+  const service = await createService(config, createLogger(config.LOG_LEVEL), { api: true, ...opts });
+  return service as Service & { app: FastifyInstance };
+}
+
+export async function submit(app: FastifyInstance, type: string, params: unknown, extra: Record<string, unknown> = {}): Promise<ApiJob> {
+  const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { type, params, ...extra } });
+  assert.equal(res.statusCode, 202, `submit ${type}: ${res.body}`);
+  return res.json();
+}
+
+/** Polls the job over HTTP until it is finished (or `until` holds), failing after `timeoutMs`. */
+export async function waitForJob(
+  app: FastifyInstance,
+  id: string,
+  { timeoutMs = 120_000, until = (j: ApiJob) => ['succeeded', 'failed', 'cancelled'].includes(j.status) } = {},
+): Promise<ApiJob> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await app.inject({ method: 'GET', url: `/v1/jobs/${id}` });
+    assert.equal(res.statusCode, 200, res.body);
+    const job: ApiJob = res.json();
+    if (until(job)) return job;
+    if (Date.now() > deadline) throw new Error(`job ${id} still ${job.status} after ${timeoutMs} ms: ${JSON.stringify(job.progress)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+export function expectError(res: { statusCode: number; json(): any; body: string }, status: number, code: string) {
+  assert.equal(res.statusCode, status, res.body);
+  const body = res.json();
+  assert.equal(body.error?.code, code, res.body);
+  assert.equal(typeof body.error.message, 'string');
+  return body.error;
+}
