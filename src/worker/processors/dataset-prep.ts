@@ -1,0 +1,83 @@
+// dataset-prep: fetch a source's four IDX files, split / augment / check them, write the dataset
+// under DATA_DIR/datasets/<jobId>/ and record it. The dataset id is the job id.
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { readIdxDataset } from '../../ml/data/idx.js';
+import { prepareDatasetAsync } from '../../ml/data/prepare.js';
+import { writeDataset } from '../../ml/data/files.js';
+import type { DatasetPrepParams, DatasetPrepResult } from '../../shared/jobs.js';
+import type { Processor } from '../job-context.js';
+import { resolveSource } from '../sources.js';
+
+export const datasetDir = (dataDir: string, id: string) => path.join(dataDir, 'datasets', id);
+
+export const datasetPrep: Processor<DatasetPrepParams> = async (ctx) => {
+  const { id, params, config, db, signal } = ctx;
+  const t0 = performance.now();
+  const tmpDir = path.join(config.DATA_DIR, 'tmp', id);
+  const finalDir = datasetDir(config.DATA_DIR, id);
+  const stagingDir = `${finalDir}.partial`;
+  // A rerun after a crash starts clean: nothing half-written is kept.
+  await Promise.all([tmpDir, stagingDir].map((d) => rm(d, { recursive: true, force: true })));
+  await mkdir(tmpDir, { recursive: true });
+  try {
+    ctx.progress({ percent: 0, stage: 'fetch' });
+    const files = await resolveSource(params.source, {
+      tmpDir,
+      maxBytes: config.DOWNLOAD_MAX_BYTES,
+      timeoutMs: config.DOWNLOAD_TIMEOUT_MS,
+      signal,
+      onProgress: (fraction: number) => ctx.progress({ percent: 20 * fraction, stage: 'fetch' }),
+    });
+    ctx.progress({ percent: 20, stage: 'parse' });
+    const raw = await readIdxDataset(files);
+    const prepared = await prepareDatasetAsync(
+      raw,
+      { split: params.split, valFraction: params.valFraction, normalize: params.normalize, augment: params.augment, seed: params.seed },
+      { signal, onProgress: (p) => ctx.progress({ percent: 25 + 60 * p.fraction, stage: p.stage }) },
+    );
+    ctx.progress({ percent: 85, stage: 'write' });
+    const written = await writeDataset(stagingDir, prepared, { source: files.description, name: params.name ?? null, params });
+    await rm(finalDir, { recursive: true, force: true });
+    await rename(stagingDir, finalDir);
+
+    const { manifest } = written;
+    const stats = {
+      classCounts: manifest.classCounts,
+      pixelStats: manifest.statistics.pixelStats,
+      duplicates: manifest.statistics.duplicates,
+      blankImages: manifest.statistics.blankImages,
+      augmentedCount: manifest.statistics.augmentedCount,
+    };
+    const row = {
+      jobId: id,
+      name: params.name ?? null,
+      source: files.description as object,
+      params: params as object,
+      manifest: manifest as object,
+      counts: manifest.counts,
+      stats,
+      numClasses: manifest.numClasses,
+      height: manifest.shape.height,
+      width: manifest.shape.width,
+      path: finalDir,
+      sizeBytes: BigInt(written.totalBytes),
+    };
+    await db.dataset.upsert({ where: { id }, create: { id, ...row }, update: row });
+    const result: DatasetPrepResult = {
+      datasetId: id,
+      counts: manifest.counts,
+      classCounts: manifest.classCounts,
+      pixelMean: manifest.normalization.mean,
+      pixelStd: manifest.normalization.std,
+      duplicates: manifest.statistics.duplicates,
+      blank: manifest.statistics.blankImages,
+      files: manifest.files,
+      seconds: Math.round((performance.now() - t0) / 10) / 100,
+    };
+    return result;
+  } finally {
+    await rm(tmpDir, { recursive: true, force: true });
+    await rm(stagingDir, { recursive: true, force: true });
+  }
+};
