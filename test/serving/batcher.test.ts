@@ -1,0 +1,148 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { BatcherClosedError, MicroBatcher, OverloadedError, type RunBatch } from '../../src/serving/batcher.ts';
+
+const ROW = 4; // values per row, small so expectations are easy to read
+
+/** A fake model: each output row is [first value of the input row, sum of the row]. */
+function recordingRun() {
+  const calls: number[] = [];
+  const run: RunBatch = async (batch, rows) => {
+    calls.push(rows);
+    const out = new Float32Array(rows * 2);
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let j = 0; j < ROW; j++) s += batch[r * ROW + j];
+      out[r * 2] = batch[r * ROW];
+      out[r * 2 + 1] = s;
+    }
+    return out;
+  };
+  return { run, calls };
+}
+
+const row = (id: number) => Float32Array.of(id, 1, 1, 1);
+
+/** A promise settled from outside, to hold a run() open without sleeping. */
+function deferred<T>() {
+  let resolve!: (v: T) => void;
+  let reject!: (e: unknown) => void;
+  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  return { promise, resolve, reject };
+}
+
+describe('MicroBatcher', () => {
+  it('serves 50 concurrent single-row calls with a few run() calls, each caller getting its own row', async () => {
+    const { run, calls } = recordingRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 16, windowMs: 2 });
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => b.predict(row(i))));
+    for (let i = 0; i < 50; i++) assert.deepEqual([...results[i]], [i, i + 3]);
+    assert.ok(calls.length <= 5, `run() called ${calls.length} times`);
+    assert.equal(calls.reduce((a, c) => a + c, 0), 50);
+    assert.ok(calls.every((c) => c <= 16));
+    assert.deepEqual(b.stats(), { batches: calls.length, rows: 50, maxRows: 16, queuedRows: 0 });
+  });
+
+  it('waits for the window before sending a partial batch', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { run, calls } = recordingRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 64, windowMs: 3 });
+    const pending = [b.predict(row(1)), b.predict(row(2)), b.predict(row(3))];
+    t.mock.timers.tick(2);
+    assert.equal(calls.length, 0);
+    t.mock.timers.tick(1);
+    assert.deepEqual(calls, [3]);
+    assert.deepEqual((await Promise.all(pending)).map((r) => r[0]), [1, 2, 3]);
+  });
+
+  it('sends a full batch at once, without waiting for the window', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const { run, calls } = recordingRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 4, windowMs: 1000 });
+    const pending = [1, 2, 3, 4].map((i) => b.predict(row(i)));
+    assert.deepEqual(calls, [4]);
+    await Promise.all(pending);
+  });
+
+  it('queues rows while a run is busy and sends them together when it ends', async () => {
+    const gate = deferred<void>();
+    const calls: number[] = [];
+    const b = new MicroBatcher({
+      rowSize: ROW,
+      maxBatch: 64,
+      windowMs: 0,
+      run: async (batch, rows) => {
+        calls.push(rows);
+        if (calls.length === 1) await gate.promise;
+        return batch.slice(); // echo: one output row per input row
+      },
+    });
+    const first = b.predict(row(0));
+    await new Promise<void>((r) => setImmediate(r)); // let the window (0 ms) close: first batch runs
+    assert.deepEqual(calls, [1]);
+    const later = Array.from({ length: 10 }, (_, i) => b.predict(row(i + 1)));
+    assert.deepEqual(calls, [1], 'nothing else runs while the first batch is busy');
+    gate.resolve();
+    const outs = await Promise.all([first, ...later]);
+    assert.deepEqual(calls, [1, 10]);
+    outs.forEach((o, i) => assert.deepEqual([...o], [...row(i)]));
+  });
+
+  it('splits a request bigger than maxBatch and reassembles it in order', async () => {
+    const { run, calls } = recordingRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 8, windowMs: 0 });
+    const x = new Float32Array(20 * ROW);
+    for (let r = 0; r < 20; r++) x[r * ROW] = r;
+    const [big, small] = await Promise.all([b.predict(x, 20), b.predict(row(99))]);
+    assert.equal(big.length, 40);
+    for (let r = 0; r < 20; r++) assert.equal(big[r * 2], r);
+    assert.equal(small[0], 99);
+    assert.ok(calls.every((c) => c <= 8));
+    assert.equal(calls.reduce((a, c) => a + c, 0), 21);
+  });
+
+  it('rejects every caller of a failed batch, and the next batch still works', async () => {
+    let fail = true;
+    const { run } = recordingRun();
+    const b = new MicroBatcher({
+      rowSize: ROW,
+      maxBatch: 64,
+      windowMs: 0,
+      run: async (batch, rows) => {
+        if (fail) throw new Error('model exploded');
+        return run(batch, rows);
+      },
+    });
+    const results = await Promise.allSettled([1, 2, 3].map((i) => b.predict(row(i))));
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.equal((r as PromiseRejectedResult).reason.message, 'model exploded');
+    }
+    fail = false;
+    assert.equal((await b.predict(row(7)))[0], 7);
+  });
+
+  it('rejects a run() result whose size does not match the rows', async () => {
+    const b = new MicroBatcher({ rowSize: ROW, windowMs: 0, run: async () => new Float32Array(3) });
+    await assert.rejects(Promise.all([b.predict(row(1)), b.predict(row(2))]), /returned 3 values for 2 rows/);
+  });
+
+  it('refuses malformed rows and sheds load beyond maxQueueRows', async () => {
+    const { run } = recordingRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 64, windowMs: 5, maxQueueRows: 3 });
+    await assert.rejects(b.predict(new Float32Array(5)), RangeError);
+    const ok = [b.predict(row(1)), b.predict(row(2)), b.predict(row(3))];
+    await assert.rejects(b.predict(row(4)), OverloadedError);
+    assert.equal((await Promise.all(ok)).length, 3);
+  });
+
+  it('close() runs what is queued, then refuses new rows', async () => {
+    const { run, calls } = recordingRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 64, windowMs: 10_000 });
+    const queued = [b.predict(row(1)), b.predict(row(2))];
+    await b.close(); // would hang on the 10 s window if close() did not send the batch itself
+    assert.deepEqual(calls, [2]);
+    assert.deepEqual((await Promise.all(queued)).map((r) => r[0]), [1, 2]);
+    await assert.rejects(b.predict(row(3)), BatcherClosedError);
+  });
+});
