@@ -146,7 +146,8 @@ function decodeIdx(raw: Uint8Array, expectedDims: number, label: string): { dims
       dims,
     });
   }
-  return { dims, data: bytes.subarray(headerBytes) };
+  // A plain Uint8Array view (not a Buffer, even when the bytes came from fs or zlib): one type for callers.
+  return { dims, data: new Uint8Array(bytes.buffer, bytes.byteOffset + headerBytes, expectedData) };
 }
 
 /** Decodes an IDX images file (raw or gzip). `label` names the file in error messages. */
