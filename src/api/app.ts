@@ -101,5 +101,5 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(datasetsRoutes, deps);
   await app.register(modelsRoutes, deps);
   await app.register(predictRoutes, deps);
-  return app;
+  return app as unknown as FastifyInstance;
 }

@@ -83,7 +83,7 @@ describe('GET /v1/jobs', () => {
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
-      const res = await app.inject({ method: 'GET', url: `/v1/jobs?type=dataset-prep&status=queued&limit=2${cursor ? `&cursor=${cursor}` : ''}` });
+      const res: { statusCode: number; body: string; json(): any } = await app.inject({ method: "GET", url: `/v1/jobs?type=dataset-prep&status=queued&limit=2${cursor ? `&cursor=${cursor}` : ''}` });
       assert.equal(res.statusCode, 200, res.body);
       const page = res.json();
       assert.ok(page.items.length <= 2);

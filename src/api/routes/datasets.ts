@@ -83,7 +83,7 @@ export const datasetsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     },
     async (req, reply) => {
       const d = await get(req.params.id);
-      return reply.type('image/png').send(createReadStream(path.join(d.path, 'preview.png')));
+      return reply.type('image/png').send(createReadStream(path.join(d.path, 'preview.png')) as never);
     },
   );
 };

@@ -79,7 +79,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, 
       },
     },
     async (req, reply) => {
-      const { type, params, idempotencyKey } = req.body;
+      const { type, params, idempotencyKey } = req.body as CreateJobBodyT;
       const hash = paramsHash(type, params);
       if (idempotencyKey) {
         const existing = await db.job.findUnique({ where: { idempotencyKey } });

@@ -103,7 +103,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       await db.model.delete({ where: { id: model.id } });
       await rm(model.path, { recursive: true, force: true });
       onModelChanged(model.id);
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 
@@ -134,7 +134,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     async (req, reply) => {
       const { count } = await db.modelAlias.deleteMany({ where: { alias: req.params.alias } });
       if (count === 0) throw notFound('Alias', req.params.alias, 'ALIAS_NOT_FOUND');
-      return reply.code(204).send();
+      return reply.code(204).send(null);
     },
   );
 };
