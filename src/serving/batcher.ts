@@ -46,6 +46,8 @@ export interface BatcherStats {
   rows: number;
   /** Largest batch so far. */
   maxRows: number;
+  /** Time spent inside run() in total, ms (busyMs / batches = mean model call). */
+  busyMs: number;
   /** Rows waiting now. */
   queuedRows: number;
 }
@@ -71,7 +73,7 @@ export class MicroBatcher {
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
-  private readonly counters = { batches: 0, rows: 0, maxRows: 0 };
+  private readonly counters = { batches: 0, rows: 0, maxRows: 0, busyMs: 0 };
 
   constructor(opts: BatcherOptions) {
     this.run = opts.run;
@@ -183,7 +185,9 @@ export class MicroBatcher {
           offset += p.x.length;
         }
       }
+      const started = performance.now();
       const out = await this.run(batch, rows);
+      this.counters.busyMs += performance.now() - started;
       if (!(out instanceof Float32Array) || out.length === 0 || out.length % rows !== 0) {
         throw new Error(`run() returned ${out?.length} values for ${rows} rows`);
       }

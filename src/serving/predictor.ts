@@ -92,7 +92,8 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       const run = async (batch: Float32Array, rows: number): Promise<Float32Array> => {
         // The batch buffer may be a caller's own array: normalize into a copy, never in place.
         const x = identity ? batch : normalizePixels(batch, normalization);
-        const y = tf.tidy(() => model.predict(tf.tensor(x, [rows, ...inputShape], 'float32'), { batchSize: rows }) as tf.Tensor);
+        // predictOnBatch, unlike predict, does not slice the input into sub-batches (a copy).
+        const y = tf.tidy(() => model.predictOnBatch(tf.tensor(x, [rows, ...inputShape], 'float32')) as tf.Tensor);
         try {
           return (await y.data<'float32'>()) as Float32Array;
         } finally {
