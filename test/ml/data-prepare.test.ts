@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
-import { drawAffine, warpImage } from '../../src/ml/data/augment.js';
+import { drawAffine, fillGaussian, normalQuantile, warpImage } from '../../src/ml/data/augment.js';
+import { makeRng } from '../../src/ml/data/split.js';
 import { DatasetError } from '../../src/ml/data/errors.js';
 import { applyNormalization, pixelStats } from '../../src/ml/data/normalize.js';
 import { type PrepareParams, type PrepareProgress, prepareDataset, prepareDatasetAsync } from '../../src/ml/data/prepare.js';
@@ -110,19 +111,31 @@ describe('prepareDataset: augmentation', () => {
   test('warp: a 90° rotation and a 1-pixel shift move pixels where expected', () => {
     const src = Uint8Array.from({ length: 5 * 5 }, (_, i) => i * 10);
     const dst = new Uint8Array(25);
-    const none = () => 0;
-    warpImage(src, dst, 5, 5, { angleRad: Math.PI / 2, scale: 1, dx: 0, dy: 0 }, 0, none);
+    warpImage(src, dst, 5, 5, { angleRad: Math.PI / 2, scale: 1, dx: 0, dy: 0 });
     // Forward map with y pointing down: p' = R(θ)(p − c) + c, so dst(x, y) = src(y, 4 − x).
     for (let y = 0; y < 5; y++) for (let x = 0; x < 5; x++) assert.equal(dst[y * 5 + x], src[(4 - x) * 5 + y], `(${x},${y})`);
-    warpImage(src, dst, 5, 5, { angleRad: 0, scale: 1, dx: 1, dy: 0 }, 0, none);
+    warpImage(src, dst, 5, 5, { angleRad: 0, scale: 1, dx: 1, dy: 0 });
     for (let y = 0; y < 5; y++) {
       assert.equal(dst[y * 5], 0);
       for (let x = 1; x < 5; x++) assert.equal(dst[y * 5 + x], src[y * 5 + x - 1]);
     }
     // a half-pixel shift averages neighbours (bilinear)
-    warpImage(src, dst, 5, 5, { angleRad: 0, scale: 1, dx: 0.5, dy: 0 }, 0, none);
+    warpImage(src, dst, 5, 5, { angleRad: 0, scale: 1, dx: 0.5, dy: 0 });
     assert.equal(dst[2], Math.round((src[1]! + src[2]!) / 2));
     assert.ok(drawAffine({ copies: 1, rotationDeg: 0, shiftPx: 0, scale: [1, 1], noiseStd: 0 }, Math.random).scale === 1);
+  });
+
+  test('gaussian noise: correct quantiles and moments', () => {
+    assert.ok(Math.abs(normalQuantile(0.975) - 1.959963985) < 1e-8);
+    assert.ok(Math.abs(normalQuantile(0.001) + 3.090232306) < 1e-8);
+    assert.equal(normalQuantile(0.5), 0);
+    const z = fillGaussian(new Float32Array(200_001), 12.75, makeRng(1, 'noise'));
+    const mean = z.reduce((a, b) => a + b, 0) / z.length;
+    const std = Math.sqrt(z.reduce((a, b) => a + (b - mean) ** 2, 0) / z.length);
+    assert.ok(Math.abs(mean) < 0.1, String(mean));
+    assert.ok(Math.abs(std - 12.75) < 0.1, String(std));
+    const within1 = z.filter((v) => Math.abs(v) < 12.75).length / z.length;
+    assert.ok(Math.abs(within1 - 0.6827) < 0.005, String(within1));
   });
 
   test('flips are refused with an explanation', () => {

@@ -4,7 +4,7 @@
 // synchronous API and an async one that yields to the event loop (queue lock renewals, cancel).
 import type { Normalization, NormalizationKind, SplitName } from '../types.js';
 import { SPLITS } from '../types.js';
-import { type AugmentParams, drawAffine, makeGaussian, warpImage } from './augment.js';
+import { type AugmentParams, drawAffine, fillGaussian, warpImage } from './augment.js';
 import { DatasetError } from './errors.js';
 import type { RawDataset, RawSplit } from './idx.js';
 import { NORMALIZATION_KINDS, type PixelStats, pixelHistogram, statsFromHistogram } from './normalize.js';
@@ -217,13 +217,15 @@ export function* prepareSteps(input: PrepareInput, params: PrepareParams): Gener
   if (p.augment) {
     const aug = p.augment;
     const arng = makeRng(p.seed, 'augment');
-    const gaussian = makeGaussian(arng);
     const sigma = aug.noiseStd * 255;
+    const noise = sigma > 0 ? new Float32Array(S) : undefined;
     const { images, labels } = splits.train;
     for (let c = 1; c <= copies; c++) {
       for (let i = 0; i < nOrig; i++) {
         const o = c * nOrig + i;
-        warpImage(images.subarray(i * S, (i + 1) * S), images.subarray(o * S, (o + 1) * S), height, width, drawAffine(aug, arng), sigma, gaussian);
+        const t = drawAffine(aug, arng);
+        if (noise) fillGaussian(noise, sigma, arng);
+        warpImage(images.subarray(i * S, (i + 1) * S), images.subarray(o * S, (o + 1) * S), height, width, t, noise);
         labels[o] = labels[i]!;
         if ((i + 1) % STEP === 0) yield { stage: 'augment', fraction: (done + 4 * i) / work };
       }

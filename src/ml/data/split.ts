@@ -10,7 +10,7 @@ export type Rng = () => number;
  * the augmentation settings never changes which images land in which split. tychei is one of
  * seedrandom's fast generators (2–5× quicker than its default ARC4), which matters for noise.
  */
-export function makeRng(seed: number | string, stream: string): Rng {
+export function makeRng(seed: number | string, stream: string): seedrandom.PRNG {
   return seedrandom.tychei(`${seed}:${stream}`);
 }
 
