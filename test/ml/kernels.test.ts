@@ -5,6 +5,7 @@ import { before, describe, test } from 'node:test';
 import seedrandom from 'seedrandom';
 import * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
+import { type ConvGradStrategy, setConvGradStrategy } from '../../src/ml/kernels/strategy.js';
 
 const rng = seedrandom('kernels');
 const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
@@ -89,29 +90,35 @@ before(async () => {
 });
 
 describe('wasm kernels match the cpu backend', () => {
-  test('Conv2DBackpropFilter', async () => {
-    for (let i = 0; i < 60; i++) {
-      const c = randomConv();
-      await expectSameAsCpu(
-        tf.Conv2DBackpropFilter,
-        { x: make(c.x), dy: make(c.dy) },
-        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter },
-        c.label,
-      );
-    }
-  });
+  for (const strategy of ['conv', 'gemm', 'auto'] as ConvGradStrategy[]) {
+    test(`Conv2DBackpropFilter (${strategy})`, async () => {
+      setConvGradStrategy(strategy);
+      for (let i = 0; i < 40; i++) {
+        const c = randomConv();
+        await expectSameAsCpu(
+          tf.Conv2DBackpropFilter,
+          { x: make(c.x), dy: make(c.dy) },
+          { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', filterShape: c.filter },
+          c.label,
+        );
+      }
+      setConvGradStrategy('auto');
+    });
 
-  test('Conv2DBackpropInput', async () => {
-    for (let i = 0; i < 60; i++) {
-      const c = randomConv();
-      await expectSameAsCpu(
-        tf.Conv2DBackpropInput,
-        { dy: make(c.dy), filter: make(c.filter) },
-        { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x },
-        c.label,
-      );
-    }
-  });
+    test(`Conv2DBackpropInput (${strategy})`, async () => {
+      setConvGradStrategy(strategy);
+      for (let i = 0; i < 40; i++) {
+        const c = randomConv();
+        await expectSameAsCpu(
+          tf.Conv2DBackpropInput,
+          { dy: make(c.dy), filter: make(c.filter) },
+          { strides: c.strides, pad: c.pad, dataFormat: 'NHWC', inputShape: c.x },
+          c.label,
+        );
+      }
+      setConvGradStrategy('auto');
+    });
+  }
 
   test('Conv2DBackpropInput with explicit padding wider than the filter falls back correctly', async () => {
     const x = [2, 7, 6, 3];
@@ -146,6 +153,19 @@ describe('wasm kernels match the cpu backend', () => {
         attrs,
         `x=${shape} f=${filterSize} s=${strides} ${pad}`,
       );
+    }
+  });
+
+  test('Sum over leading axes (and other axes through the package kernel)', async () => {
+    for (const [shape, axis, keepDims] of [
+      [[5, 4, 3, 7], [0, 1, 2], false],
+      [[5, 4, 3, 7], [1, 0], true],
+      [[9, 6], 0, false],
+      [[5, 4, 3, 7], [1, 3], false],
+      [[5, 4, 3], [0, 1, 2], false],
+      [[5, 4, 3], -1, true],
+    ] as const) {
+      await expectSameAsCpu(tf.Sum, { x: make([...shape]) }, { axis, keepDims }, `sum ${shape} over ${axis}`);
     }
   });
 

@@ -1,13 +1,21 @@
 // Conv2DBackpropFilter for the wasm backend (the wasm package has none, so CNN training throws).
-//
-// The filter gradient is itself a convolution, run by the backend's XNNPACK Conv2D:
 //   dW[kh,kw,ci,co] = Σ_{b,oh,ow} xpad[b, oh·sh+kh, ow·sw+kw, ci] · dy[b,oh,ow,co]
-// Take the input channels as the batch and the batch as the channels, I[ci,h,w,b] = x[b,h,w,ci], and
-// dy as the filter, F[oh,ow,b,co] = dy[b,oh,ow,co]; then a stride-1 convolution of I with F dilated by
-// the forward stride gives O[ci,kh,kw,co] = dW[kh,kw,ci,co]. No im2col matrix is materialised
-// (XNNPACK's indirect GEMM reads I in place) and no transposeA matmul is needed.
+// Both operands are long in the reduction dimension N = b·oh·ow, and XNNPACK copies ("packs") its
+// weight operand on every call, so the cheapest formulation packs the smaller of dy (N·co) and the
+// im2col matrix (N·kh·kw·ci):
+// - `conv`: a convolution run by the backend's XNNPACK Conv2D with the input channels as batch and
+//   the batch as channels, I[ci,h,w,b] = x[b,h,w,ci], and dy as the filter, F[oh,ow,b,co]; a stride-1
+//   conv of I with F dilated by the forward stride gives O[ci,kh,kw,co] = dW[kh,kw,ci,co]. No im2col
+//   matrix exists (XNNPACK reads I through an indirection buffer); dy is packed.
+// - `gemm`: dWᵀ[co,K] = dyᵀ[co,N] · col[N,K] with col = im2col(x) packed; wins when K < co, e.g. the
+//   first layer of an MNIST CNN (ci = 1).
+// Neither needs the package's slow transposed BatchMatMul.
 import * as tf from '../tf.js';
-import { type BackendWasm, type Info, f32, free, run, transpose } from './wasm_util.js';
+import { type Geometry, im2col } from './im2col.js';
+import { convGradStrategy } from './strategy.js';
+import { type BackendWasm, type Info, f32, free, run, transpose, view } from './wasm_util.js';
+
+type Conv2DInfo = tf.backend_util.Conv2DInfo;
 
 export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap }): Info {
   const backend = args.backend as BackendWasm;
@@ -24,10 +32,16 @@ export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
     tf.backend_util.convertConv2DDataFormat(dataFormat),
   );
   if (info.dataFormat !== 'channelsLast') throw new Error('wasm Conv2DBackpropFilter supports channelsLast only');
+  const k = info.filterHeight * info.filterWidth * info.inChannels;
+  const strategy = convGradStrategy();
+  const useGemm = strategy === 'gemm' || (strategy === 'auto' && 2 * k <= info.outChannels);
+  return useGemm ? viaGemm(backend, x, dy, info) : viaConv(backend, x, dy, info);
+}
+
+function viaConv(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): Info {
   const { inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight, filterWidth } = info;
   const { strideHeight: sh, strideWidth: sw } = info;
   const { top, left } = info.padInfo;
-
   // Rows/cols of the padded input the gradient conv must cover: (out-1)·stride + filter. Extra rows at
   // the bottom/right (unused by the forward conv) only add output rows, which are dropped below.
   const bottom = Math.max(0, (outHeight - 1) * sh + filterHeight - inHeight - top);
@@ -35,38 +49,65 @@ export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
 
   const xT = transpose(backend, x, [3, 1, 2, 0]); // [ci, H, W, b]
   const dyT = transpose(backend, dy, [1, 2, 0, 3]); // [oh, ow, b, co]
-  const o = run(
-    backend,
-    tf.Conv2D,
-    { x: xT, filter: dyT },
-    {
-      strides: [1, 1],
-      pad: [
-        [0, 0],
-        [top, bottom],
-        [left, right],
-        [0, 0],
-      ],
-      dilations: [sh, sw],
-      dataFormat: 'NHWC',
-    } as unknown as tf.NamedAttrMap,
-  ); // [ci, oH, oW, co] with oH >= kh, oW >= kw
+  const o = run(backend, tf.Conv2D, { x: xT, filter: dyT }, {
+    strides: [1, 1],
+    pad: [
+      [0, 0],
+      [top, bottom],
+      [left, right],
+      [0, 0],
+    ],
+    dilations: [sh, sw],
+    dataFormat: 'NHWC',
+  } as unknown as tf.NamedAttrMap); // [ci, oH, oW, co] with oH >= kh, oW >= kw
   free(backend, xT, dyT);
 
   const out = backend.makeOutput([filterHeight, filterWidth, inChannels, outChannels], 'float32');
   const src = f32(backend, o);
   const dst = f32(backend, out);
   const [, oH, oW] = o.shape;
-  // [ci, oH, oW, co] (cropped to kh×kw) → [kh, kw, ci, co]; the filter is small, a copy loop is cheapest.
+  // [ci, oH, oW, co] cropped to kh×kw → [kh, kw, ci, co]; the filter is small, a copy loop is cheapest.
   for (let kh = 0; kh < filterHeight; kh++) {
     for (let kw = 0; kw < filterWidth; kw++) {
       for (let ci = 0; ci < inChannels; ci++) {
         const s = ((ci * oH + kh) * oW + kw) * outChannels;
-        dst.set(src.subarray(s, s + outChannels), ((kh * filterWidth + kw) * inChannels + ci) * outChannels);
+        const d = ((kh * filterWidth + kw) * inChannels + ci) * outChannels;
+        for (let co = 0; co < outChannels; co++) dst[d + co] = src[s + co];
       }
     }
   }
   free(backend, o);
+  return out;
+}
+
+function viaGemm(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): Info {
+  const { batchSize, outHeight, outWidth, outChannels: co, filterHeight, filterWidth, inChannels } = info;
+  const n = batchSize * outHeight * outWidth;
+  const k = filterHeight * filterWidth * inChannels;
+  const g: Geometry = {
+    batch: batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    channels: inChannels,
+    filterHeight,
+    filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    outHeight,
+    outWidth,
+  };
+  const dyT = transpose(backend, view(dy, [n, co]), [1, 0]); // [co, N]
+  const col = backend.makeOutput([1, n, k], 'float32');
+  im2col(f32(backend, x), g, f32(backend, col));
+  const prod = run(backend, tf.BatchMatMul, { a: view(dyT, [1, co, n]), b: col }, { transposeA: false, transposeB: false }); // [1, co, K]
+  free(backend, dyT, col);
+  const out = backend.makeOutput([filterHeight, filterWidth, inChannels, co], 'float32');
+  const src = f32(backend, prod);
+  const dst = f32(backend, out);
+  for (let c = 0; c < co; c++) for (let i = 0; i < k; i++) dst[i * co + c] = src[c * k + i];
+  free(backend, prod);
   return out;
 }
 

@@ -1,10 +1,19 @@
 // Conv2DBackpropInput for the wasm backend. The package's own kernel is a scalar C++ loop (~9× the
-// forward conv); this one is a forward XNNPACK Conv2D:
-//   dx = conv2d(zero-inserted dy, W rotated 180° with in/out channels swapped), stride 1,
-// padded by (filter-1-pad) before and whatever makes the output the input's size after.
-// Strides > 1 insert stride-1 zeros between dy elements (wasteful, but our models use stride 1).
+// forward conv); this one uses XNNPACK through the package's kernels, in one of two formulations:
+// - `conv`: dx = conv2d(zero-inserted dy, W rotated 180° with in/out channels swapped), stride 1,
+//   padded by (filter-1-pad) before and whatever makes the output the input's size after. It also
+//   multiplies the zero padding, i.e. costs H·W/(oh·ow) times the forward conv, and strides > 1
+//   insert stride-1 zeros between dy elements (wasteful, but our models use stride 1).
+// - `gemm`: col[N,K] = dy[N,co] · Wᵀ[co,K] (exactly the forward FLOPs), then col2im adds the columns
+//   back into dx in a JS loop. Chosen when the padding overhead above outweighs that loop, i.e. for
+//   small feature maps (5×5 → 3×3: 2.8× fewer multiplies).
 import * as tf from '../tf.js';
-import { type BackendWasm, type Info, f32, free, run } from './wasm_util.js';
+import { type Geometry, col2im } from './im2col.js';
+import { convGradStrategy } from './strategy.js';
+import { type BackendWasm, type Info, f32, free, run, view } from './wasm_util.js';
+
+/** JS work per column element, in multiply-adds of XNNPACK time (measured order of magnitude). */
+const COL2IM_COST_IN_MACS = 30;
 
 export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap }): Info {
   const backend = args.backend as BackendWasm;
@@ -22,6 +31,13 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
   );
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight: kh, filterWidth: kw } = info;
   const { strideHeight: sh, strideWidth: sw } = info;
+  if (info.dataFormat === 'channelsLast') {
+    const strategy = convGradStrategy();
+    const convMacs = batchSize * inHeight * inWidth * inChannels * kh * kw * outChannels;
+    const n = batchSize * outHeight * outWidth;
+    const gemmMacs = n * kh * kw * inChannels * (outChannels + COL2IM_COST_IN_MACS);
+    if (strategy === 'gemm' || (strategy === 'auto' && gemmMacs < convMacs)) return viaGemm(backend, dy, filter, info);
+  }
   const dilH = (outHeight - 1) * sh + 1;
   const dilW = (outWidth - 1) * sw + 1;
   const top = kh - 1 - info.padInfo.top;
@@ -81,6 +97,40 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
   );
   free(backend, wr);
   if (dyIn !== dy) free(backend, dyIn);
+  return dx;
+}
+
+function viaGemm(backend: BackendWasm, dy: Info, filter: Info, info: tf.backend_util.Conv2DInfo): Info {
+  const { batchSize, outHeight, outWidth, outChannels: co, filterHeight, filterWidth, inChannels } = info;
+  const n = batchSize * outHeight * outWidth;
+  const k = filterHeight * filterWidth * inChannels;
+  const wT = backend.makeOutput([1, co, k], 'float32');
+  {
+    const w = f32(backend, filter);
+    const t = f32(backend, wT);
+    for (let i = 0; i < k; i++) for (let c = 0; c < co; c++) t[c * k + i] = w[i * co + c];
+  }
+  const col = run(backend, tf.BatchMatMul, { a: view(dy, [1, n, co]), b: wT }, { transposeA: false, transposeB: false }); // [1, N, K]
+  free(backend, wT);
+  const dx = backend.makeOutput(info.inShape, 'float32');
+  const g: Geometry = {
+    batch: batchSize,
+    inHeight: info.inHeight,
+    inWidth: info.inWidth,
+    channels: inChannels,
+    filterHeight,
+    filterWidth,
+    strideHeight: info.strideHeight,
+    strideWidth: info.strideWidth,
+    padTop: info.padInfo.top,
+    padLeft: info.padInfo.left,
+    outHeight,
+    outWidth,
+  };
+  const d = f32(backend, dx);
+  d.fill(0);
+  col2im(f32(backend, col), g, d);
+  free(backend, col);
   return dx;
 }
 

@@ -6,13 +6,15 @@ import { batchMatMulConfig } from './batch_mat_mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
-import { type BackendWasm, rememberOriginal } from './wasm_util.js';
+import { sumConfig } from './sum.js';
+import { rememberOriginal } from './wasm_util.js';
 
 export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   conv2DBackpropFilterConfig,
   conv2DBackpropInputConfig,
   maxPoolGradConfig,
   batchMatMulConfig,
+  sumConfig,
 ];
 
 let registered = false;

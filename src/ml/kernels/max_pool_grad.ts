@@ -27,10 +27,10 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: {}; 
   const g = f32(backend, dy);
   const dx = f32(backend, out);
   dx.fill(0);
-  const best = new Float32Array(C);
-  const where = new Int32Array(C);
+  const rowStride = W * C;
   for (let b = 0; b < batchSize; b++) {
-    const xb = b * H * W * C;
+    const xb = b * H * rowStride;
+    let gi = b * OH * OW * C;
     for (let oy = 0; oy < OH; oy++) {
       const y0 = oy * sh - top;
       const yStart = Math.max(0, y0);
@@ -39,24 +39,21 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: {}; 
         const x0 = ox * sw - left;
         const xStart = Math.max(0, x0);
         const xEnd = Math.min(W, x0 + fw);
-        best.fill(-Infinity);
-        where.fill(-1);
-        for (let y = yStart; y < yEnd; y++) {
-          for (let xx = xStart; xx < xEnd; xx++) {
-            const base = xb + (y * W + xx) * C;
-            for (let c = 0; c < C; c++) {
-              const v = x[base + c];
-              if (v > best[c]) {
-                best[c] = v;
-                where[c] = base;
+        const first = xb + yStart * rowStride + xStart * C;
+        for (let c = 0; c < C; c++, gi++) {
+          // Row-major scan of the window; strict > keeps the first of tied maxima.
+          let best = -Infinity;
+          let at = -1;
+          for (let y = yStart, r = first + c; y < yEnd; y++, r += rowStride) {
+            for (let xx = xStart, i = r; xx < xEnd; xx++, i += C) {
+              const v = x[i];
+              if (v > best) {
+                best = v;
+                at = i;
               }
             }
           }
-        }
-        const gBase = ((b * OH + oy) * OW + ox) * C;
-        for (let c = 0; c < C; c++) {
-          const at = where[c];
-          if (at >= 0) dx[at + c] += g[gBase + c];
+          if (at >= 0) dx[at] += g[gi];
         }
       }
     }

@@ -1,0 +1,88 @@
+// im2col / col2im on NHWC float32 data, as plain loops over wasm-heap views.
+//
+// Hand-rolled because no library exposes them on the wasm backend's heap; they are used only where
+// they save a larger GEMM or a costlier packing inside XNNPACK (see the kernels that call them).
+// The column layout is [N = b·oh·ow, K = kh·kw·c], K in (kh, kw, c) order so that it matches a
+// [kh, kw, c, co] filter viewed as [K, co].
+
+export interface Geometry {
+  batch: number;
+  inHeight: number;
+  inWidth: number;
+  channels: number;
+  filterHeight: number;
+  filterWidth: number;
+  strideHeight: number;
+  strideWidth: number;
+  padTop: number;
+  padLeft: number;
+  outHeight: number;
+  outWidth: number;
+}
+
+/** col[n, (i, j, c)] = x[b, oy·sh + i - padTop, ox·sw + j - padLeft, c], zero outside the input. */
+export function im2col(x: Float32Array, g: Geometry, col: Float32Array): void {
+  const { batch, inHeight: H, inWidth: W, channels: C, filterHeight: KH, filterWidth: KW } = g;
+  const { strideHeight: SH, strideWidth: SW, padTop, padLeft, outHeight: OH, outWidth: OW } = g;
+  let p = 0;
+  for (let b = 0; b < batch; b++) {
+    const xb = b * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      const y0 = oy * SH - padTop;
+      for (let ox = 0; ox < OW; ox++) {
+        const x0 = ox * SW - padLeft;
+        for (let i = 0; i < KH; i++) {
+          const y = y0 + i;
+          if (y < 0 || y >= H) {
+            col.fill(0, p, p + KW * C);
+            p += KW * C;
+            continue;
+          }
+          const row = xb + y * W * C;
+          for (let j = 0; j < KW; j++) {
+            const xx = x0 + j;
+            if (xx < 0 || xx >= W) {
+              for (let c = 0; c < C; c++) col[p++] = 0;
+            } else {
+              const s = row + xx * C;
+              for (let c = 0; c < C; c++) col[p++] = x[s + c];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+/** dx[b, oy·sh + i - padTop, ox·sw + j - padLeft, c] += col[n, (i, j, c)]; dx must be zeroed. */
+export function col2im(col: Float32Array, g: Geometry, dx: Float32Array): void {
+  const { batch, inHeight: H, inWidth: W, channels: C, filterHeight: KH, filterWidth: KW } = g;
+  const { strideHeight: SH, strideWidth: SW, padTop, padLeft, outHeight: OH, outWidth: OW } = g;
+  let p = 0;
+  for (let b = 0; b < batch; b++) {
+    const xb = b * H * W * C;
+    for (let oy = 0; oy < OH; oy++) {
+      const y0 = oy * SH - padTop;
+      for (let ox = 0; ox < OW; ox++) {
+        const x0 = ox * SW - padLeft;
+        for (let i = 0; i < KH; i++) {
+          const y = y0 + i;
+          if (y < 0 || y >= H) {
+            p += KW * C;
+            continue;
+          }
+          const row = xb + y * W * C;
+          for (let j = 0; j < KW; j++) {
+            const xx = x0 + j;
+            if (xx < 0 || xx >= W) {
+              p += C;
+            } else {
+              const d = row + xx * C;
+              for (let c = 0; c < C; c++) dx[d + c] += col[p++];
+            }
+          }
+        }
+      }
+    }
+  }
+}

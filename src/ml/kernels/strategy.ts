@@ -1,0 +1,13 @@
+// Which formulation the conv gradient kernels use. `auto` picks per shape by estimated cost; tests
+// and benchmarks force each one to check and compare them.
+export type ConvGradStrategy = 'auto' | 'conv' | 'gemm';
+
+let current: ConvGradStrategy = 'auto';
+
+export function setConvGradStrategy(s: ConvGradStrategy): void {
+  current = s;
+}
+
+export function convGradStrategy(): ConvGradStrategy {
+  return current;
+}
