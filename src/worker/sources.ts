@@ -6,7 +6,7 @@
 // checksums are given, and fail with DatasetError codes the job's error can carry as is.
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { access, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Readable, Transform } from 'node:stream';
@@ -202,6 +202,7 @@ async function downloadFolder(
   const timeout = AbortSignal.timeout(opts.timeoutMs);
   const signal = opts.signal ? AbortSignal.any([opts.signal, timeout]) : timeout;
   const ctx: DownloadContext = { opts, signal, timeout };
+  await mkdir(opts.tmpDir, { recursive: true });
   const tempDir = await mkdtemp(join(opts.tmpDir, 'source-'));
   try {
     const files = {} as SourceFiles;
