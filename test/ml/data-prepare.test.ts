@@ -69,7 +69,10 @@ describe('prepareDataset: splits', () => {
     ];
     for (const split of bad) assert.throws(() => prepareDataset(ds, { ...base, split: split as PrepareParams['split'] }), code('INVALID_SPLIT'));
     assert.throws(() => prepareDataset(ds, { ...base, valFraction: 1 }), code('INVALID_SPLIT'));
-    assert.throws(() => prepareDataset(ds, { ...base, split: { train: 0.8, val: 0.2, test: 0 }, valFraction: 0.1 }), code('INVALID_SPLIT'));
+    // valFraction belongs to `standard`; a ratio split ignores it (schemas fill it by default)
+    const ratio = prepareDataset(ds, { ...base, split: { train: 0.8, val: 0.2, test: 0 }, valFraction: 0.1 });
+    assert.equal(ratio.splits.val.count, 146);
+    assert.equal(ratio.params.valFraction, null);
     assert.throws(() => prepareDataset(ds, { ...base, normalize: 'max' as never }), code('INVALID_PARAMS'));
   });
 

@@ -19,7 +19,7 @@ export type SplitSpec = 'standard' | { train: number; val: number; test: number 
 export interface PrepareParams {
   /** `standard`: official test set kept whole, validation carved from train; or ratios of the pooled data. */
   split: SplitSpec;
-  /** Share of the official train set used for validation with split `standard` (default 0.1). */
+  /** Share of the official train set used for validation with split `standard` (default 0.1); ignored otherwise. */
   valFraction?: number;
   normalize: NormalizationKind;
   /** Only `copies` is required; rotation/shift/noise default to 0 and scale to [1, 1]. */
@@ -113,10 +113,8 @@ export function resolvePrepareParams(params: PrepareParams, height: number, widt
     }
   } else if (params.split !== null && typeof params.split === 'object') {
     const [train, val, test] = validateRatios(params.split);
+    // valFraction only shapes a `standard` split; ignored here because request schemas fill it by default.
     split = { train, val, test };
-    if (params.valFraction !== undefined) {
-      throw new DatasetError('INVALID_SPLIT', 'valFraction applies only to split "standard"; ratio splits set val directly');
-    }
   } else {
     throw new DatasetError('INVALID_SPLIT', `split must be "standard" or {train, val, test} ratios, got ${JSON.stringify(params.split)}`);
   }
