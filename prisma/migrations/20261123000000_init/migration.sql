@@ -52,6 +52,7 @@ CREATE TABLE "models" (
     "architecture" TEXT NOT NULL,
     "params" JSONB NOT NULL,
     "metrics" JSONB NOT NULL,
+    "lineage" JSONB NOT NULL,
     "normalization" JSONB NOT NULL,
     "input_shape" JSONB NOT NULL,
     "num_classes" INTEGER NOT NULL,

@@ -27,7 +27,10 @@ export const datasetPrep: Processor<DatasetPrepParams> = async (ctx) => {
       maxBytes: config.DOWNLOAD_MAX_BYTES,
       timeoutMs: config.DOWNLOAD_TIMEOUT_MS,
       signal,
-      onProgress: (fraction: number) => ctx.progress({ percent: 20 * fraction, stage: 'fetch' }),
+      onProgress: (p) => {
+        const fileShare = p.totalBytes ? Math.min(1, p.receivedBytes / p.totalBytes) : 0;
+        ctx.progress({ percent: (20 * (p.fileIndex + fileShare)) / p.fileCount, stage: 'fetch' });
+      },
     });
     ctx.progress({ percent: 20, stage: 'parse' });
     const raw = await readIdxDataset(files);
@@ -56,7 +59,7 @@ export const datasetPrep: Processor<DatasetPrepParams> = async (ctx) => {
       params: params as object,
       manifest: manifest as object,
       counts: manifest.counts,
-      stats,
+      stats: stats as object,
       numClasses: manifest.numClasses,
       height: manifest.shape.height,
       width: manifest.shape.width,

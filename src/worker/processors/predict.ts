@@ -1,0 +1,86 @@
+// predict (bulk): run a model over inline inputs or a dataset split; write every prediction to
+// DATA_DIR/predictions/<jobId>.jsonl and, where labels exist, report accuracy and a confusion matrix.
+import { createWriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { once } from 'node:events';
+import { loadModel } from '../../ml/model-io.js';
+import { predictProbs } from '../../ml/evaluate.js';
+import type { Normalization } from '../../ml/types.js';
+import { inputsToBatch } from '../../serving/inputs.js';
+import { normalizePixels } from '../../serving/normalize.js';
+import { resolveModel } from '../../shared/model-registry.js';
+import type { PredictJobParams, PredictJobResult } from '../../shared/jobs.js';
+import type { Processor } from '../job-context.js';
+import { loadRunData } from '../training-run.js';
+
+/** Inline predictions are also returned in the result up to this many; the file always has them all. */
+const INLINE_RESULT_LIMIT = 1000;
+const CHUNK = 1024;
+
+export const predictJob: Processor<PredictJobParams> = async (ctx) => {
+  const p = ctx.params;
+  const t0 = performance.now();
+  const row = await resolveModel(ctx.db, p.model);
+  const norm = row.normalization as unknown as Normalization;
+  const [h, w] = row.inputShape as number[];
+
+  let images: Float32Array;
+  let labels: Uint8Array | null = null;
+  let count: number;
+  ctx.progress({ percent: 0, stage: 'load' });
+  if (p.dataset) {
+    const data = await loadRunData(ctx, p.dataset.datasetId, { [p.dataset.split]: p.dataset.limit }, norm);
+    const set = data[p.dataset.split];
+    if (set.height !== h || set.width !== w) {
+      throw Object.assign(new Error(`Dataset images are ${set.height}×${set.width}, the model takes ${h}×${w}`), { code: 'INPUT_SHAPE_MISMATCH' });
+    }
+    ({ images, labels, count } = set);
+  } else {
+    count = p.inputs!.length;
+    images = normalizePixels(await inputsToBatch(p.inputs!), norm);
+  }
+
+  const model = await loadModel(row.path);
+  const numClasses = row.numClasses;
+  const file = path.join(ctx.config.DATA_DIR, 'predictions', `${ctx.id}.jsonl`);
+  await mkdir(path.dirname(file), { recursive: true });
+  const out = createWriteStream(file);
+  const confusion = labels ? Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0)) : null;
+  const inline: { class: number; probabilities: number[] }[] = [];
+  let correct = 0;
+  try {
+    for (let start = 0; start < count; start += CHUNK) {
+      if (ctx.cancelled()) return undefined;
+      const n = Math.min(CHUNK, count - start);
+      const probs = await predictProbs(model, images.subarray(start * h * w, (start + n) * h * w), n);
+      let text = '';
+      for (let i = 0; i < n; i++) {
+        const row = Array.from(probs.subarray(i * numClasses, (i + 1) * numClasses));
+        let best = 0;
+        for (let c = 1; c < numClasses; c++) if (row[c]! > row[best]!) best = c;
+        const label = labels ? labels[start + i]! : undefined;
+        if (confusion && label !== undefined) {
+          confusion[label]![best]!++;
+          if (label === best) correct++;
+        }
+        if (!labels && inline.length < INLINE_RESULT_LIMIT) inline.push({ class: best, probabilities: row });
+        text += `${JSON.stringify({ index: start + i, class: best, probabilities: row, ...(label !== undefined ? { label } : {}) })}\n`;
+      }
+      if (!out.write(text)) await once(out, 'drain');
+      ctx.progress({ percent: (100 * (start + n)) / count, stage: 'predict' });
+    }
+  } finally {
+    out.end();
+    await once(out, 'close');
+    model.dispose();
+  }
+  const result: PredictJobResult & { predictions?: typeof inline } = {
+    modelId: row.id,
+    count,
+    predictionsFile: path.relative(ctx.config.DATA_DIR, file),
+    ...(confusion ? { accuracy: correct / count, confusionMatrix: confusion } : { predictions: inline }),
+    seconds: Math.round((performance.now() - t0) / 100) / 10,
+  };
+  return result;
+};

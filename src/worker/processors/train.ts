@@ -1,0 +1,47 @@
+// train: build (or resume) a model, train it on a prepared dataset, evaluate and record it.
+import { buildModel } from '../../ml/models.js';
+import type { TrainParams, TrainResult } from '../../shared/jobs.js';
+import type { Processor } from '../job-context.js';
+import { findCheckpoint, finishModel, loadRunData, trainWithCheckpoints } from '../training-run.js';
+
+export const train: Processor<TrainParams> = async (ctx) => {
+  const p = ctx.params;
+  const t0 = performance.now();
+  ctx.progress({ percent: 0, stage: 'load' });
+  const data = await loadRunData(ctx, p.datasetId, p.subset);
+  const numClasses = data.dataset.numClasses;
+  const resume = await findCheckpoint(ctx);
+  const model = resume?.model ?? buildModel(p.architecture, { inputShape: [data.dataset.height, data.dataset.width, 1], numClasses, seed: p.seed });
+  try {
+    const run = await trainWithCheckpoints(
+      ctx,
+      model,
+      data,
+      {
+        epochs: p.epochs,
+        batchSize: p.batchSize,
+        optimizer: p.optimizer.type === 'momentum' ? { ...p.optimizer, type: 'momentum', momentum: p.optimizer.momentum ?? 0.9 } : p.optimizer,
+        schedule: p.schedule,
+        earlyStopping: p.earlyStopping,
+        seed: p.seed,
+      },
+      resume,
+    );
+    if (run.cancelled) return undefined;
+    const saved = await finishModel(ctx, { model, data, architecture: p.architecture, params: p, run });
+    const result: TrainResult = {
+      modelId: saved.modelId,
+      test: saved.test,
+      backend: saved.backend,
+      epochsRun: run.epochsCompleted,
+      stoppedEarly: run.stoppedEarly,
+      bestEpoch: run.bestEpoch,
+      trainSamplesPerSec: Math.round(run.samplesPerSec),
+      seconds: Math.round((performance.now() - t0) / 100) / 10,
+      resumedFromEpoch: run.resumedFromEpoch,
+    };
+    return result;
+  } finally {
+    model.dispose();
+  }
+};

@@ -1,0 +1,173 @@
+// The run machinery shared by train and fine-tune jobs: load the dataset splits, train with progress,
+// per-epoch metric rows and checkpoints (resuming from the last one after a crash), then evaluate,
+// save the model with its chart, and record the Model row.
+import { mkdir, rm, writeFile, readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { Dataset } from '../generated/prisma/client.js';
+import * as tf from '../ml/tf.js';
+import { loadSplit } from '../ml/data/files.js';
+import { evaluate } from '../ml/evaluate.js';
+import { loadCheckpoint, saveCheckpoint, saveModel } from '../ml/model-io.js';
+import { trainingCurveSvg } from '../ml/chart.js';
+import { backendName } from '../ml/backend.js';
+import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMetrics } from '../ml/train.js';
+import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
+import { AppError } from '../shared/errors.js';
+import type { EvalMetrics } from '../shared/jobs.js';
+import type { JobContext } from './job-context.js';
+
+export interface RunData {
+  dataset: Dataset;
+  normalization: Normalization;
+  train: ImageSet;
+  val: ImageSet;
+  test: ImageSet;
+}
+
+const first = (set: ImageSet, n: number | undefined): ImageSet => {
+  if (!n || n >= set.count) return set;
+  const px = set.height * set.width;
+  return { ...set, count: n, images: set.images.subarray(0, n * px), labels: set.labels.subarray(0, n) };
+};
+
+/**
+ * Loads a dataset's splits normalized the way `normalization` says (the dataset's own by default;
+ * a fine-tune or a bulk predict passes the model's, so inputs look as they did in training).
+ */
+export async function loadRunData(
+  ctx: JobContext,
+  datasetId: string,
+  subset: Partial<Record<SplitName, number>> = {},
+  normalization?: Normalization,
+): Promise<RunData> {
+  const dataset = await ctx.db.dataset.findUnique({ where: { id: datasetId } });
+  if (!dataset) throw new AppError('DATASET_NOT_FOUND', `No prepared dataset with id ${datasetId}`, 404);
+  const norm = normalization ?? ((dataset.manifest as { normalization: Normalization }).normalization);
+  const [trainSet, val, test] = await Promise.all(
+    (['train', 'val', 'test'] as const).map(async (s) => first(await loadSplit(dataset.path, s, norm), subset[s])),
+  );
+  return { dataset, normalization: norm, train: trainSet!, val: val!, test: test! };
+}
+
+export const checkpointDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'checkpoints', ctx.id);
+export const modelDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'models', ctx.id);
+
+/** A checkpoint left by an earlier attempt of this job, if any. */
+export async function findCheckpoint(ctx: JobContext) {
+  try {
+    return await loadCheckpoint(checkpointDir(ctx));
+  } catch {
+    return null;
+  }
+}
+
+export interface RunOutcome extends LoopResult {
+  resumedFromEpoch: number;
+}
+
+/**
+ * Trains `model` with progress, a metric row and a checkpoint per epoch. The metric row is written
+ * before the checkpoint: a crash between the two re-runs that epoch, which overwrites its row, so a
+ * job never ends with a missing or a duplicate epoch.
+ */
+export async function trainWithCheckpoints(
+  ctx: JobContext,
+  model: tf.LayersModel,
+  data: RunData,
+  opts: TrainOptions,
+  resume: Awaited<ReturnType<typeof findCheckpoint>>,
+): Promise<RunOutcome> {
+  const resumedFromEpoch = resume?.state.epoch ?? 0;
+  if (resume) ctx.log.info({ epoch: resumedFromEpoch }, 'resuming from checkpoint');
+  const t0 = performance.now();
+  const batchesPerEpoch = Math.ceil(data.train.count / opts.batchSize);
+  const totalBatches = (opts.epochs - resumedFromEpoch) * batchesPerEpoch;
+  let done = 0;
+  const result = await train(
+    model,
+    { train: data.train, val: data.val },
+    { ...opts, startEpoch: resumedFromEpoch, initialState: resume ? { ...resume.state, optimizerWeights: resume.optimizerWeights } : undefined },
+    {
+      shouldStop: () => ctx.cancelled(),
+      onBatch: (b) => {
+        done++;
+        const elapsed = (performance.now() - t0) / 1000;
+        const eta = done > 0 ? (elapsed / done) * (totalBatches - done) : null;
+        ctx.progress({
+          percent: 100 * ((b.epoch - 1) * b.batches + b.batch) / (opts.epochs * b.batches),
+          stage: 'train',
+          epoch: b.epoch,
+          epochs: opts.epochs,
+          batch: b.batch,
+          batches: b.batches,
+          samplesPerSec: Math.round(b.samplesPerSec),
+          etaSeconds: eta === null ? null : Math.round(eta),
+        });
+      },
+      onEpochEnd: async (m: EpochMetrics, state, { model: current, optimizer }) => {
+        const row = {
+          loss: m.loss,
+          accuracy: m.accuracy,
+          valLoss: m.valLoss,
+          valAccuracy: m.valAccuracy,
+          learningRate: m.learningRate,
+          seconds: m.seconds,
+          samplesPerSec: m.samplesPerSec,
+        };
+        await ctx.db.epochMetric.upsert({ where: { jobId_epoch: { jobId: ctx.id, epoch: m.epoch } }, create: { jobId: ctx.id, epoch: m.epoch, ...row }, update: row });
+        await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
+        ctx.log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, seconds: Math.round(m.seconds) }, 'epoch done');
+      },
+    },
+  );
+  return { ...result, resumedFromEpoch };
+}
+
+async function dirSize(dir: string): Promise<number> {
+  let total = 0;
+  for (const f of await readdir(dir)) total += (await stat(path.join(dir, f))).size;
+  return total;
+}
+
+export interface SaveModelInput {
+  model: tf.LayersModel;
+  data: RunData;
+  architecture: string;
+  params: object;
+  run: RunOutcome;
+  parentModelId?: string;
+  lineage?: object;
+}
+
+/** Evaluates on the test split, saves model + chart under DATA_DIR/models/<jobId>/, records the row. */
+export async function finishModel(ctx: JobContext, input: SaveModelInput): Promise<{ modelId: string; test: EvalMetrics; backend: string }> {
+  const { model, data, run } = input;
+  ctx.progress({ percent: 99, stage: 'evaluate' });
+  const test = await evaluate(model, data.test, { batchSize: 256 });
+  const dir = modelDir(ctx);
+  await mkdir(dir, { recursive: true });
+  await saveModel(model, dir);
+  const history = (await ctx.db.epochMetric.findMany({ where: { jobId: ctx.id }, orderBy: { epoch: 'asc' } })).map(({ jobId, createdAt, ...m }) => m);
+  await writeFile(path.join(dir, 'training-curve.svg'), trainingCurveSvg(history as EpochMetrics[]));
+  const backend = backendName();
+  const inputShape = model.inputs[0]!.shape.slice(1) as number[];
+  const numClasses = model.outputs[0]!.shape[1] as number;
+  const row = {
+    jobId: ctx.id,
+    datasetId: data.dataset.id,
+    parentModelId: input.parentModelId ?? null,
+    architecture: input.architecture,
+    params: input.params,
+    metrics: { test, epochsRun: run.epochsCompleted, bestEpoch: run.bestEpoch, stoppedEarly: run.stoppedEarly, trainSamplesPerSec: run.samplesPerSec } as object,
+    lineage: { datasetId: data.dataset.id, jobId: ctx.id, parentModelId: input.parentModelId ?? null, ...input.lineage } as object,
+    normalization: data.normalization as object,
+    inputShape,
+    numClasses,
+    backend,
+    path: dir,
+    sizeBytes: BigInt(await dirSize(dir)),
+  };
+  await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row });
+  await rm(checkpointDir(ctx), { recursive: true, force: true });
+  return { modelId: ctx.id, test, backend };
+}
