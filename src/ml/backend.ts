@@ -5,8 +5,9 @@
 // value (`tensorflow-gpu`/`gpu`, `tensorflow`, `wasm`, `cpu`) forces that backend and fails with an
 // Error naming the package to install. The native packages are optional dependencies (their install
 // downloads libtensorflow), so they are loaded with dynamic import() and may be absent.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import os from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from './tf.js';
 import { registerWasmKernels } from './kernels/index.js';
@@ -17,7 +18,7 @@ export interface BackendInfo {
   /** The tfjs backend name as `tf.getBackend()` reports it (`tensorflow`, `wasm`, `cpu`). */
   name: string;
   kind: BackendKind;
-  /** wasm only: worker threads used by XNNPACK (1 in Node, see initWasm). */
+  /** wasm only: threads XNNPACK uses (TFJS_WASM_THREADS, see loadThreadedWasm). */
   threads?: number;
   /** wasm only: whether the SIMD binary was loaded. */
   simd?: boolean;
@@ -132,19 +133,92 @@ function gpuVisible(): boolean {
   return existsSync('/dev/nvidia0');
 }
 
-let wasmPathsSet = false;
+let wasmPrepared = false;
+
+/** Threads for the wasm backend: TFJS_WASM_THREADS, else the cores Node may use (capped at 4). */
+export function wasmThreadsRequested(value = process.env.TFJS_WASM_THREADS): number {
+  const n = value === undefined || value.trim() === '' || value === 'auto' ? os.availableParallelism() : Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`TFJS_WASM_THREADS must be a positive integer or auto, got "${value}"`);
+  return Math.min(n, 4);
+}
 
 async function initWasm(): Promise<BackendInfo | string> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
-  if (!wasmPathsSet) {
-    // The .wasm binaries sit beside the package's entry file; resolving it makes loading independent
-    // of the process's cwd and of how the package is hoisted.
-    wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/'));
-    wasmPathsSet = true;
+  if (!wasmPrepared) {
+    wasmPrepared = true;
+    const threads = wasmThreadsRequested();
+    if (threads > 1) {
+      wasm.setThreadsCount(threads);
+      replaceWasmFactory(wasm, threads);
+    } else {
+      // The .wasm binaries sit beside the package's entry file; resolving it makes loading
+      // independent of the process's cwd and of how the package is hoisted.
+      wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/'));
+    }
   }
   // Our kernels must be registered before the backend initialises so their setup runs with it.
   registerWasmKernels();
   const info = await activate('wasm', 'wasm');
   if (typeof info === 'string') return info;
   return { ...info, threads: wasm.getThreadsCount(), simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) };
+}
+
+type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');
+type WasmModule = ConstructorParameters<WasmPackage['BackendWasm']>[0];
+
+/**
+ * Multi-threaded wasm in Node. The package only enables its threaded-SIMD build in browsers
+ * (WASM_HAS_MULTITHREAD_SUPPORT is false under Node, tfjs issue #3830): its loader hands Emscripten
+ * the pthread worker as a Blob URL, which Node's worker_threads cannot start. The Emscripten module
+ * itself supports Node, so we instantiate it ourselves with the worker script written to a real file
+ * and register it as the `wasm` backend, with the package's own BackendWasm class and kernels.
+ * The module pre-spawns 8 worker threads (its PTHREAD_POOL_SIZE) of which XNNPACK uses `threads`.
+ */
+function replaceWasmFactory(wasm: WasmPackage, threads: number): void {
+  const dir = join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '..', 'wasm-out');
+  const script = join(dir, 'tfjs-backend-wasm-threaded-simd.js');
+  const factory = require(script) as (config: object) => Promise<WasmModule & Record<string, unknown>>;
+  const { wasmWorkerContents } = require(join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
+  const workerFile = join(os.tmpdir(), `tfjs-backend-wasm-${wasm.version_wasm}-pthread-${process.pid}.cjs`);
+  tf.removeBackend('wasm');
+  tf.registerBackend(
+    'wasm',
+    async () => {
+      // The worker source holds "\n" escapes that became newlines in its template literal (the
+      // package undoes this the same way before making its Blob).
+      writeFileSync(workerFile, wasmWorkerContents.replace(/\n/g, '\\n'));
+      // The C++ side caps its thread pool at half the logical cores Emscripten reports (it assumes
+      // hyper-threading); report enough cores while the module initialises so `threads` are used.
+      const cpus = os.cpus;
+      os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
+      let mod: WasmModule & Record<string, unknown>;
+      try {
+        mod = await factory({
+          locateFile: (file: string) => (file.endsWith('.worker.js') ? workerFile : join(dir, file)),
+          mainScriptUrlOrBlob: script,
+        });
+      } finally {
+        os.cpus = cpus;
+        // All pool workers have loaded the script by now.
+        rmSync(workerFile, { force: true });
+      }
+      const cwrap = mod.cwrap as (name: string, ret: string | null, args: string[]) => unknown;
+      // The same bindings the package's loader adds (backend_wasm.js init()).
+      (mod as unknown as { tfjs: object }).tfjs = {
+        init: cwrap('init', null, []),
+        initWithThreadsCount: cwrap('init_with_threads_count', null, ['number']),
+        getThreadsCount: cwrap('get_threads_count', 'number', []),
+        registerTensor: cwrap('register_tensor', null, ['number', 'number', 'number']),
+        disposeData: cwrap('dispose_data', null, ['number']),
+        dispose: cwrap('dispose', null, []),
+      };
+      const backend = new wasm.BackendWasm(mod); // starts XNNPACK's thread pool
+      // Emscripten keeps running pthreads' workers referenced, which would keep the process alive
+      // after its work is done; the pool threads only ever serve the main thread, so let them go.
+      const pthread = mod.PThread as { runningWorkers: Array<{ unref(): void }>; unusedWorkers: Array<{ unref(): void }> };
+      for (const worker of [...pthread.runningWorkers, ...pthread.unusedWorkers]) worker.unref();
+      return backend;
+    },
+    2,
+  );
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import * as tf from '../../src/ml/tf.js';
-import { backendName, initBackend, parseBackendRequest } from '../../src/ml/backend.js';
+import { backendName, initBackend, parseBackendRequest, wasmThreadsRequested } from '../../src/ml/backend.js';
 
 const require = createRequire(import.meta.url);
 const installed = (pkg: string) => {
@@ -26,6 +26,15 @@ test('parseBackendRequest accepts the documented names and rejects others', () =
   assert.throws(() => parseBackendRequest('webgl'), /Unknown TFJS_BACKEND "webgl"/);
 });
 
+test('TFJS_WASM_THREADS is validated and capped', () => {
+  assert.equal(wasmThreadsRequested('1'), 1);
+  assert.equal(wasmThreadsRequested('3'), 3);
+  assert.equal(wasmThreadsRequested('16'), 4);
+  assert.ok(wasmThreadsRequested('auto') >= 1);
+  assert.throws(() => wasmThreadsRequested('0'), /positive integer/);
+  assert.throws(() => wasmThreadsRequested('two'), /positive integer/);
+});
+
 test('cpu can be forced', async () => {
   const info = await initBackend('cpu');
   assert.deepEqual(info, { name: 'cpu', kind: 'cpu' });
@@ -38,7 +47,7 @@ test('wasm is initialised with SIMD, our training kernels, and is idempotent', a
   assert.equal(info.name, 'wasm');
   assert.equal(info.kind, 'wasm');
   assert.equal(info.simd, true);
-  assert.equal(info.threads, 1);
+  assert.equal(info.threads, wasmThreadsRequested());
   assert.equal(tf.getBackend(), 'wasm');
   assert.ok(tf.getKernel(tf.Conv2DBackpropFilter, 'wasm'), 'Conv2DBackpropFilter registered');
   assert.equal(await initBackend('wasm'), info, 'second call returns the cached result');
