@@ -13,7 +13,7 @@ const slice = await mnistSlice(2000, 500);
 const good = gzipAll(slice);
 const truncated = { ...good, 'train-images-idx3-ubyte.gz': good['train-images-idx3-ubyte.gz']!.subarray(0, 5000) };
 const badMagic = { ...slice, 't10k-labels-idx1-ubyte': Buffer.from(slice['t10k-labels-idx1-ubyte']!) };
-badMagic['t10k-labels-idx1-ubyte']!.writeUInt32BE(0x00000999, 0);
+badMagic['t10k-labels-idx1-ubyte']!.writeUInt32BE(0xdeadbeef, 0);
 const server = await startIdxServer({ good, truncated, badmagic: gzipAll(badMagic) });
 after(async () => {
   await server.close();
