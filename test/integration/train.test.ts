@@ -1,0 +1,93 @@
+// train jobs end to end on a small MNIST slice: every architecture, metrics per epoch, the saved
+// model, its registry entry, early stopping, cancel, and clear errors.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { expectError, startService, submit, waitForJob } from '../helpers.js';
+import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+
+const svc = await startService({ api: true, worker: true });
+const { app } = svc;
+const server = await startIdxServer({ small: gzipAll(await mnistSlice(1500, 300)) });
+after(async () => {
+  await server.close();
+  await svc.close();
+});
+
+let datasetId = '';
+before(async () => {
+  const prep = await submit(app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
+  const done = await waitForJob(app, prep.id);
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  datasetId = prep.id;
+});
+
+describe('train', () => {
+  for (const architecture of ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn']) {
+    it(`trains ${architecture}, records each epoch and registers the model`, async () => {
+      const job = await submit(app, 'train', { datasetId, architecture, epochs: 2, batchSize: 32, seed: 3, subset: { train: 600 } });
+      const done = await waitForJob(app, job.id, { timeoutMs: 300_000 });
+      assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+      const result = done.result as any;
+      assert.equal(result.modelId, job.id);
+      assert.equal(result.epochsRun, 2);
+      assert.ok(['wasm', 'cpu', 'tensorflow'].includes(result.backend));
+      assert.ok(result.trainSamplesPerSec > 0);
+
+      const metrics = (await app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
+      assert.deepEqual(metrics.map((m: any) => m.epoch), [1, 2]);
+      for (const m of metrics) {
+        assert.ok(Number.isFinite(m.loss) && Number.isFinite(m.valLoss) && m.valAccuracy >= 0 && m.valAccuracy <= 1);
+      }
+
+      const test = result.test;
+      assert.equal(test.count, 300);
+      assert.equal(test.confusionMatrix.length, 10);
+      assert.equal(test.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), 300);
+      assert.equal(test.perClass.length, 10);
+      assert.equal(test.perClass.reduce((a: number, c: any) => a + c.support, 0), 300);
+      const diag = test.confusionMatrix.reduce((a: number, row: number[], i: number) => a + row[i]!, 0);
+      assert.equal(diag / 300, test.accuracy);
+      if (architecture === 'mlp' || architecture === 'keras-cnn') assert.ok(test.accuracy > 0.5, `${architecture} learned nothing: ${test.accuracy}`);
+
+      const model = (await app.inject(`/v1/models/${job.id}`)).json();
+      assert.equal(model.architecture, architecture);
+      assert.equal(model.datasetId, datasetId);
+      assert.deepEqual(model.inputShape, [28, 28, 1]);
+      assert.equal(model.lineage.jobId, job.id);
+      assert.ok(model.sizeBytes > 0);
+      const dir = path.join(svc.config.DATA_DIR, 'models', job.id);
+      const json = JSON.parse(await readFile(path.join(dir, 'model.json'), 'utf8'));
+      assert.equal(json.format, 'layers-model');
+      assert.match(await readFile(path.join(dir, 'training-curve.svg'), 'utf8'), /<svg/);
+    });
+  }
+
+  it('stops early when validation loss stops improving', async () => {
+    // A rate this high makes validation loss jump about, so patience 1 ends the run well before 30 epochs.
+    const job = await submit(app, 'train', {
+      datasetId, architecture: 'mlp', epochs: 30, batchSize: 64, seed: 1, subset: { train: 300 },
+      optimizer: { type: 'sgd', learningRate: 5 }, earlyStopping: { patience: 1, restoreBest: true },
+    });
+    const done = await waitForJob(app, job.id, { timeoutMs: 120_000 });
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    const r = done.result as any;
+    assert.equal(r.stoppedEarly, true);
+    assert.ok(r.epochsRun < 30);
+    const metrics = (await app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
+    assert.equal(metrics.length, r.epochsRun);
+  });
+
+  it('cancels a running training at a batch boundary and keeps its metrics', async () => {
+    const job = await submit(app, 'train', { datasetId, architecture: 'mlp', epochs: 200, batchSize: 16, seed: 2 });
+    await waitForJob(app, job.id, { until: (j) => (j.progress?.epoch ?? 0) >= 2 || j.status !== 'running' && j.status !== 'queued' });
+    const res = await app.inject({ method: 'POST', url: `/v1/jobs/${job.id}/cancel` });
+    assert.equal(res.statusCode, 202);
+    const done = await waitForJob(app, job.id, { timeoutMs: 30_000 });
+    assert.equal(done.status, 'cancelled');
+    const metrics = (await app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
+    assert.ok(metrics.length >= 1 && metrics.length < 200);
+    expectError(await app.inject(`/v1/models/${job.id}`), 404, 'MODEL_NOT_FOUND');
+  });
+});
