@@ -1,65 +1,116 @@
-// Evaluation on a labelled split: accuracy, loss, per-class precision / recall / F1 and the
-// confusion matrix (rows = true class, columns = predicted class).
+// Batched inference and test-set metrics (accuracy, loss, per-class precision/recall/F1, confusion).
 import * as tf from './tf.js';
 import type { ImageSet } from './types.js';
 
-export interface PerClassMetric {
+export interface PerClassMetrics {
   class: number;
   precision: number;
   recall: number;
   f1: number;
+  /** Number of true samples of this class. */
   support: number;
 }
-export interface Evaluation {
+
+/** Kept under the names the worker first imported. */
+export type PerClassMetric = PerClassMetrics;
+export type Evaluation = EvaluationResult;
+
+export interface EvaluationResult {
   accuracy: number;
+  /** Mean categorical cross-entropy of the predicted probabilities (clipped at 1e-7 like Keras). */
   loss: number;
-  count: number;
-  perClass: PerClassMetric[];
+  perClass: PerClassMetrics[];
+  /** confusionMatrix[true][predicted] counts. */
   confusionMatrix: number[][];
+  count: number;
 }
 
-/** Class probabilities for `n` images (n × pixels, row-major), batch by batch; n × numClasses. */
-export async function predictProbs(model: tf.LayersModel, images: Float32Array, n: number, batchSize = 256): Promise<Float32Array> {
-  const inShape = model.inputs[0]!.shape.slice(1) as number[];
-  const px = inShape.reduce((a, b) => a * b, 1);
-  const k = model.outputs[0]!.shape[1] as number;
+function inputDims(model: tf.LayersModel): [number, number, number] {
+  const s = model.inputs[0].shape;
+  if (s.length !== 4) throw new Error(`expected a model with image input [h,w,c], got ${JSON.stringify(s)}`);
+  return [s[1] as number, s[2] as number, s[3] as number];
+}
+
+/**
+ * Class probabilities for `n` images (row-major n×h×w×c in `images`), `batchSize` at a time so that
+ * memory stays bounded whatever n is. Returns n×numClasses values.
+ */
+export async function predictProbs(
+  model: tf.LayersModel,
+  images: Float32Array,
+  n: number,
+  batchSize = 256,
+): Promise<Float32Array> {
+  const [h, w, c] = inputDims(model);
+  const px = h * w * c;
+  if (images.length < n * px) throw new Error(`expected ${n * px} input values for ${n} images, got ${images.length}`);
+  const k = model.outputs[0].shape[1] as number;
   const out = new Float32Array(n * k);
   for (let start = 0; start < n; start += batchSize) {
     const m = Math.min(batchSize, n - start);
-    const y = tf.tidy(() => model.predict(tf.tensor(images.subarray(start * px, (start + m) * px), [m, ...inShape])) as tf.Tensor);
-    out.set(await y.data(), start * k);
-    y.dispose();
+    // slice() copies: the cpu backend would otherwise keep a view on the caller's array.
+    const batch = images.slice(start * px, (start + m) * px);
+    const probs = tf.tidy(() => model.predict(tf.tensor4d(batch, [m, h, w, c])) as tf.Tensor);
+    out.set(await probs.data(), start * k);
+    probs.dispose();
   }
   return out;
 }
 
-/** Metrics from class probabilities and true labels (no TensorFlow needed). */
-export function metricsFromProbs(probs: Float32Array, labels: Uint8Array, count: number, numClasses: number): Evaluation {
-  const confusion = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
+/** Per-class precision/recall/F1 from a confusion matrix; 0 where a denominator is 0 (as sklearn). */
+export function perClassFromConfusion(cm: number[][]): PerClassMetrics[] {
+  const k = cm.length;
+  return cm.map((row, cls) => {
+    const tp = row[cls];
+    const support = row.reduce((a, b) => a + b, 0);
+    let predicted = 0;
+    for (let t = 0; t < k; t++) predicted += cm[t][cls];
+    const precision = predicted > 0 ? tp / predicted : 0;
+    const recall = support > 0 ? tp / support : 0;
+    const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
+    return { class: cls, precision, recall, f1, support };
+  });
+}
+
+/** Metrics from class probabilities (count×numClasses) and true labels; no TensorFlow involved. */
+export function metricsFromProbs(
+  probs: Float32Array,
+  labels: Uint8Array,
+  count: number,
+  numClasses: number,
+): EvaluationResult {
+  const k = numClasses;
+  const cm = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   let lossSum = 0;
   let correct = 0;
   for (let i = 0; i < count; i++) {
-    const row = probs.subarray(i * numClasses, (i + 1) * numClasses);
+    const label = labels[i];
+    if (label >= k) throw new Error(`label ${label} at ${i} is out of range for ${k} classes`);
+    const row = probs.subarray(i * k, (i + 1) * k);
     let best = 0;
-    for (let c = 1; c < numClasses; c++) if (row[c]! > row[best]!) best = c;
-    const label = labels[i]!;
-    confusion[label]![best]!++;
+    for (let j = 1; j < k; j++) if (row[j] > row[best]) best = j;
+    cm[label][best]++;
     if (best === label) correct++;
-    lossSum -= Math.log(Math.min(1 - 1e-7, Math.max(1e-7, row[label]!))); // clipped as Keras does
+    lossSum -= Math.log(Math.min(Math.max(row[label], 1e-7), 1 - 1e-7));
   }
-  const perClass = confusion.map((row, c) => {
-    const tp = row[c]!;
-    const support = row.reduce((a, b) => a + b, 0);
-    const predicted = confusion.reduce((a, r) => a + r[c]!, 0);
-    const precision = predicted ? tp / predicted : 0;
-    const recall = support ? tp / support : 0;
-    const f1 = precision + recall ? (2 * precision * recall) / (precision + recall) : 0;
-    return { class: c, precision, recall, f1, support };
-  });
-  return { accuracy: count ? correct / count : 0, loss: count ? lossSum / count : 0, count, perClass, confusionMatrix: confusion };
+  return {
+    accuracy: count ? correct / count : 0,
+    loss: count ? lossSum / count : 0,
+    perClass: perClassFromConfusion(cm),
+    confusionMatrix: cm,
+    count,
+  };
 }
 
-export async function evaluate(model: tf.LayersModel, set: ImageSet, { batchSize = 256 } = {}): Promise<Evaluation> {
-  const probs = await predictProbs(model, set.images, set.count, batchSize);
-  return metricsFromProbs(probs, set.labels, set.count, model.outputs[0]!.shape[1] as number);
+export async function evaluate(
+  model: tf.LayersModel,
+  set: ImageSet,
+  opts: { batchSize?: number } = {},
+): Promise<EvaluationResult> {
+  const [h, w, c] = inputDims(model);
+  if (set.height !== h || set.width !== w || c !== 1) {
+    throw new Error(`images are ${set.height}×${set.width}×1 but the model expects ${h}×${w}×${c}`);
+  }
+  const probs = await predictProbs(model, set.images, set.count, opts.batchSize ?? 256);
+  return metricsFromProbs(probs, set.labels, set.count, model.outputs[0].shape[1] as number);
 }
