@@ -56,7 +56,8 @@ export const modelDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'mod
 export async function findCheckpoint(ctx: JobContext) {
   try {
     return await loadCheckpoint(checkpointDir(ctx));
-  } catch {
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log.warn({ err }, 'checkpoint unreadable; starting over');
     return null;
   }
 }
