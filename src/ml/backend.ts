@@ -11,6 +11,7 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import * as tf from './tf.js';
 import { registerWasmKernels } from './kernels/index.js';
+import { prepareSimdKernels } from './kernels/simd.js';
 
 export type BackendKind = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 
@@ -160,6 +161,12 @@ async function initWasm(): Promise<BackendInfo | string> {
   registerWasmKernels();
   const info = await activate('wasm', 'wasm');
   if (typeof info === 'string') return info;
+  try {
+    await prepareSimdKernels(tf.backend() as InstanceType<WasmPackage['BackendWasm']>);
+  } catch (err) {
+    // The kernels fall back to JS loops; slower, same results.
+    process.emitWarning(`wasm SIMD training kernels unavailable: ${err instanceof Error ? err.message : String(err)}`);
+  }
   return { ...info, threads: wasm.getThreadsCount(), simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) };
 }
 

@@ -5,7 +5,9 @@ import { before, describe, test } from 'node:test';
 import seedrandom from 'seedrandom';
 import * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
+import { setSimdKernelsEnabled, simdKernels } from '../../src/ml/kernels/simd.js';
 import { type ConvGradStrategy, setConvGradStrategy } from '../../src/ml/kernels/strategy.js';
+import type { BackendWasm } from '../../src/ml/kernels/wasm_util.js';
 
 const rng = seedrandom('kernels');
 const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
@@ -87,6 +89,7 @@ const make = (shape: number[]): Input => ({ shape, data: randomData(shape.reduce
 
 before(async () => {
   await initBackend('wasm');
+  assert.ok(simdKernels(tf.backend() as BackendWasm), 'wasm SIMD kernels compiled and bound to the heap');
 });
 
 describe('wasm kernels match the cpu backend', () => {
@@ -133,7 +136,9 @@ describe('wasm kernels match the cpu backend', () => {
     await expectSameAsCpu(tf.Conv2DBackpropInput, { dy: make(dy), filter: make(filter) }, { strides: 1, pad, dataFormat: 'NHWC', inputShape: x }, 'explicit pad');
   });
 
-  test('MaxPoolGrad, including ties routed to the first maximum', async () => {
+  for (const simd of [true, false]) {
+  test(`MaxPoolGrad, including ties routed to the first maximum (${simd ? 'wasm SIMD' : 'JS'})`, async () => {
+    setSimdKernelsEnabled(simd);
     for (let i = 0; i < 60; i++) {
       const shape = [int(1, 3), int(2, 12), int(2, 12), int(1, 5)];
       const f = int(1, 4);
@@ -154,9 +159,13 @@ describe('wasm kernels match the cpu backend', () => {
         `x=${shape} f=${filterSize} s=${strides} ${pad}`,
       );
     }
+    setSimdKernelsEnabled(true);
   });
+  }
 
-  test('Sum over leading axes (and other axes through the package kernel)', async () => {
+  for (const simd of [true, false]) {
+  test(`Sum over leading axes, and other axes through the package kernel (${simd ? 'wasm SIMD' : 'JS'})`, async () => {
+    setSimdKernelsEnabled(simd);
     for (const [shape, axis, keepDims] of [
       [[5, 4, 3, 7], [0, 1, 2], false],
       [[5, 4, 3, 7], [1, 0], true],
@@ -167,6 +176,24 @@ describe('wasm kernels match the cpu backend', () => {
     ] as const) {
       await expectSameAsCpu(tf.Sum, { x: make([...shape]) }, { axis, keepDims }, `sum ${shape} over ${axis}`);
     }
+    setSimdKernelsEnabled(true);
+  });
+  }
+
+  test('Identity and same-dtype Cast share the buffer but survive disposal of their source', async () => {
+    await tf.setBackend('wasm');
+    const buffers = tf.engine().backend.numDataIds();
+    const t = tf.tensor([1.5, -2, 3], [3]);
+    const clone = tf.clone(t);
+    const same = tf.cast(t, 'float32');
+    const asInt = tf.cast(t, 'int32');
+    assert.equal(tf.engine().backend.numDataIds(), buffers + 2, 'clone and cast share one buffer; int cast has its own');
+    t.dispose();
+    assert.deepEqual(Array.from(clone.dataSync()), [1.5, -2, 3]);
+    assert.deepEqual(Array.from(same.dataSync()), [1.5, -2, 3]);
+    assert.deepEqual(Array.from(asInt.dataSync()), [1, -2, 3]);
+    tf.dispose([clone, same, asInt]);
+    assert.equal(tf.engine().backend.numDataIds(), buffers);
   });
 
   test('BatchMatMul with transposed operands', async () => {

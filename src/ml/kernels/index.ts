@@ -5,6 +5,7 @@ import * as tf from '../tf.js';
 import { batchMatMulConfig } from './batch_mat_mul.js';
 import { conv2DBackpropFilterConfig } from './conv2d_backprop_filter.js';
 import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
+import { castConfig, identityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { sumConfig } from './sum.js';
 import { rememberOriginal } from './wasm_util.js';
@@ -15,6 +16,8 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   maxPoolGradConfig,
   batchMatMulConfig,
   sumConfig,
+  identityConfig,
+  castConfig,
 ];
 
 let registered = false;

@@ -1,9 +1,11 @@
 // MaxPoolGrad for the wasm backend. The package's kernel takes ~30× MaxPool; this one is a single
-// pass over the input in plain JS on the wasm heap (measured faster than composing mask ops from wasm
-// kernels, which also cannot express "first max only"). Semantics match the cpu kernel: each output's
+// pass over the input, in wasm SIMD (simd.ts) or, without it, plain JS on the wasm heap. Composing
+// mask ops from the package's kernels cannot express "first max only", and its MaxPoolWithArgmax +
+// ScatterNd measured as slow as its MaxPoolGrad. Semantics match the cpu kernel: each output's
 // gradient goes to ONE input, the first strictly greatest value of its window in row-major order
 // (none when the window holds only NaN/-Infinity); overlapping windows add up.
 import * as tf from '../tf.js';
+import { heapOffset, simdKernels } from './simd.js';
 import { type BackendWasm, type Info, f32 } from './wasm_util.js';
 
 export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap }): Info {
@@ -23,6 +25,12 @@ export function maxPoolGrad(args: { inputs: tf.NamedTensorInfoMap; backend: {}; 
   const { top, left } = info.padInfo;
 
   const out = backend.makeOutput(input.shape, 'float32');
+  const simd = simdKernels(backend);
+  if (simd) {
+    const at = (t: Info) => heapOffset(backend, t);
+    simd.maxPoolGrad(at(input), at(dy), at(out), batchSize, H, W, C, OH, OW, fh, fw, sh, sw, top, left);
+    return out;
+  }
   const x = f32(backend, input);
   const g = f32(backend, dy);
   const dx = f32(backend, out);

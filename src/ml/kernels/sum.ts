@@ -1,8 +1,10 @@
 // Sum for the wasm backend when it reduces the leading axes (e.g. a bias gradient: dy[b,h,w,c] → [c]).
 // The package's kernel first transposes the reduced axes to the end, which costs ~10× the sum itself
-// on conv-sized tensors; summing rows in place is one pass. Other reductions keep the package kernel.
+// on conv-sized tensors; summing rows in place is one pass (wasm SIMD, or JS without it). Other
+// reductions keep the package kernel.
 import * as tf from '../tf.js';
-import { type BackendWasm, type Info, f32, run } from './wasm_util.js';
+import { heapOffset, simdKernels } from './simd.js';
+import { type BackendWasm, type Info, f32, free, run } from './wasm_util.js';
 
 export function sum(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap }): Info {
   const backend = args.backend as BackendWasm;
@@ -17,6 +19,13 @@ export function sum(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: 
   const cols = tf.util.sizeFromShape(x.shape.slice(r));
   const outShape = keepDims ? x.shape.map((d, i) => (i < r ? 1 : d)) : x.shape.slice(r);
   const out = backend.makeOutput(outShape, 'float32');
+  const simd = simdKernels(backend);
+  if (simd) {
+    const scratch = backend.makeOutput([2 * cols], 'float32'); // float64 accumulators
+    simd.sumRows(heapOffset(backend, x), rows, cols, heapOffset(backend, out), heapOffset(backend, scratch));
+    free(backend, scratch);
+    return out;
+  }
   const src = f32(backend, x);
   const acc = new Float64Array(cols);
   for (let i = 0, p = 0; i < rows; i++) for (let c = 0; c < cols; c++) acc[c] += src[p++];
