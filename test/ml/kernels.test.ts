@@ -93,9 +93,17 @@ before(async () => {
 });
 
 describe('wasm kernels match the cpu backend', () => {
-  for (const strategy of ['conv', 'gemm', 'auto'] as ConvGradStrategy[]) {
-    test(`Conv2DBackpropFilter (${strategy})`, async () => {
+  const variants: Array<[ConvGradStrategy, boolean]> = [
+    ['conv', true],
+    ['gemm', true],
+    ['gemm', false],
+    ['auto', true],
+  ];
+  for (const [strategy, simd] of variants) {
+    const label = `${strategy}${simd ? '' : ', JS im2col'}`;
+    test(`Conv2DBackpropFilter (${label})`, async () => {
       setConvGradStrategy(strategy);
+      setSimdKernelsEnabled(simd);
       for (let i = 0; i < 40; i++) {
         const c = randomConv();
         await expectSameAsCpu(
@@ -106,10 +114,12 @@ describe('wasm kernels match the cpu backend', () => {
         );
       }
       setConvGradStrategy('auto');
+      setSimdKernelsEnabled(true);
     });
 
-    test(`Conv2DBackpropInput (${strategy})`, async () => {
+    test(`Conv2DBackpropInput (${label})`, async () => {
       setConvGradStrategy(strategy);
+      setSimdKernelsEnabled(simd);
       for (let i = 0; i < 40; i++) {
         const c = randomConv();
         await expectSameAsCpu(
@@ -120,6 +130,7 @@ describe('wasm kernels match the cpu backend', () => {
         );
       }
       setConvGradStrategy('auto');
+      setSimdKernelsEnabled(true);
     });
   }
 

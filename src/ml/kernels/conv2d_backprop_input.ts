@@ -8,11 +8,14 @@
 //   back into dx in a JS loop. Chosen when the padding overhead above outweighs that loop, i.e. for
 //   small feature maps (5×5 → 3×3: 2.8× fewer multiplies).
 import * as tf from '../tf.js';
-import { type Geometry, col2im } from './im2col.js';
+import { type Geometry, col2imOnHeap } from './im2col.js';
 import { convGradStrategy } from './strategy.js';
 import { type BackendWasm, type Info, f32, free, run, view } from './wasm_util.js';
 
-/** JS work per column element, in multiply-adds of XNNPACK time (measured order of magnitude). */
+/**
+ * Cost of producing and adding back one column element, in multiply-adds of XNNPACK time (measured
+ * order of magnitude: the GEMM writes the [N,K] matrix, col2im reads it and updates dx).
+ */
 const COL2IM_COST_IN_MACS = 30;
 
 export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap }): Info {
@@ -127,9 +130,7 @@ function viaGemm(backend: BackendWasm, dy: Info, filter: Info, info: tf.backend_
     outHeight,
     outWidth,
   };
-  const d = f32(backend, dx);
-  d.fill(0);
-  col2im(f32(backend, col), g, d);
+  col2imOnHeap(backend, col, g, dx);
   free(backend, col);
   return dx;
 }

@@ -1,9 +1,13 @@
-// im2col / col2im on NHWC float32 data, as plain loops over wasm-heap views.
+// im2col / col2im on NHWC float32 data: the JS fallbacks of simd.ts's versions, which run on the
+// same heap layout and are preferred when available (`im2colOnHeap`, `col2imOnHeap`).
 //
 // Hand-rolled because no library exposes them on the wasm backend's heap; they are used only where
 // they save a larger GEMM or a costlier packing inside XNNPACK (see the kernels that call them).
 // The column layout is [N = b·oh·ow, K = kh·kw·c], K in (kh, kw, c) order so that it matches a
 // [kh, kw, c, co] filter viewed as [K, co].
+
+import { heapOffset, simdKernels } from './simd.js';
+import { type BackendWasm, type Info, f32 } from './wasm_util.js';
 
 export interface Geometry {
   batch: number;
@@ -84,5 +88,41 @@ export function col2im(col: Float32Array, g: Geometry, dx: Float32Array): void {
         }
       }
     }
+  }
+}
+
+function args(g: Geometry) {
+  return [
+    g.batch,
+    g.inHeight,
+    g.inWidth,
+    g.channels,
+    g.filterHeight,
+    g.filterWidth,
+    g.strideHeight,
+    g.strideWidth,
+    g.padTop,
+    g.padLeft,
+    g.outHeight,
+    g.outWidth,
+  ] as const;
+}
+
+/** Fills `col` ([N, K] float32) from `x` (NHWC). */
+export function im2colOnHeap(backend: BackendWasm, x: Info, g: Geometry, col: Info): void {
+  const simd = simdKernels(backend);
+  if (simd) simd.im2col(heapOffset(backend, x), heapOffset(backend, col), ...args(g));
+  else im2col(f32(backend, x), g, f32(backend, col));
+}
+
+/** Sets `dx` (NHWC) to the col2im sum of `col`. */
+export function col2imOnHeap(backend: BackendWasm, col: Info, g: Geometry, dx: Info): void {
+  const simd = simdKernels(backend);
+  if (simd) {
+    simd.col2im(heapOffset(backend, col), heapOffset(backend, dx), ...args(g));
+  } else {
+    const d = f32(backend, dx);
+    d.fill(0);
+    col2im(f32(backend, col), g, d);
   }
 }

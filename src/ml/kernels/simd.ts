@@ -29,7 +29,14 @@ export interface SimdKernels {
   ): void;
   /** dst[c] = Σ_r src[r·cols + c], accumulated in float64 in `scratch` (8·cols bytes). */
   sumRows(src: number, rows: number, cols: number, dst: number, scratch: number): void;
+  /** im2col.ts's im2col: col[n, (i, j, c)] = x[b, oy·sh + i - pt, ox·sw + j - pl, c] or 0. */
+  im2col(x: number, col: number, ...geometry: GeometryArgs): void;
+  /** im2col.ts's col2im: dx[b, oy·sh + i - pt, ox·sw + j - pl, c] += col[n, (i, j, c)]. */
+  col2im(col: number, dx: number, ...geometry: GeometryArgs): void;
 }
+
+/** batch, height, width, channels, filterHeight, filterWidth, strideH, strideW, padTop, padLeft, outH, outW */
+type GeometryArgs = [number, number, number, number, number, number, number, number, number, number, number, number];
 
 const watSource = (shared: boolean) => `
 (module
@@ -73,6 +80,108 @@ const watSource = (shared: boolean) => `
         (f32.demote_f64 (f64.load (i32.add (local.get $acc) (i32.shl (local.get $c) (i32.const 3))))))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $out_loop))))
+
+  ;; dst[k] += src[k] for k < n (float32, 4 lanes at a time).
+  (func $add_to (param $dst i32) (param $src i32) (param $n i32)
+    (local $end i32) (local $end4 i32)
+    (local.set $end (i32.add (local.get $dst) (i32.shl (local.get $n) (i32.const 2))))
+    (local.set $end4 (i32.add (local.get $dst) (i32.shl (i32.and (local.get $n) (i32.const -4)) (i32.const 2))))
+    (block $v_done (loop $v_loop
+      (br_if $v_done (i32.ge_u (local.get $dst) (local.get $end4)))
+      (v128.store (local.get $dst) (f32x4.add (v128.load (local.get $dst)) (v128.load (local.get $src))))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (br $v_loop)))
+    (block $s_done (loop $s_loop
+      (br_if $s_done (i32.ge_u (local.get $dst) (local.get $end)))
+      (f32.store (local.get $dst) (f32.add (f32.load (local.get $dst)) (f32.load (local.get $src))))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (br $s_loop))))
+
+  ;; Walks the (b, oy, ox, i, j) runs of an im2col matrix; $scatter = 0 copies x into col,
+  ;; 1 adds col into x. Runs inside the input are contiguous: a whole filter row (KW·C floats) when
+  ;; it does not cross the left/right border, else one pixel (C floats) at a time.
+  (func $walk (param $scatter i32) (param $x i32) (param $col i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $KH i32) (param $KW i32)
+    (param $sh i32) (param $sw i32) (param $pt i32) (param $pl i32) (param $OH i32) (param $OW i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $i i32) (local $j i32) (local $y i32)
+    (local $x0 i32) (local $xx i32) (local $row i32) (local $img i32) (local $src i32)
+    (local $run i32) (local $px i32)
+    (local.set $row (i32.mul (local.get $W) (local.get $C)))
+    (local.set $px (i32.shl (local.get $C) (i32.const 2)))
+    (local.set $run (i32.mul (local.get $KW) (local.get $px)))
+    (block $b_done (loop $b_loop
+      (br_if $b_done (i32.ge_u (local.get $b) (local.get $B)))
+      (local.set $img (i32.mul (i32.mul (local.get $b) (local.get $H)) (local.get $row)))
+      (local.set $oy (i32.const 0))
+      (block $oy_done (loop $oy_loop
+        (br_if $oy_done (i32.ge_u (local.get $oy) (local.get $OH)))
+        (local.set $ox (i32.const 0))
+        (block $ox_done (loop $ox_loop
+          (br_if $ox_done (i32.ge_u (local.get $ox) (local.get $OW)))
+          (local.set $x0 (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $pl)))
+          (local.set $i (i32.const 0))
+          (block $i_done (loop $i_loop
+            (br_if $i_done (i32.ge_u (local.get $i) (local.get $KH)))
+            (local.set $y (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $pt)) (local.get $i)))
+            (if (i32.or (i32.lt_s (local.get $y) (i32.const 0)) (i32.ge_s (local.get $y) (local.get $H)))
+              (then
+                (if (i32.eqz (local.get $scatter)) (then (memory.fill (local.get $col) (i32.const 0) (local.get $run))))
+                (local.set $col (i32.add (local.get $col) (local.get $run))))
+              (else
+                (if (i32.and (i32.ge_s (local.get $x0) (i32.const 0))
+                             (i32.le_s (i32.add (local.get $x0) (local.get $KW)) (local.get $W)))
+                  (then
+                    (local.set $src (i32.add (local.get $x) (i32.shl
+                      (i32.add (i32.add (local.get $img) (i32.mul (local.get $y) (local.get $row)))
+                        (i32.mul (local.get $x0) (local.get $C))) (i32.const 2))))
+                    (if (local.get $scatter)
+                      (then (call $add_to (local.get $src) (local.get $col) (i32.mul (local.get $KW) (local.get $C))))
+                      (else (memory.copy (local.get $col) (local.get $src) (local.get $run))))
+                    (local.set $col (i32.add (local.get $col) (local.get $run))))
+                  (else
+                    (local.set $j (i32.const 0))
+                    (block $j_done (loop $j_loop
+                      (br_if $j_done (i32.ge_u (local.get $j) (local.get $KW)))
+                      (local.set $xx (i32.add (local.get $x0) (local.get $j)))
+                      (if (i32.or (i32.lt_s (local.get $xx) (i32.const 0)) (i32.ge_s (local.get $xx) (local.get $W)))
+                        (then
+                          (if (i32.eqz (local.get $scatter)) (then (memory.fill (local.get $col) (i32.const 0) (local.get $px)))))
+                        (else
+                          (local.set $src (i32.add (local.get $x) (i32.shl
+                            (i32.add (i32.add (local.get $img) (i32.mul (local.get $y) (local.get $row)))
+                              (i32.mul (local.get $xx) (local.get $C))) (i32.const 2))))
+                          (if (local.get $scatter)
+                            (then (call $add_to (local.get $src) (local.get $col) (local.get $C)))
+                            (else (memory.copy (local.get $col) (local.get $src) (local.get $px))))))
+                      (local.set $col (i32.add (local.get $col) (local.get $px)))
+                      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+                      (br $j_loop)))))))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br $i_loop)))
+          (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+          (br $ox_loop)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $oy_loop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $b_loop))))
+
+  (func (export "im2col") (param $x i32) (param $col i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $KH i32) (param $KW i32)
+    (param $sh i32) (param $sw i32) (param $pt i32) (param $pl i32) (param $OH i32) (param $OW i32)
+    (call $walk (i32.const 0) (local.get $x) (local.get $col) (local.get $B) (local.get $H) (local.get $W)
+      (local.get $C) (local.get $KH) (local.get $KW) (local.get $sh) (local.get $sw) (local.get $pt)
+      (local.get $pl) (local.get $OH) (local.get $OW)))
+
+  (func (export "col2im") (param $col i32) (param $dx i32)
+    (param $B i32) (param $H i32) (param $W i32) (param $C i32) (param $KH i32) (param $KW i32)
+    (param $sh i32) (param $sw i32) (param $pt i32) (param $pl i32) (param $OH i32) (param $OW i32)
+    (memory.fill (local.get $dx) (i32.const 0)
+      (i32.shl (i32.mul (i32.mul (i32.mul (local.get $B) (local.get $H)) (local.get $W)) (local.get $C)) (i32.const 2)))
+    (call $walk (i32.const 1) (local.get $dx) (local.get $col) (local.get $B) (local.get $H) (local.get $W)
+      (local.get $C) (local.get $KH) (local.get $KW) (local.get $sh) (local.get $sw) (local.get $pt)
+      (local.get $pl) (local.get $OH) (local.get $OW)))
 
   ;; Adds dy[g] to dx at element index $i when $i >= 0.
   (func $scatter (param $dx i32) (param $dy i32) (param $i i32) (param $g i32)
