@@ -45,7 +45,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       logger,
       predict,
       backendName: () => predict?.backendName() ?? null,
-      onModelChanged: (id) => predict?.invalidate(id),
+      onModelChanged: (id, change) => predict?.invalidate(id, change === 'deleted'),
     });
   }
   return {

@@ -24,8 +24,8 @@ export interface AppDeps {
   predict: PredictService;
   /** The TensorFlow.js backend serving predictions in this process, once loaded. */
   backendName: () => string | null;
-  /** Tells caches that a model was deleted or an alias moved. */
-  onModelChanged: (modelId: string) => void;
+  /** Tells caches that a model was deleted, or that an alias pointing at it moved away. */
+  onModelChanged: (modelId: string, change: 'deleted' | 'alias-moved') => void;
 }
 
 export const API_VERSION = '1.0.0';
@@ -58,7 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
     bodyLimit: 32 * 1024 * 1024,
-    ajv: { customOptions: { removeAdditional: false, discriminator: true, allErrors: false, strict: false }, plugins: [] },
+    ajv: { customOptions: { removeAdditional: false, discriminator: true, allErrors: false, strict: false, coerceTypes: true }, plugins: [] },
     genReqId: (req) => (req.headers['x-request-id'] as string) || crypto.randomUUID(),
   }).withTypeProvider<TypeBoxTypeProvider>();
 

@@ -48,9 +48,10 @@ export async function createPredictService({ config, db, logger }: { config: Con
 
   return {
     backendName: () => backend.name,
-    invalidate(modelId: string) {
+    /** Forgets every name resolved to `modelId`, and with `unload` the loaded model too. */
+    invalidate(modelId: string, unload = true) {
       for (const [ref, v] of resolved) if (v.id === modelId) resolved.delete(ref);
-      predictor.invalidate(modelId);
+      if (unload) predictor.invalidate(modelId);
     },
     async predict(modelRef: string, inputs: unknown[]): Promise<PredictAnswer> {
       const modelId = await resolveId(modelRef);

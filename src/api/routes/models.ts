@@ -104,7 +104,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       }
       await db.model.delete({ where: { id: model.id } });
       await rm(model.path, { recursive: true, force: true });
-      onModelChanged(model.id);
+      onModelChanged(model.id, 'deleted');
       return reply.code(204).send(null);
     },
   );
@@ -125,7 +125,9 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       if (RESERVED_ALIASES.includes(alias)) throw new AppError('ALIAS_RESERVED', `"${alias}" is built in and always means the newest model`);
       const model = await db.model.findUnique({ where: { id: req.body.modelId } });
       if (!model) throw notFound('Model', req.body.modelId, 'MODEL_NOT_FOUND');
+      const previous = await db.modelAlias.findUnique({ where: { alias } });
       const row = await db.modelAlias.upsert({ where: { alias }, create: { alias, modelId: model.id }, update: { modelId: model.id } });
+      if (previous) onModelChanged(previous.modelId, 'alias-moved');
       return { alias: row.alias, modelId: row.modelId, updatedAt: row.updatedAt.toISOString() };
     },
   );
@@ -134,8 +136,10 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     '/v1/models/aliases/:alias',
     { schema: { tags: ['models'], summary: 'Remove an alias', params: AliasParams, response: { 204: Type.Null(), ...errors(404) } } },
     async (req, reply) => {
-      const { count } = await db.modelAlias.deleteMany({ where: { alias: req.params.alias } });
-      if (count === 0) throw notFound('Alias', req.params.alias, 'ALIAS_NOT_FOUND');
+      const previous = await db.modelAlias.findUnique({ where: { alias: req.params.alias } });
+      if (!previous) throw notFound('Alias', req.params.alias, 'ALIAS_NOT_FOUND');
+      await db.modelAlias.deleteMany({ where: { alias: req.params.alias } });
+      onModelChanged(previous.modelId, 'alias-moved');
       return reply.code(204).send(null);
     },
   );

