@@ -187,44 +187,56 @@ function replaceWasmFactory(wasm: WasmPackage, threads: number): void {
   const factory = require(script) as (config: object) => Promise<WasmModule & Record<string, unknown>>;
   const { wasmWorkerContents } = require(join(dir, 'tfjs-backend-wasm-threaded-simd.worker.js')) as { wasmWorkerContents: string };
   const workerFile = join(os.tmpdir(), `tfjs-backend-wasm-${wasm.version_wasm}-pthread-${process.pid}.cjs`);
+  const packageFactory = tf.findBackendFactory('wasm');
+  const threaded = async () => {
+    // The worker source holds "\n" escapes that became newlines in its template literal (the
+    // package undoes this the same way before making its Blob).
+    writeFileSync(workerFile, wasmWorkerContents.replace(/\n/g, '\\n'));
+    // The C++ side caps its thread pool at half the logical cores Emscripten reports (it assumes
+    // hyper-threading); report enough cores while the module initialises so `threads` are used.
+    const cpus = os.cpus;
+    os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
+    let mod: WasmModule & Record<string, unknown>;
+    try {
+      mod = await factory({
+        locateFile: (file: string) => (file.endsWith('.worker.js') ? workerFile : join(dir, file)),
+        mainScriptUrlOrBlob: script,
+      });
+    } finally {
+      os.cpus = cpus;
+      // All pool workers have loaded the script by now.
+      rmSync(workerFile, { force: true });
+    }
+    const cwrap = mod.cwrap as (name: string, ret: string | null, args: string[]) => unknown;
+    // The same bindings the package's loader adds (backend_wasm.js init()).
+    (mod as unknown as { tfjs: object }).tfjs = {
+      init: cwrap('init', null, []),
+      initWithThreadsCount: cwrap('init_with_threads_count', null, ['number']),
+      getThreadsCount: cwrap('get_threads_count', 'number', []),
+      registerTensor: cwrap('register_tensor', null, ['number', 'number', 'number']),
+      disposeData: cwrap('dispose_data', null, ['number']),
+      dispose: cwrap('dispose', null, []),
+    };
+    const backend = new wasm.BackendWasm(mod); // starts XNNPACK's thread pool
+    // Emscripten keeps running pthreads' workers referenced, which would keep the process alive
+    // after its work is done; the pool threads only ever serve the main thread, so let them go.
+    const pthread = mod.PThread as { runningWorkers: Array<{ unref(): void }>; unusedWorkers: Array<{ unref(): void }> };
+    for (const worker of [...pthread.runningWorkers, ...pthread.unusedWorkers]) worker.unref();
+    return backend;
+  };
   tf.removeBackend('wasm');
   tf.registerBackend(
     'wasm',
     async () => {
-      // The worker source holds "\n" escapes that became newlines in its template literal (the
-      // package undoes this the same way before making its Blob).
-      writeFileSync(workerFile, wasmWorkerContents.replace(/\n/g, '\\n'));
-      // The C++ side caps its thread pool at half the logical cores Emscripten reports (it assumes
-      // hyper-threading); report enough cores while the module initialises so `threads` are used.
-      const cpus = os.cpus;
-      os.cpus = () => Array.from({ length: 2 * threads }, () => cpus()[0]);
-      let mod: WasmModule & Record<string, unknown>;
       try {
-        mod = await factory({
-          locateFile: (file: string) => (file.endsWith('.worker.js') ? workerFile : join(dir, file)),
-          mainScriptUrlOrBlob: script,
-        });
-      } finally {
-        os.cpus = cpus;
-        // All pool workers have loaded the script by now.
-        rmSync(workerFile, { force: true });
+        return await threaded();
+      } catch (err) {
+        // E.g. no writable temp dir: run single-threaded rather than lose the wasm backend.
+        process.emitWarning(`multi-threaded wasm unavailable, using 1 thread: ${err instanceof Error ? err.message : String(err)}`);
+        wasm.setThreadsCount(1);
+        wasm.setWasmPaths(join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm')), '/'));
+        return packageFactory();
       }
-      const cwrap = mod.cwrap as (name: string, ret: string | null, args: string[]) => unknown;
-      // The same bindings the package's loader adds (backend_wasm.js init()).
-      (mod as unknown as { tfjs: object }).tfjs = {
-        init: cwrap('init', null, []),
-        initWithThreadsCount: cwrap('init_with_threads_count', null, ['number']),
-        getThreadsCount: cwrap('get_threads_count', 'number', []),
-        registerTensor: cwrap('register_tensor', null, ['number', 'number', 'number']),
-        disposeData: cwrap('dispose_data', null, ['number']),
-        dispose: cwrap('dispose', null, []),
-      };
-      const backend = new wasm.BackendWasm(mod); // starts XNNPACK's thread pool
-      // Emscripten keeps running pthreads' workers referenced, which would keep the process alive
-      // after its work is done; the pool threads only ever serve the main thread, so let them go.
-      const pthread = mod.PThread as { runningWorkers: Array<{ unref(): void }>; unusedWorkers: Array<{ unref(): void }> };
-      for (const worker of [...pthread.runningWorkers, ...pthread.unusedWorkers]) worker.unref();
-      return backend;
     },
     2,
   );
