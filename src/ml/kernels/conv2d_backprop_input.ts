@@ -5,8 +5,8 @@
 //   multiplies the zero padding, i.e. costs H·W/(oh·ow) times the forward conv, and strides > 1
 //   insert stride-1 zeros between dy elements (wasteful, but our models use stride 1).
 // - `gemm`: col[N,K] = dy[N,co] · Wᵀ[co,K] (exactly the forward FLOPs), then col2im adds the columns
-//   back into dx in a JS loop. Chosen when the padding overhead above outweighs that loop, i.e. for
-//   small feature maps (5×5 → 3×3: 2.8× fewer multiplies).
+//   back into dx (wasm SIMD, or a JS loop). Chosen when the padding overhead above outweighs writing
+//   and re-reading that matrix, i.e. for small feature maps (5×5 → 3×3: 2.8× fewer multiplies).
 import * as tf from '../tf.js';
 import { type Geometry, col2imOnHeap } from './im2col.js';
 import { convGradStrategy } from './strategy.js';
