@@ -104,7 +104,7 @@ describe('wasm kernels match the cpu backend', () => {
     test(`Conv2DBackpropFilter (${label})`, async () => {
       setConvGradStrategy(strategy);
       setSimdKernelsEnabled(simd);
-      for (let i = 0; i < 40; i++) {
+      for (let i = 0; i < 25; i++) {
         const c = randomConv();
         await expectSameAsCpu(
           tf.Conv2DBackpropFilter,
@@ -120,7 +120,7 @@ describe('wasm kernels match the cpu backend', () => {
     test(`Conv2DBackpropInput (${label})`, async () => {
       setConvGradStrategy(strategy);
       setSimdKernelsEnabled(simd);
-      for (let i = 0; i < 40; i++) {
+      for (let i = 0; i < 25; i++) {
         const c = randomConv();
         await expectSameAsCpu(
           tf.Conv2DBackpropInput,
