@@ -120,6 +120,11 @@ export interface TrainResult {
   history: EpochMetrics[];
   /** Training throughput over this call (validation excluded). */
   samplesPerSec: number;
+  /**
+   * Whether initialState.optimizerWeights were loaded into the optimizer; false when none were
+   * given or they belong to a different set of trainable weights (the optimizer then starts fresh).
+   */
+  optimizerStateRestored: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -274,6 +279,18 @@ function mixSeed(...parts: number[]): number {
   return h >>> 0;
 }
 
+/**
+ * tfjs optimizers match their slots (Adam's m and v, momentum's accumulators) to variables by
+ * position, not name. State saved for another variable list (e.g. before gradual unfreezing made
+ * more layers trainable) would be applied to the wrong weights, so it is used only if every slot has
+ * the shape of the variable at its position.
+ */
+function optimizerStateFits(weights: NamedTensor[], varList: tf.Variable[]): boolean {
+  const slots = weights.filter((w) => w.name !== 'iter');
+  if (slots.length % varList.length !== 0) return false;
+  return slots.every((w, i) => w.tensor.shape.join() === varList[i % varList.length].shape.join());
+}
+
 const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 // ---------------------------------------------------------------------------------------------
@@ -310,9 +327,9 @@ export async function train(
   if (varList.length === 0) throw new Error('the model has no trainable weights');
 
   const optimizer = createOptimizer(opts.optimizer);
-  if (opts.initialState?.optimizerWeights?.length) {
-    await optimizer.setWeights(opts.initialState.optimizerWeights);
-  }
+  const savedOptimizer = opts.initialState?.optimizerWeights;
+  const optimizerStateRestored = !!savedOptimizer?.length && optimizerStateFits(savedOptimizer, varList);
+  if (optimizerStateRestored) await optimizer.setWeights(savedOptimizer!);
 
   const init = opts.initialState;
   const state: TrainState = {
@@ -438,6 +455,7 @@ export async function train(
       restoredBest,
       history,
       samplesPerSec: trainSamples / Math.max(trainSeconds, 1e-9),
+      optimizerStateRestored,
     };
   } finally {
     dropouts.forEach((l, i) => { l.seed = dropoutSeeds[i]; });

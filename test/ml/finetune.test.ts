@@ -141,3 +141,27 @@ test('L2-SP keeps fine-tuned weights nearer the base than no penalty', async () 
   assert.ok(free.acc > 0.9, `the unconstrained model learns the new task (${free.acc})`);
   base.dispose();
 });
+
+test('gradual unfreezing: optimizer state saved for the head alone is not applied to the unfrozen model', async () => {
+  const base = buildModel('mlp', { numClasses: 4, seed: 12 });
+  const p = await prepareFineTune(base, { freeze: 'all-but-head', replaceHead: true, numClasses: 4, seed: 1 });
+  const data = { train: bands(64, 13, 4) };
+  const opts = { epochs: 1, batchSize: 16, optimizer: { type: 'adam' as const, learningRate: 0.01 }, seed: 1 };
+  let saved: { name: string; tensor: tf.Tensor }[] = [];
+  await train(p.model, data, opts, {
+    onEpochEnd: async (_m, _s, ctx) => {
+      saved = (await ctx.optimizer.getWeights()).map((w) => ({ name: w.name, tensor: w.tensor.clone() }));
+    },
+  });
+  assert.equal(saved.length, 1 + 2 * 2, 'iter + m and v for head/kernel and head/bias');
+  const same = await train(p.model, data, { ...opts, epochs: 2, startEpoch: 1, initialState: { optimizerWeights: saved } });
+  assert.equal(same.optimizerStateRestored, true);
+  setTrainable(p.model, p.frozenLayers, true);
+  const unfrozen = await train(p.model, data, { ...opts, epochs: 3, startEpoch: 2, initialState: { optimizerWeights: saved } });
+  assert.equal(unfrozen.optimizerStateRestored, false);
+  assert.equal(unfrozen.epochsRun, 1);
+  assert.ok(Number.isFinite(unfrozen.history[0].loss));
+  tf.dispose(saved.map((w) => w.tensor));
+  p.model.dispose();
+  base.dispose();
+});

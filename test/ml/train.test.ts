@@ -153,6 +153,8 @@ test('resuming from a checkpoint continues exactly like an uninterrupted run', a
     assert.equal(cp.state.epoch, 1);
     const rest = await train(cp.model, data, { ...opts, startEpoch: cp.state.epoch, initialState: { ...cp.state, optimizerWeights: cp.optimizerWeights } });
     disposeCheckpointTensors(cp);
+    assert.equal(rest.optimizerStateRestored, true);
+    assert.equal(full.optimizerStateRestored, false);
     assert.equal(rest.epochsRun, 2);
     assert.deepEqual(rest.history.map((h) => h.learningRate), full.history.slice(1).map((h) => h.learningRate));
     const wa = weightsOf(straight);
