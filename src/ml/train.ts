@@ -81,6 +81,7 @@ export interface BatchInfo {
 export interface EpochMetrics {
   /** 1-based. */
   epoch: number;
+  /** Mean cross-entropy over the epoch's batches (the regularizer term is not included). */
   loss: number;
   accuracy: number;
   valLoss: number | null;
@@ -296,6 +297,15 @@ const nextTick = () => new Promise<void>((resolve) => setImmediate(resolve));
 // ---------------------------------------------------------------------------------------------
 // The loop
 
+/** Thrown when the training loss becomes NaN or infinite; `code` is stable for API errors. */
+export class TrainingDivergedError extends Error {
+  readonly code = 'TRAINING_DIVERGED';
+  constructor(message: string) {
+    super(message);
+    this.name = 'TrainingDivergedError';
+  }
+}
+
 export async function train(
   model: tf.LayersModel,
   data: { train: ImageSet; val?: ImageSet },
@@ -349,6 +359,7 @@ export async function train(
   let trainSeconds = 0;
   const batches = Math.ceil(trainSet.count / batchSize);
   const { height, width } = trainSet;
+  let sums: tf.Tensor1D | undefined; // [Σ loss·n, Σ correct] of the epoch, kept on the backend
 
   try {
     for (let e = startEpoch; e < epochs && !cancelled && !stoppedEarly; e++) {
@@ -359,7 +370,7 @@ export async function train(
       const epochStart = performance.now();
       let trainMs = 0;
       let seen = 0;
-      let sums: tf.Tensor1D = tf.zeros([2]); // [Σ loss·n, Σ correct] kept on the backend
+      sums = tf.zeros([2]);
       let runLoss = NaN;
       let runAcc = NaN;
 
@@ -385,7 +396,7 @@ export async function train(
             step = tf.keep(tf.stack([tf.mul(dataLoss, n), correct]) as tf.Tensor1D);
             return opts.regularizer ? tf.add(dataLoss, opts.regularizer(model)) : dataLoss;
           }, false, varList);
-          const acc = tf.add(sums, step!) as tf.Tensor1D;
+          const acc = tf.add(sums!, step!) as tf.Tensor1D;
           step!.dispose();
           return acc;
         });
@@ -406,6 +417,7 @@ export async function train(
         await nextTick();
       }
       sums.dispose();
+      sums = undefined;
       trainSamples += seen;
       trainSeconds += trainMs / 1000;
       if (cancelled) break;
@@ -421,6 +433,9 @@ export async function train(
         seconds: (performance.now() - epochStart) / 1000,
         samplesPerSec: seen / Math.max(trainMs / 1000, 1e-9),
       };
+      if (!Number.isFinite(metrics.loss)) {
+        throw new TrainingDivergedError(`training diverged at epoch ${epochNo} (loss ${metrics.loss}); try a lower learning rate`);
+      }
       history.push(metrics);
 
       const monitored = metrics.valLoss ?? metrics.loss;
@@ -458,6 +473,7 @@ export async function train(
       optimizerStateRestored,
     };
   } finally {
+    sums?.dispose();
     dropouts.forEach((l, i) => { l.seed = dropoutSeeds[i]; });
     tf.dispose(state.bestWeights);
     disposeOptimizer(optimizer);

@@ -7,7 +7,7 @@ import seedrandom from 'seedrandom';
 import * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
 import { buildModel, type Architecture } from '../../src/ml/models.js';
-import { epochPermutation, lossAndAccuracy, train, type EpochMetrics, type TrainOptions } from '../../src/ml/train.js';
+import { TrainingDivergedError, epochPermutation, lossAndAccuracy, train, type EpochMetrics, type TrainOptions } from '../../src/ml/train.js';
 import { learningRateAt } from '../../src/ml/optim.js';
 import { disposeCheckpointTensors, loadCheckpoint, saveCheckpoint } from '../../src/ml/model-io.js';
 import type { ImageSet } from '../../src/ml/types.js';
@@ -274,5 +274,16 @@ test('bad inputs are refused before training starts', async () => {
   // Resuming a finished run does nothing.
   const r = await train(m, { train: data }, { ...base, startEpoch: 3 });
   assert.equal(r.epochsRun, 0);
+  m.dispose();
+});
+
+test('a diverging run fails with TRAINING_DIVERGED and leaks nothing', async () => {
+  const m = model();
+  const start = tf.memory().numTensors;
+  await assert.rejects(
+    train(m, { train: bands(64, 18) }, { ...base, epochs: 2, optimizer: { type: 'sgd', learningRate: 1e12 } }),
+    (err: unknown) => err instanceof TrainingDivergedError && err.code === 'TRAINING_DIVERGED',
+  );
+  assert.equal(tf.memory().numTensors, start);
   m.dispose();
 });
