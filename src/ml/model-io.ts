@@ -50,10 +50,18 @@ async function writeDirAtomically(dir: string, files: Record<string, string | Ui
     if (hadOld) await rename(dir, old);
     await rename(staging, dir);
     if (hadOld) await rm(old, { recursive: true, force: true });
+    await removeLeftovers(dir);
   } catch (err) {
     await rm(staging, { recursive: true, force: true });
     throw err;
   }
+}
+
+/** Deletes `<dir>.old-*` folders left by interrupted swaps, now that `dir` is complete again. */
+async function removeLeftovers(dir: string): Promise<void> {
+  const prefix = `${path.basename(dir)}.old-`;
+  const names = await readdir(path.dirname(dir)).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith(prefix)).map((n) => rm(path.join(path.dirname(dir), n), { recursive: true, force: true })));
 }
 
 /** `dir` if it holds `marker`, else a leftover `<dir>.old-*` from a swap interrupted by a crash. */

@@ -70,6 +70,9 @@ test('a swap interrupted between its two renames is recovered from the .old fold
   await rename(dir, `${dir}.old-1234-abcd`); // as if the process died right after the first rename
   const loaded = await loadModel(dir);
   assert.deepEqual(loaded.getWeights()[0].dataSync(), m.getWeights()[0].dataSync());
+  // The next successful save clears the leftover.
+  await saveModel(m, dir);
+  assert.deepEqual((await readdir(root)).filter((n) => n.startsWith('crash')), ['crash']);
   m.dispose(); loaded.dispose();
 });
 
