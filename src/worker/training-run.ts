@@ -13,7 +13,7 @@ import { backendName } from '../ml/backend.js';
 import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMetrics } from '../ml/train.js';
 import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
-import type { EvalMetrics } from '../shared/jobs.js';
+import type { TrainResult } from '../shared/jobs.js';
 import type { JobContext } from './job-context.js';
 
 export interface RunData {
@@ -138,10 +138,15 @@ export interface SaveModelInput {
   run: RunOutcome;
   parentModelId?: string;
   lineage?: object;
+  /** performance.now() when the job started, for the result's `seconds`. */
+  startedAt: number;
 }
 
-/** Evaluates on the test split, saves model + chart under DATA_DIR/models/<jobId>/, records the row. */
-export async function finishModel(ctx: JobContext, input: SaveModelInput): Promise<{ modelId: string; test: EvalMetrics; backend: string }> {
+/**
+ * Evaluates on the test split, saves model + chart under DATA_DIR/models/<jobId>/, records the row,
+ * and returns the job's result.
+ */
+export async function finishModel(ctx: JobContext, input: SaveModelInput): Promise<TrainResult> {
   const { model, data, run } = input;
   ctx.progress({ percent: 99, stage: 'evaluate' });
   const test = await evaluate(model, data.test, { batchSize: 256 });
@@ -170,5 +175,15 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
   };
   await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row });
   await rm(checkpointDir(ctx), { recursive: true, force: true });
-  return { modelId: ctx.id, test, backend };
+  return {
+    modelId: ctx.id,
+    test,
+    backend,
+    epochsRun: run.epochsCompleted,
+    stoppedEarly: run.stoppedEarly,
+    bestEpoch: run.bestEpoch,
+    trainSamplesPerSec: Math.round(run.samplesPerSec),
+    seconds: Math.round((performance.now() - input.startedAt) / 100) / 10,
+    resumedFromEpoch: run.resumedFromEpoch,
+  };
 }

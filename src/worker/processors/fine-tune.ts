@@ -66,23 +66,16 @@ export const fineTune: Processor<FineTuneParams> = async (ctx) => {
       run: run,
       parentModelId: baseRow.id,
       lineage: { frozenLayers: prepared.frozenLayers, headReplaced: prepared.headReplaced, unfreezeAfter: p.unfreezeAfter ?? null, l2sp: p.l2sp },
+      startedAt: t0,
     });
     const result: FineTuneResult = {
-      modelId: saved.modelId,
+      ...saved,
       baseModelId: baseRow.id,
       frozenLayers: prepared.frozenLayers,
       headReplaced: prepared.headReplaced,
       before,
       after: saved.test,
       delta: before ? { accuracy: saved.test.accuracy - before.accuracy, loss: saved.test.loss - before.loss } : null,
-      test: saved.test,
-      backend: saved.backend,
-      epochsRun: run.epochsCompleted,
-      stoppedEarly: run.stoppedEarly,
-      bestEpoch: run.bestEpoch,
-      trainSamplesPerSec: Math.round(run.samplesPerSec),
-      seconds: Math.round((performance.now() - t0) / 100) / 10,
-      resumedFromEpoch: run.resumedFromEpoch,
     };
     return result;
   } finally {

@@ -1,6 +1,6 @@
 // train: build (or resume) a model, train it on a prepared dataset, evaluate and record it.
 import { buildModel } from '../../ml/models.js';
-import type { TrainParams, TrainResult } from '../../shared/jobs.js';
+import type { TrainParams } from '../../shared/jobs.js';
 import type { Processor } from '../job-context.js';
 import { findCheckpoint, finishModel, loadRunData, trainWithCheckpoints } from '../training-run.js';
 
@@ -28,19 +28,7 @@ export const train: Processor<TrainParams> = async (ctx) => {
       resume,
     );
     if (run.cancelled) return undefined;
-    const saved = await finishModel(ctx, { model, data, architecture: p.architecture, params: p, run });
-    const result: TrainResult = {
-      modelId: saved.modelId,
-      test: saved.test,
-      backend: saved.backend,
-      epochsRun: run.epochsCompleted,
-      stoppedEarly: run.stoppedEarly,
-      bestEpoch: run.bestEpoch,
-      trainSamplesPerSec: Math.round(run.samplesPerSec),
-      seconds: Math.round((performance.now() - t0) / 100) / 10,
-      resumedFromEpoch: run.resumedFromEpoch,
-    };
-    return result;
+    return await finishModel(ctx, { model, data, architecture: p.architecture, params: p, run, startedAt: t0 });
   } finally {
     model.dispose();
   }
