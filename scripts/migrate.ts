@@ -30,7 +30,8 @@ export async function ensureDatabase(databaseUrl: string): Promise<boolean> {
     try {
       await client.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
     } catch (err: any) {
-      if (err.code !== '42P04') throw err; // created meanwhile by another process
+      // Created meanwhile by another process: 42P04, or 23505 when both inserted into pg_database at once.
+      if (err.code !== '42P04' && err.code !== '23505') throw err;
     }
     return true;
   } finally {
