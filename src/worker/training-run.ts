@@ -7,7 +7,7 @@ import type { Dataset } from '../generated/prisma/client.js';
 import * as tf from '../ml/tf.js';
 import { loadSplit } from '../ml/data/files.js';
 import { evaluate } from '../ml/evaluate.js';
-import { loadCheckpoint, saveCheckpoint, saveModel } from '../ml/model-io.js';
+import { disposeCheckpointTensors, loadCheckpoint, saveCheckpoint, saveModel } from '../ml/model-io.js';
 import { trainingCurveSvg } from '../ml/chart.js';
 import { backendName } from '../ml/backend.js';
 import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMetrics } from '../ml/train.js';
@@ -84,43 +84,49 @@ export async function trainWithCheckpoints(
   const batchesPerEpoch = Math.ceil(data.train.count / opts.batchSize);
   const totalBatches = (opts.epochs - resumedFromEpoch) * batchesPerEpoch;
   let done = 0;
-  const result = await train(
-    model,
-    { train: data.train, val: data.val },
-    { ...opts, startEpoch: resumedFromEpoch, initialState: resume ? { ...resume.state, optimizerWeights: resume.optimizerWeights } : undefined },
-    {
-      shouldStop: () => ctx.cancelled(),
-      onBatch: (b) => {
-        done++;
-        const elapsed = (performance.now() - t0) / 1000;
-        const eta = done > 0 ? (elapsed / done) * (totalBatches - done) : null;
-        ctx.progress({
-          percent: 100 * ((b.epoch - 1) * b.batches + b.batch) / (opts.epochs * b.batches),
-          stage: 'train',
-          epoch: b.epoch,
-          epochs: opts.epochs,
-          batch: b.batch,
-          batches: b.batches,
-          samplesPerSec: Math.round(b.samplesPerSec),
-          etaSeconds: eta === null ? null : Math.round(eta),
-        });
+  let result;
+  try {
+    result = await train(
+      model,
+      { train: data.train, val: data.val },
+      { ...opts, startEpoch: resumedFromEpoch, initialState: resume ? { ...resume.state, optimizerWeights: resume.optimizerWeights } : undefined },
+      {
+        shouldStop: () => ctx.cancelled(),
+        onBatch: (b) => {
+          done++;
+          const elapsed = (performance.now() - t0) / 1000;
+          const eta = done > 0 ? (elapsed / done) * (totalBatches - done) : null;
+          ctx.progress({
+            percent: 100 * ((b.epoch - 1) * b.batches + b.batch) / (opts.epochs * b.batches),
+            stage: 'train',
+            epoch: b.epoch,
+            epochs: opts.epochs,
+            batch: b.batch,
+            batches: b.batches,
+            samplesPerSec: Math.round(b.samplesPerSec),
+            etaSeconds: eta === null ? null : Math.round(eta),
+          });
+        },
+        onEpochEnd: async (m: EpochMetrics, state, { model: current, optimizer }) => {
+          const row = {
+            loss: m.loss,
+            accuracy: m.accuracy,
+            valLoss: m.valLoss,
+            valAccuracy: m.valAccuracy,
+            learningRate: m.learningRate,
+            seconds: m.seconds,
+            samplesPerSec: m.samplesPerSec,
+          };
+          await ctx.db.epochMetric.upsert({ where: { jobId_epoch: { jobId: ctx.id, epoch: m.epoch } }, create: { jobId: ctx.id, epoch: m.epoch, ...row }, update: row });
+          await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
+          ctx.log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, seconds: Math.round(m.seconds) }, 'epoch done');
+        },
       },
-      onEpochEnd: async (m: EpochMetrics, state, { model: current, optimizer }) => {
-        const row = {
-          loss: m.loss,
-          accuracy: m.accuracy,
-          valLoss: m.valLoss,
-          valAccuracy: m.valAccuracy,
-          learningRate: m.learningRate,
-          seconds: m.seconds,
-          samplesPerSec: m.samplesPerSec,
-        };
-        await ctx.db.epochMetric.upsert({ where: { jobId_epoch: { jobId: ctx.id, epoch: m.epoch } }, create: { jobId: ctx.id, epoch: m.epoch, ...row }, update: row });
-        await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
-        ctx.log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, seconds: Math.round(m.seconds) }, 'epoch done');
-      },
-    },
-  );
+    );
+  } finally {
+    // train() copied what it needs from the checkpoint's tensors.
+    if (resume) disposeCheckpointTensors(resume);
+  }
   return { ...result, resumedFromEpoch };
 }
 

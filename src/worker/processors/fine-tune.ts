@@ -33,7 +33,7 @@ export const fineTune: Processor<FineTuneParams> = async (ctx) => {
       setTrainable(model, prepared.frozenLayers, false);
     }
     disposables.push(model);
-    const regularizer = p.l2sp > 0 ? l2spRegularizer(model, base, p.l2sp) : undefined;
+    const regularizer = p.l2sp > 0 ? l2spRegularizer(model, base, p.l2sp, { exclude: prepared.newLayers }) : undefined;
     if (regularizer) disposables.push(regularizer);
     const common = {
       batchSize: p.batchSize,
