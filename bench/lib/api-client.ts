@@ -1,0 +1,34 @@
+// The few API calls a benchmark needs to set up a model: submit a job, wait for it.
+export interface JobView {
+  id: string;
+  type: string;
+  status: 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
+  progress: Record<string, unknown> | null;
+  result: any;
+  error: unknown;
+}
+
+export async function submitJob(url: string, type: string, params: unknown): Promise<JobView> {
+  const res = await fetch(`${url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type, params }),
+  });
+  if (res.status !== 202) throw new Error(`POST /v1/jobs (${type}) answered ${res.status}: ${await res.text()}`);
+  return (await res.json()) as JobView;
+}
+
+/** Polls until the job is finished; throws unless it succeeded. `onProgress` sees every poll. */
+export async function waitForJob(url: string, id: string, { timeoutMs = 900_000, onProgress }: { timeoutMs?: number; onProgress?: (j: JobView) => void } = {}): Promise<JobView> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const res = await fetch(`${url}/v1/jobs/${id}`);
+    if (!res.ok) throw new Error(`GET /v1/jobs/${id} answered ${res.status}: ${await res.text()}`);
+    const job = (await res.json()) as JobView;
+    onProgress?.(job);
+    if (job.status === 'succeeded') return job;
+    if (job.status === 'failed' || job.status === 'cancelled') throw new Error(`job ${id} (${job.type}) ${job.status}: ${JSON.stringify(job.error)}`);
+    if (Date.now() > deadline) throw new Error(`job ${id} (${job.type}) still ${job.status} after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}

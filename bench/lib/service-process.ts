@@ -1,0 +1,114 @@
+// Runs the service (`node --import tsx src/main.ts <mode>`) in a child process, so the load generator
+// and the service do not share an event loop and the child's peak RSS is the service's own.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile, open } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/** USER_HZ: /proc reports CPU times in these ticks; 100 on every Linux architecture Node runs on. */
+const CLOCK_TICKS = 100;
+
+export interface ServiceProcess {
+  pid: number;
+  url: string;
+  /** Peak resident set size of the child so far (VmHWM), MiB; undefined where /proc is missing. */
+  peakRssMiB(): Promise<number | undefined>;
+  /** The exit code or signal once the child has exited (e.g. crashed under load), else undefined. */
+  exitStatus(): number | string | undefined;
+  /** CPU time the child has used so far (user + system, all threads), seconds; undefined without /proc. */
+  cpuSeconds(): Promise<number | undefined>;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the child has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+/** A TCP port free at the time of asking (the OS picks it). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function tail(file: string, lines = 30): Promise<string> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.trimEnd().split('\n').slice(-lines).join('\n');
+}
+
+/**
+ * Starts the service with `env` added to this process's environment (PORT is chosen here), appends
+ * its stdout and stderr to `logFile`, and resolves once GET /ready answers 200. `nodeArgs` go to node
+ * itself (e.g. --cpu-prof, which NODE_OPTIONS refuses).
+ */
+export async function startServiceProcess(
+  mode: 'all' | 'api' | 'worker',
+  env: Record<string, string>,
+  { logFile, readyTimeoutMs = 120_000, nodeArgs = [] }: { logFile: string; readyTimeoutMs?: number; nodeArgs?: string[] },
+): Promise<ServiceProcess> {
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  // The child writes its log straight into the file: piped through this process, whose event loop
+  // is busy generating load, a full pipe would block the service's synchronous log writes.
+  const log = await open(logFile, 'a');
+  let child: ChildProcess;
+  try {
+    child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', 'src/main.ts', mode], {
+      cwd: ROOT,
+      env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1' },
+      stdio: ['ignore', log.fd, log.fd],
+    });
+  } finally {
+    await log.close(); // the child holds its own copy of the descriptor
+  }
+  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
+  let hasExited = false;
+  let status: number | string | undefined;
+  void exited.then((s) => {
+    hasExited = true;
+    status = s;
+  });
+
+  const stop = async (graceMs = 15_000) => {
+    if (hasExited) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + readyTimeoutMs;
+  for (;;) {
+    if (hasExited) throw new Error(`service (${mode}) exited with ${await exited} before it was ready:\n${await tail(logFile)}`);
+    const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
+    if (ok) break;
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`service (${mode}) not ready after ${readyTimeoutMs} ms:\n${await tail(logFile)}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+
+  return {
+    pid: child.pid!,
+    url,
+    async peakRssMiB() {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
+      const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1];
+      return kb === undefined ? undefined : Number(kb) / 1024;
+    },
+    exitStatus: () => status,
+    async cpuSeconds() {
+      const stat = await readFile(`/proc/${child.pid}/stat`, 'utf8').catch(() => '');
+      // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (fields.length < 13) return undefined;
+      return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+    },
+    stop,
+  };
+}

@@ -1,0 +1,214 @@
+// Synchronous prediction throughput and latency through HTTP, end to end: JSON parsing, validation,
+// micro-batching and the model. The service runs in a child process on a scratch database, queue
+// prefix and data directory (all removed at the end); this process trains a keras-cnn through the
+// API, restarts the child as `api` only, and drives POST /v1/predict with autocannon using real MNIST
+// test digits, checking every answer.
+//
+//   npm run bench:predict
+//   npm run bench:predict -- --duration 10 --warmup 2 --only c64
+//   npm run bench:predict -- --variant PREDICT_MAX_BATCH=64 --variant PREDICT_MAX_BATCH=128,TFJS_WASM_THREADS=1
+//
+// Options: --duration S (10), --warmup S (2), --only name[,name] (scenarios), --train-samples N (10000),
+// --epochs N (1), --variant K=V[,K=V] (repeatable: one api child per variant, same model),
+// --log-level L (info, the service default), --mode api|all (api).
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { submitJob, waitForJob } from './lib/api-client.js';
+import { runScenario, type Scenario, type ScenarioResult } from './lib/load.js';
+import { readMnistTest } from './lib/mnist-test.js';
+import { createScratchEnv } from './lib/scratch-env.js';
+import { startServiceProcess, type ServiceProcess } from './lib/service-process.js';
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '2' },
+    only: { type: 'string' },
+    'train-samples': { type: 'string', default: '10000' },
+    epochs: { type: 'string', default: '1' },
+    variant: { type: 'string', multiple: true },
+    'log-level': { type: 'string', default: 'info' },
+    mode: { type: 'string', default: 'api' },
+  },
+});
+const durationS = Number(args.duration);
+const warmupS = Number(args.warmup);
+if (!(durationS > 0 && warmupS >= 0)) throw new Error('--duration must be > 0 and --warmup >= 0');
+if (args.mode !== 'api' && args.mode !== 'all') throw new Error('--mode must be api or all');
+
+const SCENARIOS: Scenario[] = [
+  { name: 'c1', connections: 1, imagesPerRequest: 1, durationS, warmupS },
+  { name: 'c16', connections: 16, imagesPerRequest: 1, durationS, warmupS },
+  { name: 'c64', connections: 64, imagesPerRequest: 1, durationS, warmupS },
+  { name: 'batch32-c16', connections: 16, imagesPerRequest: 32, durationS, warmupS },
+];
+const only = args.only?.split(',');
+const scenarios = only ? SCENARIOS.filter((s) => only.includes(s.name)) : SCENARIOS;
+if (scenarios.length === 0) throw new Error(`--only matches none of ${SCENARIOS.map((s) => s.name).join(', ')}`);
+
+/** `A=1,B=2` → {A: '1', B: '2'}. */
+function parseVariant(spec: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const pair of spec.split(',').filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`--variant wants K=V[,K=V], got "${spec}"`);
+    out[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return out;
+}
+const variants = (args.variant ?? ['']).map(parseVariant);
+
+const log = (msg: string) => console.error(`[bench:predict] ${msg}`);
+const fmt = (v: number, digits = 0) => v.toFixed(digits);
+
+function table(results: ScenarioResult[]): string {
+  const head = ['scenario', 'conns', 'img/req', 'req/s', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'accuracy', 'load1'];
+  const rows = results.map((r) => [
+    r.scenario.name,
+    String(r.scenario.connections),
+    String(r.scenario.imagesPerRequest),
+    fmt(r.reqPerSec),
+    fmt(r.imgPerSec),
+    fmt(r.latencyMs.p50, 1),
+    fmt(r.latencyMs.p90, 1),
+    fmt(r.latencyMs.p99, 1),
+    fmt(r.latencyMs.max, 1),
+    String(r.non2xx + r.errors + r.malformed),
+    r.checked ? `${fmt((100 * r.correct) / r.checked, 2)}%` : '-',
+    (r as ScenarioResult & { load1?: number }).load1?.toFixed(2) ?? '-',
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`;
+  return [line(head), `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const env = await createScratchEnv('bench');
+const logFile = path.join(env.dataDir, 'service.log');
+let child: ServiceProcess | undefined;
+let interrupted = false;
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    interrupted = true;
+    log(`${sig}: stopping the service and cleaning up`);
+    void (async () => {
+      await child?.stop(5000).catch(() => {});
+      await env.cleanup().catch((err) => console.error(err));
+      process.exit(130);
+    })();
+  });
+}
+
+let failed = false;
+try {
+  await mkdir(env.dataDir, { recursive: true });
+  const serviceEnv: Record<string, string> = {
+    DATABASE_URL: env.databaseUrl,
+    REDIS_URL: env.redisUrl,
+    QUEUE_PREFIX: env.queuePrefix,
+    DATA_DIR: env.dataDir,
+    LOG_LEVEL: args['log-level']!,
+    TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm',
+    MIGRATE_ON_START: 'false', // createScratchEnv migrated it
+  };
+
+  // 1. A model: prepare MNIST and train a keras-cnn briefly (in `all` mode: API + worker).
+  log(`scratch db ${new URL(env.databaseUrl).pathname.slice(1)}, prefix ${env.queuePrefix}, dir ${env.dataDir}`);
+  child = await startServiceProcess('all', serviceEnv, { logFile });
+  const t0 = performance.now();
+  const prep = await submitJob(child.url, 'dataset-prep', { source: 'mnist' });
+  await waitForJob(child.url, prep.id);
+  const t1 = performance.now();
+  log(`dataset prepared in ${fmt((t1 - t0) / 1000, 1)} s`);
+  const train = await submitJob(child.url, 'train', {
+    datasetId: prep.id,
+    architecture: 'keras-cnn',
+    epochs: Number(args.epochs),
+    batchSize: 64,
+    seed: 1,
+    subset: { train: Number(args['train-samples']) },
+  });
+  let lastPercent = -1;
+  const trained = await waitForJob(child.url, train.id, {
+    onProgress: (j) => {
+      const p = Math.floor(Number(j.progress?.percent ?? 0) / 10) * 10;
+      if (p > lastPercent) log(`training ${(lastPercent = p)}%`);
+    },
+  });
+  const modelId: string = trained.result.modelId;
+  log(
+    `keras-cnn trained in ${fmt((performance.now() - t1) / 1000, 1)} s: test accuracy ${fmt(100 * trained.result.test.accuracy, 2)}% ` +
+      `on ${trained.result.test.count} digits, backend ${trained.result.backend}`,
+  );
+  // The training process's heap and peak RSS would colour the serving figures, and its worker would
+  // compete for the CPU if another job came: serve from a fresh `api` process instead.
+  if (args.mode === 'api') {
+    await child.stop();
+    child = undefined;
+  }
+
+  // 2. Load: every variant in a fresh child, every scenario against it.
+  const digits = await readMnistTest();
+  const all: { variant: Record<string, string>; results: ScenarioResult[]; peakRssMiB?: number; firstMs: number }[] = [];
+  for (const variant of variants) {
+    if (!child) child = await startServiceProcess('api', { ...serviceEnv, ...variant }, { logFile });
+    const name = Object.entries(variant).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults';
+    // The first request loads the model (disk → weights → warm-up run); report it apart.
+    const f0 = performance.now();
+    const first = await fetch(`${child.url}/v1/predict`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: modelId, inputs: [Array.from(digits.pixels.subarray(0, 784), (v) => v / 255)] }),
+    });
+    const firstMs = performance.now() - f0;
+    if (first.status !== 200) throw new Error(`first predict answered ${first.status}: ${await first.text()}`);
+    const results: ScenarioResult[] = [];
+    for (const s of scenarios) {
+      log(`${name}: ${s.name} (${s.connections} connections, ${s.imagesPerRequest} image(s) per request, ${warmupS}+${durationS} s)`);
+      const load1 = os.loadavg()[0];
+      const r = await runScenario(child.url, modelId, digits, s);
+      results.push(Object.assign(r, { load1 }));
+      if (interrupted) break;
+    }
+    const peakRssMiB = await child.peakRssMiB();
+    all.push({ variant, results, peakRssMiB, firstMs });
+    await child.stop();
+    child = undefined;
+
+    console.log(`\n### ${name} (${args.mode} process, TFJS_BACKEND=${serviceEnv.TFJS_BACKEND}, LOG_LEVEL=${serviceEnv.LOG_LEVEL})`);
+    console.log(table(results));
+    console.log(
+      `first request (model load) ${fmt(firstMs)} ms; service peak RSS ${peakRssMiB === undefined ? 'n/a' : `${fmt(peakRssMiB)} MiB`}; ` +
+        `model test accuracy at training ${fmt(100 * trained.result.test.accuracy, 2)}%; ${os.cpus().length} CPUs, node ${process.version}`,
+    );
+  }
+
+  // 3. Fail loudly on anything but clean 200s with one right-shaped prediction per input.
+  for (const { variant, results } of all) {
+    for (const r of results) {
+      const bad = r.non2xx + r.errors + r.timeouts + r.malformed;
+      if (bad > 0 || Object.keys(r.failures).length > 0) {
+        failed = true;
+        console.error(
+          `FAILED ${JSON.stringify(variant)} ${r.scenario.name}: non2xx ${r.non2xx}, errors ${r.errors}, timeouts ${r.timeouts}, malformed ${r.malformed}`,
+        );
+        for (const [code, f] of Object.entries(r.failures)) console.error(`  ${code} ×${f.count}: ${f.example}`);
+      }
+      if (r.checked > 0 && r.correct / r.checked < 0.9) {
+        failed = true;
+        console.error(`FAILED ${r.scenario.name}: accuracy ${(r.correct / r.checked).toFixed(4)} on the digits sent is implausibly low`);
+      }
+    }
+  }
+} catch (err) {
+  failed = true;
+  console.error(err);
+} finally {
+  await child?.stop().catch((err) => console.error(err));
+  await env.cleanup().catch((err) => {
+    failed = true;
+    console.error(err);
+  });
+}
+process.exit(failed ? 1 : 0);
