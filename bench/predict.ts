@@ -19,7 +19,7 @@ import { submitJob, waitForJob } from './lib/api-client.js';
 import { runScenario, type Scenario, type ScenarioResult } from './lib/load.js';
 import { readMnistTest } from './lib/mnist-test.js';
 import { createScratchEnv } from './lib/scratch-env.js';
-import { startServiceProcess, type ServiceProcess } from './lib/service-process.js';
+import { startServiceProcess, tail, type ServiceProcess } from './lib/service-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -64,7 +64,7 @@ const log = (msg: string) => console.error(`[bench:predict] ${msg}`);
 const fmt = (v: number, digits = 0) => v.toFixed(digits);
 
 function table(results: ScenarioResult[]): string {
-  const head = ['scenario', 'conns', 'img/req', 'req/s', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'accuracy', 'load1'];
+  const head = ['scenario', 'conns', 'img/req', 'req/s', 'img/s', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'errors', 'accuracy', 'svc CPU ms/img', 'load CPU ms/img', 'load1'];
   const rows = results.map((r) => [
     r.scenario.name,
     String(r.scenario.connections),
@@ -77,6 +77,8 @@ function table(results: ScenarioResult[]): string {
     fmt(r.latencyMs.max, 1),
     String(r.non2xx + r.errors + r.malformed),
     r.checked ? `${fmt((100 * r.correct) / r.checked, 2)}%` : '-',
+    r.serviceCpuMsPerImage === undefined ? '-' : fmt(r.serviceCpuMsPerImage, 3),
+    fmt(r.clientCpuMsPerImage, 3),
     (r as ScenarioResult & { load1?: number }).load1?.toFixed(2) ?? '-',
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
@@ -167,8 +169,10 @@ try {
     for (const s of scenarios) {
       log(`${name}: ${s.name} (${s.connections} connections, ${s.imagesPerRequest} image(s) per request, ${warmupS}+${durationS} s)`);
       const load1 = os.loadavg()[0];
-      const r = await runScenario(child.url, modelId, digits, s);
+      const svc = child;
+      const r = await runScenario(child.url, modelId, digits, s, () => svc.cpuSeconds());
       results.push(Object.assign(r, { load1 }));
+      if (svc.exitStatus() !== undefined) throw new Error(`the service exited (${svc.exitStatus()}) during ${s.name}:\n${await tail(logFile)}`);
       if (interrupted) break;
     }
     const peakRssMiB = await child.peakRssMiB();
@@ -204,6 +208,9 @@ try {
 } catch (err) {
   failed = true;
   console.error(err);
+  // The service's own account, minus the per-request lines (the log goes with the scratch dir).
+  const lines = (await tail(logFile, 2000)).split('\n').filter((l) => !/"msg":"(incoming request|request completed)"/.test(l));
+  if (lines.length) console.error(`--- service log (last lines) ---\n${lines.slice(-20).join('\n')}`);
 } finally {
   await child?.stop().catch((err) => console.error(err));
   await env.cleanup().catch((err) => {

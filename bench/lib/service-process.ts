@@ -35,7 +35,8 @@ export function freePort(): Promise<number> {
   });
 }
 
-async function tail(file: string, lines = 30): Promise<string> {
+/** The last `lines` lines of a log file ('' when unreadable). */
+export async function tail(file: string, lines = 30): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '');
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
