@@ -1,6 +1,5 @@
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import seedrandom from 'seedrandom';
 import * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
 import { buildModel } from '../../src/ml/models.js';
@@ -9,26 +8,12 @@ import {
   FineTuneError, checkInputShape, l2spRegularizer, prepareFineTune, setTrainable, weightDistance,
 } from '../../src/ml/finetune.js';
 import type { ImageSet } from '../../src/ml/types.js';
+import { bands } from '../fixtures/bands.js';
 
 before(async () => {
   await initBackend();
 });
 
-/** Class c is a bright band (rows, or columns when `vertical`) 7c..7c+6 over uniform noise. */
-function bands(n: number, seed: number, classes: number, vertical = false): ImageSet {
-  const rng = seedrandom(String(seed));
-  const images = new Float32Array(n * 784);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = Math.floor(rng() * classes);
-    labels[i] = c;
-    for (let p = 0; p < 784; p++) {
-      const band = Math.floor((vertical ? p % 28 : p / 28) / 7);
-      images[i * 784 + p] = (band === c ? 0.7 : 0) + rng() * 0.3;
-    }
-  }
-  return { images, labels, count: n, height: 28, width: 28 };
-}
 
 const byName = (m: tf.LayersModel) =>
   new Map(m.layers.flatMap((l) => l.weights.map((w, i) => [w.originalName, Array.from(l.getWeights()[i].dataSync())] as const)));

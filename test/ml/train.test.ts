@@ -11,23 +11,12 @@ import { TrainingDivergedError, epochPermutation, lossAndAccuracy, train, type E
 import { learningRateAt } from '../../src/ml/optim.js';
 import { disposeCheckpointTensors, loadCheckpoint, saveCheckpoint } from '../../src/ml/model-io.js';
 import type { ImageSet } from '../../src/ml/types.js';
+import { bands } from '../fixtures/bands.js';
 
 before(async () => {
   await initBackend();
 });
 
-/** Class c is a bright horizontal band in rows 7c..7c+6, over uniform noise: easy to learn. */
-function bands(n: number, seed: number, classes = 4): ImageSet {
-  const rng = seedrandom(String(seed));
-  const images = new Float32Array(n * 784);
-  const labels = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    const c = Math.floor(rng() * classes);
-    labels[i] = c;
-    for (let p = 0; p < 784; p++) images[i * 784 + p] = (Math.floor(p / 28 / 7) === c ? 0.7 : 0) + rng() * 0.3;
-  }
-  return { images, labels, count: n, height: 28, width: 28 };
-}
 
 const weightsOf = (m: tf.LayersModel) => m.getWeights().map((t) => Array.from(t.dataSync()));
 
