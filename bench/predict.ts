@@ -8,7 +8,7 @@
 //   npm run bench:predict -- --duration 10 --warmup 2 --only c64
 //   npm run bench:predict -- --variant PREDICT_MAX_BATCH=64 --variant PREDICT_MAX_BATCH=128,TFJS_WASM_THREADS=1
 //
-// Options: --duration S (10), --warmup S (2), --only name[,name] (scenarios), --train-samples N (10000),
+// Options: --duration S (10), --warmup S (2), --only name[,name] (scenarios), --train-samples N (20000),
 // --epochs N (1), --variant K=V[,K=V] (repeatable: one api child per variant, same model),
 // --log-level L (info, the service default), --mode api|all (api).
 import { mkdir } from 'node:fs/promises';
@@ -26,7 +26,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '10' },
     warmup: { type: 'string', default: '2' },
     only: { type: 'string' },
-    'train-samples': { type: 'string', default: '10000' },
+    'train-samples': { type: 'string', default: '20000' },
     epochs: { type: 'string', default: '1' },
     variant: { type: 'string', multiple: true },
     'log-level': { type: 'string', default: 'info' },
@@ -127,7 +127,9 @@ try {
     datasetId: prep.id,
     architecture: 'keras-cnn',
     epochs: Number(args.epochs),
-    batchSize: 64,
+    // One epoch over 20 000 digits reaches ~97.4% test accuracy (measured; 10 000 reach ~96.4%).
+    batchSize: 32,
+    optimizer: { type: 'adam', learningRate: 0.002 },
     seed: 1,
     subset: { train: Number(args['train-samples']) },
   });

@@ -167,8 +167,8 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       const p = await inferencePool();
       if (p) {
         const key = nextKey++;
-        await p.load(key, { artifacts: await modelArtifacts(model), inputShape, normalization, warmUp });
         release = () => p.unload(key);
+        await p.load(key, { artifacts: await modelArtifacts(model), inputShape, normalization, warmUp });
         run = (batch, rows) => p.run(key, batch, rows);
       } else {
         run = inlineRunner(model, inputShape, normalization);
@@ -406,8 +406,7 @@ class InferenceThread {
     // One XNNPACK thread by default: the main thread needs the other core for HTTP work.
     env.TFJS_WASM_THREADS = String(this.wasmThreads ?? (process.env.TFJS_WASM_THREADS || 1));
     const worker = new Worker(source, { eval: true, env, workerData: { [THREAD_TAG]: { backend: this.backend } } });
-    this.worker = worker;
-    worker.unref();
+    this.worker = worker; // referenced until started, so a process waiting for it stays alive
     let started!: () => void;
     let failedToStart!: (err: Error) => void;
     this.started = new Promise<void>((resolve, reject) => {
@@ -416,7 +415,10 @@ class InferenceThread {
     });
     this.started.catch(() => {}); // observed by ready() callers, if any
     worker.on('message', (m: FromThread) => {
-      if (m.id === READY_ID) return started();
+      if (m.id === READY_ID) {
+        if (this.pending.size === 0) worker.unref();
+        return started();
+      }
       const p = this.settle(m.id);
       if (m.error !== undefined) p?.reject(new Error(m.error));
       else p?.resolve(m.y);
