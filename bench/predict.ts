@@ -19,7 +19,7 @@ import { submitJob, waitForJob } from './lib/api-client.js';
 import { runScenario, type Scenario, type ScenarioResult } from './lib/load.js';
 import { readMnistTest } from './lib/mnist-test.js';
 import { createScratchEnv } from './lib/scratch-env.js';
-import { startServiceProcess, tail, type ServiceProcess } from './lib/service-process.js';
+import { startServiceProcess, stopAllServiceProcesses, tail, type ServiceProcess } from './lib/service-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -95,7 +95,7 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     interrupted = true;
     log(`${sig}: stopping the service and cleaning up`);
     void (async () => {
-      await child?.stop(5000).catch(() => {});
+      await stopAllServiceProcesses(5000).catch(() => {});
       await env.cleanup().catch((err) => console.error(err));
       process.exit(130);
     })();
@@ -145,18 +145,17 @@ try {
     `keras-cnn trained in ${fmt((performance.now() - t1) / 1000, 1)} s: test accuracy ${fmt(100 * trained.result.test.accuracy, 2)}% ` +
       `on ${trained.result.test.count} digits, backend ${trained.result.backend}`,
   );
-  // The training process's heap and peak RSS would colour the serving figures, and its worker would
-  // compete for the CPU if another job came: serve from a fresh `api` process instead.
-  if (args.mode === 'api') {
-    await child.stop();
-    child = undefined;
-  }
+  // Serve from a fresh process: the training's heap would colour the peak RSS, and in `api` mode no
+  // worker can take CPU from the API (in `all` mode it idles on an empty queue).
+  await child.stop();
+  child = undefined;
 
   // 2. Load: every variant in a fresh child, every scenario against it.
   const digits = await readMnistTest();
   const all: { variant: Record<string, string>; results: ScenarioResult[]; peakRssMiB?: number; firstMs: number }[] = [];
   for (const variant of variants) {
-    if (!child) child = await startServiceProcess('api', { ...serviceEnv, ...variant }, { logFile });
+    if (interrupted) break;
+    child = await startServiceProcess(args.mode as 'api' | 'all', { ...serviceEnv, ...variant }, { logFile });
     const name = Object.entries(variant).map(([k, v]) => `${k}=${v}`).join(' ') || 'defaults';
     // The first request loads the model (disk → weights → warm-up run); report it apart.
     const f0 = performance.now();
@@ -209,9 +208,9 @@ try {
   }
 } catch (err) {
   failed = true;
-  console.error(err);
+  if (!interrupted) console.error(err);
   // The service's own account, minus the per-request lines (the log goes with the scratch dir).
-  const lines = (await tail(logFile, 2000)).split('\n').filter((l) => !/"msg":"(incoming request|request completed)"/.test(l));
+  const lines = interrupted ? [] : (await tail(logFile, 2000)).split('\n').filter((l) => !/"msg":"(incoming request|request completed)"/.test(l));
   if (lines.length) console.error(`--- service log (last lines) ---\n${lines.slice(-20).join('\n')}`);
 } finally {
   await child?.stop().catch((err) => console.error(err));

@@ -28,10 +28,10 @@ export async function createScratchEnv(name: string): Promise<ScratchEnv> {
   const queuePrefix = `mnist-${name}-${runId}`;
   const dataDir = await mkdtemp(path.join(tmpdir(), `mnist-${name}-`));
 
-  let cleaned = false;
-  const cleanup = async () => {
-    if (cleaned) return;
-    cleaned = true;
+  // Memoised: a signal handler and the main flow may both ask, and both must wait for the end.
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => (cleaning ??= removeAll());
+  const removeAll = async () => {
     // Each step runs even when an earlier one fails, so one broken service leaks nothing else.
     const errors: unknown[] = [];
     try {

@@ -22,6 +22,14 @@ export interface ServiceProcess {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** The stop functions of the children still running. */
+const live = new Set<(graceMs?: number) => Promise<void>>();
+
+/** Stops every service this process started that is still running (e.g. from a signal handler). */
+export async function stopAllServiceProcesses(graceMs?: number): Promise<void> {
+  await Promise.all([...live].map((stop) => stop(graceMs)));
+}
+
 /** A TCP port free at the time of asking (the OS picks it). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -69,18 +77,21 @@ export async function startServiceProcess(
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? 'unknown')));
   let hasExited = false;
   let status: number | string | undefined;
-  void exited.then((s) => {
-    hasExited = true;
-    status = s;
-  });
-
-  const stop = async (graceMs = 15_000) => {
+  const stop = async (graceMs = 15_000): Promise<void> => {
     if (hasExited) return;
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
     await exited;
     clearTimeout(timer);
   };
+  // Known before it is ready, so that a signal during start-up stops it too.
+  live.add(stop);
+  void exited.then((s) => {
+    hasExited = true;
+    status = s;
+    live.delete(stop);
+  });
+
 
   const deadline = Date.now() + readyTimeoutMs;
   for (;;) {
@@ -94,7 +105,7 @@ export async function startServiceProcess(
     await new Promise((r) => setTimeout(r, 200));
   }
 
-  return {
+  const proc: ServiceProcess = {
     pid: child.pid!,
     url,
     async peakRssMiB() {
@@ -112,4 +123,5 @@ export async function startServiceProcess(
     },
     stop,
   };
+  return proc;
 }
