@@ -18,7 +18,7 @@ import { parseArgs } from 'node:util';
 import { submitJob, waitForJob } from './lib/api-client.js';
 import { runScenario, type Scenario, type ScenarioResult } from './lib/load.js';
 import { readMnistTest } from './lib/mnist-test.js';
-import { createScratchEnv } from './lib/scratch-env.js';
+import { createScratchEnv } from '../scripts/scratch-env.js';
 import { startServiceProcess, stopAllServiceProcesses, tail, type ServiceProcess } from './lib/service-process.js';
 
 const { values: args } = parseArgs({
@@ -86,7 +86,7 @@ function table(results: ScenarioResult[]): string {
   return [line(head), `|${widths.map((w, i) => (i === 0 ? ':' : '') + '-'.repeat(w + 1) + (i === 0 ? '' : ':')).join('|')}|`, ...rows.map(line)].join('\n');
 }
 
-const env = await createScratchEnv('bench');
+const env = await createScratchEnv('bench', process.env.BENCH_DATABASE_URL);
 const logFile = path.join(env.dataDir, 'service.log');
 let child: ServiceProcess | undefined;
 let interrupted = false;

@@ -1,12 +1,13 @@
-// A throw-away environment for one benchmark run: its own Postgres database (created and migrated),
-// BullMQ key prefix and data directory, so a run never touches another run's or a developer's state.
+// A throw-away environment for one test or benchmark run: its own Postgres database (created and
+// migrated), BullMQ key prefix and data directory, so a run never touches another run's or a
+// developer's state. Used by `npm test` and by the benchmarks.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { migrate } from '../../scripts/migrate.js';
+import { migrate } from './migrate.js';
 
 export interface ScratchEnv {
   databaseUrl: string;
@@ -17,9 +18,12 @@ export interface ScratchEnv {
   cleanup(): Promise<void>;
 }
 
-/** `name` becomes part of the database name and prefix, e.g. `bench` → `mnist_bench_<id>`. */
-export async function createScratchEnv(name: string): Promise<ScratchEnv> {
-  const base = new URL(process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
+/**
+ * `name` becomes part of the database name and prefix, e.g. `bench` → `mnist_bench_<id>`; `adminUrl`
+ * is any database of the server, used to create and drop the run's own.
+ */
+export async function createScratchEnv(name: string, adminUrl = 'postgresql://postgres@127.0.0.1:5432/postgres'): Promise<ScratchEnv> {
+  const base = new URL(adminUrl);
   const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
   const runId = `${Date.now().toString(36)}_${randomBytes(3).toString('hex')}`;
   const dbName = `mnist_${name}_${runId}`;
