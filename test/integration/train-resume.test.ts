@@ -3,6 +3,8 @@
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { after, it } from 'node:test';
 import { startService, submit, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
@@ -26,13 +28,13 @@ it('resumes a killed worker’s training from its last checkpoint with one metri
   const epochs = 6;
   const job = await submit(api.app, 'train', { datasetId: prep.id, architecture: 'mlp', epochs, batchSize: 16, seed: 4 });
 
-  // Kill the worker once the first epoch's metric row (and so its checkpoint) exists.
+  // Kill the worker once its first checkpoint is on disk (it is written just after the epoch's
+  // metric row, and swapped in whole, so the state file means a complete checkpoint).
+  const stateFile = path.join(api.config.DATA_DIR, 'checkpoints', job.id, 'state.json');
   const deadline = Date.now() + 120_000;
-  for (;;) {
-    const items = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
-    if (items.length >= 1) break;
-    assert.ok(Date.now() < deadline, 'first epoch never finished');
-    await new Promise((r) => setTimeout(r, 50));
+  while (!existsSync(stateFile)) {
+    assert.ok(Date.now() < deadline, 'no checkpoint was written');
+    await new Promise((r) => setTimeout(r, 20));
   }
   child.kill('SIGKILL');
   await exited;
