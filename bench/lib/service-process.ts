@@ -46,7 +46,8 @@ export function freePort(): Promise<number> {
 /** The last `lines` lines of a log file ('' when unreadable). */
 export async function tail(file: string, lines = 30): Promise<string> {
   const text = await readFile(file, 'utf8').catch(() => '');
-  return text.trimEnd().split('\n').slice(-lines).join('\n');
+  // Long lines cut: a crash can print a whole minified source line.
+  return text.trimEnd().split('\n').slice(-lines).map((l) => (l.length > 500 ? `${l.slice(0, 500)}…` : l)).join('\n');
 }
 
 /**
