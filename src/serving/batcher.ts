@@ -3,6 +3,9 @@
 // small inputs). A batch leaves when `maxBatch` rows are queued, when the window since the first
 // queued row closes, or, under load, as soon as the previous run finishes: rows that arrived while
 // it ran have already waited, so the batch size grows with load instead of the latency.
+// With several runs allowed at once (one per inference thread), a batch takes at most its share of
+// the rows waiting or running: 64 queued rows and two threads make two batches of 32 that run side
+// by side, not one of 64 that leaves the other thread idle.
 
 export type RunBatch = (batch: Float32Array, rows: number) => Promise<Float32Array>;
 
@@ -15,7 +18,10 @@ export interface BatcherOptions {
   maxBatch?: number;
   /** How long the first queued row waits for company when nothing is running. Default 2 ms. */
   windowMs?: number;
-  /** run() calls allowed at once. Default 1: model calls are CPU-bound on the one JS thread. */
+  /**
+   * run() calls allowed at once. Default 1: model calls are CPU-bound on the one JS thread; more
+   * when run() hands the work to that many threads.
+   */
   maxInFlight?: number;
   /** Rows allowed to wait; beyond it predict() fails fast with OverloadedError. Default unbounded. */
   maxQueueRows?: number;
@@ -70,6 +76,7 @@ export class MicroBatcher {
   private queue: Piece[] = [];
   private queuedRows = 0;
   private inFlight = 0;
+  private inFlightRows = 0;
   private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
@@ -158,10 +165,13 @@ export class MicroBatcher {
   private dispatch(): void {
     this.clearTimer();
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
-      // FIFO: take whole pieces while they fit (every piece is ≤ maxBatch rows, so at least one does).
-      let rows = 0;
-      let k = 0;
-      while (k < this.queue.length && rows + this.queue[k].rows <= this.maxBatch) rows += this.queue[k++].rows;
+      // This batch's fair share of all the rows waiting or running (all of them when one run at a
+      // time is allowed), at most maxBatch.
+      const share = Math.min(this.maxBatch, Math.ceil((this.queuedRows + this.inFlightRows) / this.maxInFlight));
+      // FIFO: take whole pieces while they fit; always at least one (every piece is ≤ maxBatch rows).
+      let rows = this.queue[0].rows;
+      let k = 1;
+      while (k < this.queue.length && rows + this.queue[k].rows <= share) rows += this.queue[k++].rows;
       const pieces = this.queue.splice(0, k);
       this.queuedRows -= rows;
       void this.runBatch(pieces, rows);
@@ -170,6 +180,7 @@ export class MicroBatcher {
 
   private async runBatch(pieces: Piece[], rows: number): Promise<void> {
     this.inFlight++;
+    this.inFlightRows += rows;
     this.counters.batches++;
     this.counters.rows += rows;
     if (rows > this.counters.maxRows) this.counters.maxRows = rows;
@@ -205,6 +216,7 @@ export class MicroBatcher {
       for (const p of pieces) p.reject(err);
     } finally {
       this.inFlight--;
+      this.inFlightRows -= rows;
       this.afterRun();
     }
   }

@@ -2,13 +2,16 @@
 // micro-batcher; each batch is one tensor, one normalization pass, one model.predict inside tf.tidy,
 // one read-back, so request handling never creates tensors.
 //
-// On the wasm and cpu backends a model call runs synchronously on the calling JS thread, so in the
-// API process it would stop HTTP parsing for as long as it lasts (and, under load, HTTP work would
-// stop the model). The model therefore runs on an inference thread (a worker_thread started from
-// this same file, as in Node's worker_threads example): the main thread parses and batches requests
-// while the thread computes the previous batch, measured ~1.7-2x more predictions/s at 64
-// concurrent requests on 2 cores. The caller's model stays loaded on the main thread too (its
-// owner: it is disposed on eviction as before); the thread gets a copy of its topology and weights.
+// On the wasm and cpu backends a model call runs synchronously on the calling JS thread: in the API
+// process it would stop HTTP parsing while it lasts, and HTTP work would hold the model back. Models
+// therefore run on inference threads (worker_threads started from this same file, as in Node's
+// worker_threads example), by default one per core, each with its own copy of every served model
+// and a single-threaded backend. The main thread parses and batches requests while the threads
+// compute, and two batches run side by side rather than one batch split across the cores (XNNPACK
+// threads wait at every layer for the slowest of them, badly so on a busy machine). See
+// bench/predict.ts for the figures. The caller's model stays loaded on the main thread too (it is
+// the owner, disposed on eviction as before); the threads get copies of its topology and weights.
+import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '../ml/tf.js';
 import type { Normalization } from '../ml/types.js';
@@ -44,11 +47,15 @@ export interface PredictorOptions {
   /**
    * Worker threads running the models, each with its own copy, each running one batch at a time
    * (so up to this many batches of one model run at once); 0 runs them on the calling thread.
-   * Default 1 on the wasm and cpu backends (whose kernels run on the calling thread), 0 on native
-   * backends (which compute on threads of their own already).
+   * Default on the wasm and cpu backends (whose kernels run on the calling thread): one per core,
+   * at most 4; 0 on native backends (which compute on threads of their own already).
    */
   inferenceThreads?: number;
-  /** wasm only: XNNPACK threads per inference thread. Default TFJS_WASM_THREADS, else 1. */
+  /**
+   * wasm only: XNNPACK threads per inference thread. Default 1: whole batches side by side on
+   * separate threads scale better than one batch split across cores, which waits at every layer
+   * for its slowest part (and TFJS_WASM_THREADS, meant for training, is not applied here).
+   */
   threadWasmThreads?: number;
 }
 
@@ -133,7 +140,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
   let pool: InferencePool | undefined;
   let nextKey = 1;
   let threadsFailed = false;
-  const threadCount = () => opts.inferenceThreads ?? (['wasm', 'cpu'].includes(tf.getBackend()) ? 1 : 0);
+  const threadCount = () => opts.inferenceThreads ?? (['wasm', 'cpu'].includes(tf.getBackend()) ? Math.min(4, os.availableParallelism()) : 0);
   /** The pool, started on first use; undefined (run inline) when threads are off or cannot start. */
   const inferencePool = async (): Promise<InferencePool | undefined> => {
     const threads = threadCount();
@@ -402,9 +409,7 @@ class InferenceThread {
     const source = url.endsWith('.ts')
       ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(url)}); })`
       : `import(${JSON.stringify(url)})`;
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    // One XNNPACK thread by default: the main thread needs the other core for HTTP work.
-    env.TFJS_WASM_THREADS = String(this.wasmThreads ?? (process.env.TFJS_WASM_THREADS || 1));
+    const env: NodeJS.ProcessEnv = { ...process.env, TFJS_WASM_THREADS: String(this.wasmThreads ?? 1) };
     const worker = new Worker(source, { eval: true, env, workerData: { [THREAD_TAG]: { backend: this.backend } } });
     this.worker = worker; // referenced until started, so a process waiting for it stays alive
     let started!: () => void;
