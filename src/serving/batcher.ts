@@ -16,7 +16,11 @@ export interface BatcherOptions {
   rowSize: number;
   /** Most rows per run() call; bigger requests are split into pieces of this size. Default 64. */
   maxBatch?: number;
-  /** How long the first queued row waits for company when nothing is running. Default 2 ms. */
+  /**
+   * How long the first queued row waits for company when nothing is running. Default 2 ms. While
+   * another run is busy and a slot is free, rows leave at once (in the same event-loop turn's
+   * company): waiting would idle a thread that could start now.
+   */
   windowMs?: number;
   /**
    * run() calls allowed at once. Default 1: model calls are CPU-bound on the one JS thread; more
@@ -77,7 +81,7 @@ export class MicroBatcher {
   private queuedRows = 0;
   private inFlight = 0;
   private inFlightRows = 0;
-  private timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  private timer: { kind: 'timeout'; handle: NodeJS.Timeout } | { kind: 'immediate'; handle: NodeJS.Immediate } | undefined;
   private closed = false;
   private idleWaiters: (() => void)[] = [];
   private readonly counters = { batches: 0, rows: 0, maxRows: 0, busyMs: 0 };
@@ -152,13 +156,14 @@ export class MicroBatcher {
       this.timer = undefined;
       this.dispatch();
     };
-    this.timer = this.windowMs === 0 ? setImmediate(fire) : setTimeout(fire, this.windowMs);
+    const wait = this.inFlight === 0 ? this.windowMs : 0;
+    this.timer = wait === 0 ? { kind: 'immediate', handle: setImmediate(fire) } : { kind: 'timeout', handle: setTimeout(fire, wait) };
   }
 
   private clearTimer(): void {
     if (this.timer === undefined) return;
-    if (this.windowMs === 0) clearImmediate(this.timer as NodeJS.Immediate);
-    else clearTimeout(this.timer as NodeJS.Timeout);
+    if (this.timer.kind === 'immediate') clearImmediate(this.timer.handle);
+    else clearTimeout(this.timer.handle);
     this.timer = undefined;
   }
 
