@@ -11,6 +11,13 @@
 // Options: --duration S (10), --warmup S (2), --only name[,name] (scenarios), --train-samples N (20000),
 // --epochs N (1), --variant K=V[,K=V] (repeatable: one api child per variant, same model),
 // --log-level L (info, the service default), --mode api|all (api).
+//
+// Columns: latencies as autocannon sees them (this process shares the machine, so its own CPU use,
+// `load CPU ms/img`, is part of the cost); `svc CPU ms/img` is the service's CPU time (all threads)
+// per image, which moves less than throughput when other processes compete; `load1` is the 1-minute
+// load average at the start of the scenario (this benchmark alone brings it to ~2-3 on 2 cores).
+// The first seconds after start-up run slower (wasm code is tiered up while it runs), hence the
+// warm-up and the scenario order. Runs differ by ±15% on a shared VM: repeat before comparing.
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
