@@ -37,7 +37,7 @@ export interface PredictorOptions {
   loadModel: (id: string) => Promise<LoadedModel>;
   /** Most rows per model call. Default 64. */
   maxBatch?: number;
-  /** Batching window in ms. Default 2. */
+  /** Batching window in ms (see BatcherOptions.windowMs). Default 0. */
   windowMs?: number;
   /** Models kept loaded. Default 4. */
   cacheSize?: number;

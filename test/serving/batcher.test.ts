@@ -90,6 +90,48 @@ describe('MicroBatcher', () => {
     outs.forEach((o, i) => assert.deepEqual([...o], [...row(i)]));
   });
 
+  it('by default sends a lone row on the next event-loop turn, with the rows of the same turn', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] }); // a timer-based window would never fire
+    const { run, calls } = recordingRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 64 });
+    const pending = [b.predict(row(1)), b.predict(row(2))];
+    assert.deepEqual(calls, []);
+    assert.deepEqual((await Promise.all(pending)).map((r) => r[0]), [1, 2]);
+    assert.deepEqual(calls, [2]);
+  });
+
+  it('with two slots, splits waiting rows into fair shares that run side by side', async () => {
+    const gates: ReturnType<typeof deferred<void>>[] = [];
+    const calls: number[] = [];
+    const b = new MicroBatcher({
+      rowSize: ROW,
+      maxBatch: 64,
+      maxInFlight: 2,
+      run: async (batch, rows) => {
+        calls.push(rows);
+        const gate = deferred<void>();
+        gates.push(gate);
+        await gate.promise;
+        return batch.slice();
+      },
+    });
+    // 64 rows in one turn: two batches of 32 start together, not one of 64 with a slot left idle.
+    const first = Array.from({ length: 64 }, (_, i) => b.predict(row(i)));
+    assert.deepEqual(calls, [32, 32]);
+    // While both run, 20 more queue; when one run ends they leave at once: the share of 20 waiting
+    // plus 32 still running over two slots is 26, so all 20 go together.
+    const second = Array.from({ length: 20 }, (_, i) => b.predict(row(100 + i)));
+    assert.deepEqual(calls, [32, 32], 'both slots are busy');
+    gates[0].resolve();
+    await Promise.all(first.slice(0, 32));
+    assert.deepEqual(calls, [32, 32, 20]);
+    gates[1].resolve();
+    gates[2].resolve();
+    const outs = await Promise.all([...first, ...second]);
+    outs.forEach((o, i) => assert.equal(o[0], i < 64 ? i : 100 + i - 64));
+    assert.equal(b.stats().maxRows, 32);
+  });
+
   it('splits a request bigger than maxBatch and reassembles it in order', async () => {
     const { run, calls } = recordingRun();
     const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 8, windowMs: 0 });

@@ -71,23 +71,25 @@ describe('normalizePixels', () => {
 });
 
 describe('createPredictor', () => {
-  it('matches the model called directly, for every normalization kind', async () => {
-    const norms: Normalization[] = [ZERO_ONE, { kind: 'minus-one-one', mean: 0, std: 1 }, { kind: 'standardize', mean: 0.13, std: 0.31 }];
-    const models = norms.map(() => denseModel());
-    const predictor = createPredictor({
-      loadModel: async (id) => ({ model: models[Number(id)], normalization: norms[Number(id)] }),
-      windowMs: 0,
+  for (const inferenceThreads of [2, 0]) {
+    it(`matches the model called directly, for every normalization kind (${inferenceThreads ? `${inferenceThreads} inference threads` : 'on the calling thread'})`, async () => {
+      const norms: Normalization[] = [ZERO_ONE, { kind: 'minus-one-one', mean: 0, std: 1 }, { kind: 'standardize', mean: 0.13, std: 0.31 }];
+      const models = norms.map(() => denseModel());
+      const predictor = createPredictor({
+        loadModel: async (id) => ({ model: models[Number(id)], normalization: norms[Number(id)] }),
+        inferenceThreads,
+      });
+      const pixels = seeded(3 * 784, 42);
+      for (let k = 0; k < norms.length; k++) {
+        const { probabilities, numClasses } = await predictor.predict(String(k), pixels, 3);
+        assert.equal(numClasses, 3);
+        assertClose(probabilities, direct(models[k], pixels, 3, norms[k]));
+      }
+      // The kinds really differ, so the comparison above would notice a skipped normalization.
+      assert.notDeepEqual([...direct(models[0], pixels, 3, norms[0])], [...direct(models[0], pixels, 3, norms[1])]);
+      await predictor.close();
     });
-    const pixels = seeded(3 * 784, 42);
-    for (let k = 0; k < norms.length; k++) {
-      const { probabilities, numClasses } = await predictor.predict(String(k), pixels, 3);
-      assert.equal(numClasses, 3);
-      assertClose(probabilities, direct(models[k], pixels, 3, norms[k]));
-    }
-    // The kinds really differ, so the comparison above would notice a skipped normalization.
-    assert.notDeepEqual([...direct(models[0], pixels, 3, norms[0])], [...direct(models[0], pixels, 3, norms[1])]);
-    await predictor.close();
-  });
+  }
 
   it('batches concurrent requests into few model calls, loads once, leaks no tensors', async () => {
     const model = convModel();
