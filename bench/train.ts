@@ -69,6 +69,7 @@ if (!speedOnly && available.length) {
   await initBackend(available[0]);
   const rows: Record<string, string | number>[] = [];
   for (const arch of archs) {
+    const tensorsBefore = tf.memory().numTensors;
     const model = buildModel(arch, { numClasses: 10, seed: 1 });
     const t0 = performance.now();
     const r = await train(
@@ -80,12 +81,13 @@ if (!speedOnly && available.length) {
     );
     const seconds = (performance.now() - t0) / 1000;
     const test = await evaluate(model, data.test);
+    model.dispose();
     rows.push({
       backend: tf.getBackend(), model: arch, epochs: r.epochsCompleted, 'train samples/s': Math.round(r.samplesPerSec),
       'wall s': Math.round(seconds), 'test accuracy %': Number((test.accuracy * 100).toFixed(2)), 'test loss': Number(test.loss.toFixed(4)),
-      'tensors after': tf.memory().numTensors,
+      // Tensors still alive once the model is gone: anything but 0 is a leak in training or evaluation.
+      'tensors leaked': tf.memory().numTensors - tensorsBefore,
     });
-    model.dispose();
   }
   console.log(`\nFull training (the train job's defaults: adam 2e-3, cosine schedule, batch ${BATCH}, 54000 train / 6000 val, evaluated on the 10000 test images)\n${table(rows)}`);
 }
