@@ -31,6 +31,20 @@ function deferred<T>() {
   return { promise, resolve, reject };
 }
 
+/** An echo model (one output row per input row) whose every run() call waits until released. */
+function heldRun() {
+  const calls: number[] = [];
+  const gates: ReturnType<typeof deferred<void>>[] = [];
+  const run: RunBatch = async (batch, rows) => {
+    calls.push(rows);
+    const gate = deferred<void>();
+    gates.push(gate);
+    await gate.promise;
+    return batch.slice();
+  };
+  return { run, calls, release: (call: number) => gates[call].resolve() };
+}
+
 describe('MicroBatcher', () => {
   it('serves 50 concurrent single-row calls with a few run() calls, each caller getting its own row', async () => {
     const { run, calls } = recordingRun();
@@ -67,26 +81,18 @@ describe('MicroBatcher', () => {
   });
 
   it('queues rows while a run is busy and sends them together when it ends', async () => {
-    const gate = deferred<void>();
-    const calls: number[] = [];
-    const b = new MicroBatcher({
-      rowSize: ROW,
-      maxBatch: 64,
-      windowMs: 0,
-      run: async (batch, rows) => {
-        calls.push(rows);
-        if (calls.length === 1) await gate.promise;
-        return batch.slice(); // echo: one output row per input row
-      },
-    });
+    const { run, calls, release } = heldRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 64, windowMs: 0 });
     const first = b.predict(row(0));
     await new Promise<void>((r) => setImmediate(r)); // let the window (0 ms) close: first batch runs
     assert.deepEqual(calls, [1]);
     const later = Array.from({ length: 10 }, (_, i) => b.predict(row(i + 1)));
     assert.deepEqual(calls, [1], 'nothing else runs while the first batch is busy');
-    gate.resolve();
-    const outs = await Promise.all([first, ...later]);
+    release(0);
+    await first;
     assert.deepEqual(calls, [1, 10]);
+    release(1);
+    const outs = await Promise.all([first, ...later]);
     outs.forEach((o, i) => assert.deepEqual([...o], [...row(i)]));
   });
 
@@ -101,20 +107,8 @@ describe('MicroBatcher', () => {
   });
 
   it('with two slots, splits waiting rows into fair shares that run side by side', async () => {
-    const gates: ReturnType<typeof deferred<void>>[] = [];
-    const calls: number[] = [];
-    const b = new MicroBatcher({
-      rowSize: ROW,
-      maxBatch: 64,
-      maxInFlight: 2,
-      run: async (batch, rows) => {
-        calls.push(rows);
-        const gate = deferred<void>();
-        gates.push(gate);
-        await gate.promise;
-        return batch.slice();
-      },
-    });
+    const { run, calls, release } = heldRun();
+    const b = new MicroBatcher({ run, rowSize: ROW, maxBatch: 64, maxInFlight: 2 });
     // 64 rows in one turn: two batches of 32 start together, not one of 64 with a slot left idle.
     const first = Array.from({ length: 64 }, (_, i) => b.predict(row(i)));
     assert.deepEqual(calls, [32, 32]);
@@ -122,11 +116,11 @@ describe('MicroBatcher', () => {
     // plus 32 still running over two slots is 26, so all 20 go together.
     const second = Array.from({ length: 20 }, (_, i) => b.predict(row(100 + i)));
     assert.deepEqual(calls, [32, 32], 'both slots are busy');
-    gates[0].resolve();
+    release(0);
     await Promise.all(first.slice(0, 32));
     assert.deepEqual(calls, [32, 32, 20]);
-    gates[1].resolve();
-    gates[2].resolve();
+    release(1);
+    release(2);
     const outs = await Promise.all([...first, ...second]);
     outs.forEach((o, i) => assert.equal(o[0], i < 64 ? i : 100 + i - 64));
     assert.equal(b.stats().maxRows, 32);
