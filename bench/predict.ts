@@ -7,10 +7,13 @@
 //   npm run bench:predict
 //   npm run bench:predict -- --duration 10 --warmup 2 --only c64
 //   npm run bench:predict -- --variant PREDICT_MAX_BATCH=64 --variant PREDICT_MAX_BATCH=128,TFJS_WASM_THREADS=1
+//   npm run bench:predict -- --while-training
 //
 // Options: --duration S (10), --warmup S (2), --only name[,name] (scenarios), --train-samples N (20000),
 // --epochs N (1), --variant K=V[,K=V] (repeatable: one api child per variant, same model),
-// --log-level L (info, the service default), --mode api|all (api).
+// --log-level L (info, the service default), --mode api|all (api), --while-training (each variant's
+// scenarios run while a strong-cnn trains on full MNIST, in a worker process: started here in `api`
+// mode, the API's own child in `all` mode; the training's samples/s under that load is printed).
 //
 // Columns: latencies as autocannon sees them (this process shares the machine, so its own CPU use,
 // `load CPU ms/img`, is part of the cost); `svc CPU ms/img` is the service's CPU time (all threads)
@@ -22,7 +25,7 @@ import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { submitJob, waitForJob } from './lib/api-client.js';
+import { cancelJob, getJob, submitJob, waitForJob, waitUntil, type JobView } from './lib/api-client.js';
 import { runScenario, type Scenario, type ScenarioResult } from './lib/load.js';
 import { readMnistTest } from './lib/mnist-test.js';
 import { createScratchEnv } from '../scripts/scratch-env.js';
@@ -38,6 +41,7 @@ const { values: args } = parseArgs({
     variant: { type: 'string', multiple: true },
     'log-level': { type: 'string', default: 'info' },
     mode: { type: 'string', default: 'api' },
+    'while-training': { type: 'boolean', default: false },
   },
 });
 const durationS = Number(args.duration);
@@ -66,6 +70,13 @@ function parseVariant(spec: string): Record<string, string> {
   return out;
 }
 const variants = (args.variant ?? ['']).map(parseVariant);
+
+const TRAIN_BATCH = 64;
+/** Training samples done so far by a running train job, from its progress (written about once a second). */
+function samplesTrained(job: JobView): number {
+  const p = job.progress ?? {};
+  return ((Number(p.epoch ?? 1) - 1) * Number(p.batches ?? 0) + Number(p.batch ?? 0)) * TRAIN_BATCH;
+}
 
 const log = (msg: string) => console.error(`[bench:predict] ${msg}`);
 const fmt = (v: number, digits = 0) => v.toFixed(digits);
@@ -96,6 +107,7 @@ function table(results: ScenarioResult[]): string {
 const env = await createScratchEnv('bench', process.env.BENCH_DATABASE_URL);
 const logFile = path.join(env.dataDir, 'service.log');
 let child: ServiceProcess | undefined;
+let trainer: ServiceProcess | undefined;
 let interrupted = false;
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
@@ -122,7 +134,7 @@ try {
     MIGRATE_ON_START: 'false', // createScratchEnv migrated it
   };
 
-  // 1. A model: prepare MNIST and train a keras-cnn briefly (in `all` mode: API + worker).
+  // 1. A model: prepare MNIST and train a keras-cnn briefly (`all`: the API and its worker process).
   log(`scratch db ${new URL(env.databaseUrl).pathname.slice(1)}, prefix ${env.queuePrefix}, dir ${env.dataDir}`);
   child = await startServiceProcess('all', serviceEnv, { logFile });
   const t0 = performance.now();
@@ -153,7 +165,7 @@ try {
       `on ${trained.result.test.count} digits, backend ${trained.result.backend}`,
   );
   // Serve from a fresh process: the training's heap would colour the peak RSS, and in `api` mode no
-  // worker can take CPU from the API (in `all` mode it idles on an empty queue).
+  // worker can take CPU from the API (in `all` mode its worker process idles on an empty queue).
   await child.stop();
   child = undefined;
 
@@ -173,6 +185,15 @@ try {
     });
     const firstMs = performance.now() - f0;
     if (first.status !== 200) throw new Error(`first predict answered ${first.status}: ${await first.text()}`);
+    // Load beside training: a long strong-cnn job, running (its first batches done) before the load starts.
+    let background: { id: string; at: number; samples: number } | undefined;
+    if (args['while-training']) {
+      if (args.mode === 'api') trainer = await startServiceProcess('worker', { ...serviceEnv, ...variant }, { logFile });
+      const job = await submitJob(child.url, 'train', { datasetId: prep.id, architecture: 'strong-cnn', epochs: 50, batchSize: TRAIN_BATCH, seed: 2 });
+      const running = await waitUntil(child.url, job.id, (j) => j.status === 'running' && Number(j.progress?.batch ?? 0) > 0);
+      background = { id: job.id, at: performance.now(), samples: samplesTrained(running) };
+      log(`${name}: strong-cnn training (job ${job.id}) is running`);
+    }
     const results: ScenarioResult[] = [];
     for (const s of scenarios) {
       log(`${name}: ${s.name} (${s.connections} connections, ${s.imagesPerRequest} image(s) per request, ${warmupS}+${durationS} s)`);
@@ -183,16 +204,27 @@ try {
       if (svc.exitStatus() !== undefined) throw new Error(`the service exited (${svc.exitStatus()}) during ${s.name}:\n${await tail(logFile)}`);
       if (interrupted) break;
     }
+    let trainingNote = '';
+    if (background) {
+      const job = await getJob(child.url, background.id);
+      const rate = (samplesTrained(job) - background.samples) / ((performance.now() - background.at) / 1000);
+      trainingNote = `; meanwhile the training ran at ${fmt(rate)} samples/s`;
+      await cancelJob(child.url, background.id);
+      await waitUntil(child.url, background.id, (j) => j.status === 'cancelled', 60_000).catch((err) => log(String(err)));
+      await trainer?.stop();
+      trainer = undefined;
+    }
     const peakRssMiB = await child.peakRssMiB();
     all.push({ variant, results, peakRssMiB, firstMs });
     await child.stop();
     child = undefined;
 
-    console.log(`\n### ${name} (${args.mode} process, TFJS_BACKEND=${serviceEnv.TFJS_BACKEND}, LOG_LEVEL=${serviceEnv.LOG_LEVEL})`);
+    const beside = background ? ', strong-cnn training in a worker process' : '';
+    console.log(`\n### ${name} (${args.mode} process${beside}, TFJS_BACKEND=${serviceEnv.TFJS_BACKEND}, LOG_LEVEL=${serviceEnv.LOG_LEVEL})`);
     console.log(table(results));
     console.log(
       `first request (model load) ${fmt(firstMs)} ms; service peak RSS ${peakRssMiB === undefined ? 'n/a' : `${fmt(peakRssMiB)} MiB`}; ` +
-        `model test accuracy at training ${fmt(100 * trained.result.test.accuracy, 2)}%; ${os.cpus().length} CPUs, node ${process.version}`,
+        `model test accuracy at training ${fmt(100 * trained.result.test.accuracy, 2)}%; ${os.cpus().length} CPUs, node ${process.version}${trainingNote}`,
     );
   }
 
@@ -220,6 +252,7 @@ try {
   const lines = interrupted ? [] : (await tail(logFile, 2000)).split('\n').filter((l) => !/"msg":"(incoming request|request completed)"/.test(l));
   if (lines.length) console.error(`--- service log (last lines) ---\n${lines.slice(-20).join('\n')}`);
 } finally {
+  await trainer?.stop().catch((err) => console.error(err));
   await child?.stop().catch((err) => console.error(err));
   await env.cleanup().catch((err) => {
     failed = true;

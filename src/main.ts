@@ -1,9 +1,11 @@
-// Entry point. `tsx src/main.ts [all|api|worker]`: the API and the workers in one process by
-// default, or either alone to scale them apart.
+// Entry point. `tsx src/main.ts [all|api|worker]`: `all` (the default) runs the API here and the
+// workers in a child process it supervises (see worker-process.ts); `api` and `worker` run either
+// alone, to scale them apart.
 import { migrate } from '../scripts/migrate.js';
 import { ConfigError, loadConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
 import { createService } from './service.js';
+import { superviseWorkerProcess } from './worker-process.js';
 
 const mode = process.argv[2] ?? 'all';
 if (!['all', 'api', 'worker'].includes(mode)) {
@@ -29,19 +31,25 @@ if (process.env.MIGRATE_ON_START !== 'false') {
   if (res.applied.length) logger.info({ applied: res.applied }, 'database migrated');
 }
 
-const service = await createService(config, logger, { api: mode !== 'worker', worker: mode !== 'api' });
+const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' });
+const workerProcess = mode === 'all' ? superviseWorkerProcess(logger) : undefined;
 if (service.app) {
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ address, docs: `${address}/docs` }, 'API listening');
 }
 
 let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, async () => {
-    if (stopping) process.exit(1);
-    stopping = true;
-    logger.info({ signal }, 'shutting down: finishing requests, releasing jobs');
-    await service.close();
-    process.exit(0);
-  });
+async function shutdown(reason: string): Promise<void> {
+  if (stopping) process.exit(1); // a second signal: stop now
+  stopping = true;
+  logger.info({ reason }, 'shutting down: finishing requests, releasing jobs');
+  await Promise.all([service.close(), workerProcess?.stop()]);
+  process.exit(0);
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => void shutdown(signal));
+// A worker started by `all` mode has an IPC channel to its parent, which closes when the parent
+// exits however it does (even SIGKILL): then stop too, rather than work on as an orphan.
+if (mode === 'worker' && process.send) {
+  if (process.connected) process.once('disconnect', () => void shutdown('parent process exited'));
+  else void shutdown('parent process exited'); // while this process was starting
 }

@@ -1,5 +1,6 @@
-// Assembles the running service from its parts: the API, the workers, or both in one process.
-// Used by main.ts and by the integration tests, so both run the same wiring.
+// Assembles the running service from its parts: the API, the workers, or both in one process (the
+// integration tests; main.ts runs the workers in a process of their own). Used by both, so both run
+// the same wiring.
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './api/app.js';
 import type { Config } from './shared/config.js';

@@ -52,8 +52,9 @@ export async function tail(file: string, lines = 30): Promise<string> {
 
 /**
  * Starts the service with `env` added to this process's environment (PORT is chosen here), appends
- * its stdout and stderr to `logFile`, and resolves once GET /ready answers 200. `nodeArgs` go to node
- * itself (e.g. --cpu-prof, which NODE_OPTIONS refuses).
+ * its stdout and stderr to `logFile`, and resolves once GET /ready answers 200 (a `worker` serves no
+ * HTTP: it resolves at once, and its jobs show when it works). `nodeArgs` go to node itself (e.g.
+ * --cpu-prof, which NODE_OPTIONS refuses).
  */
 export async function startServiceProcess(
   mode: 'all' | 'api' | 'worker',
@@ -93,9 +94,8 @@ export async function startServiceProcess(
     live.delete(stop);
   });
 
-
   const deadline = Date.now() + readyTimeoutMs;
-  for (;;) {
+  for (; mode !== 'worker'; ) {
     if (hasExited) throw new Error(`service (${mode}) exited with ${await exited} before it was ready:\n${await tail(logFile)}`);
     const ok = await fetch(`${url}/ready`).then((r) => r.ok, () => false);
     if (ok) break;

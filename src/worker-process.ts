@@ -1,0 +1,70 @@
+// `main.ts all` runs the API in its own process and the workers in a child process, restarted if it
+// dies. Training runs synchronous TensorFlow.js kernels on the JS thread for ~0.1 s a batch; sharing
+// an event loop with the API, it held a single /predict client to ~3 requests/s with p50 ~300 ms
+// (bench/predict.ts --while-training --mode all, before this split); in a process of its own the API
+// keeps serving thousands per second while a model trains.
+import { fork, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from './shared/logger.js';
+
+/** The entry point next to this file, in its own extension (.ts under tsx, .js when compiled). */
+const MAIN = fileURLToPath(new URL(`./main${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+
+const FIRST_DELAY_MS = 1000;
+const MAX_DELAY_MS = 30_000;
+/** A child that lived this long counts as healthy: its next restart starts from FIRST_DELAY_MS again. */
+const HEALTHY_MS = 60_000;
+
+export interface WorkerProcess {
+  /** The running child's pid, if one runs. */
+  pid(): number | undefined;
+  /** Asks the child to finish (SIGTERM: it releases its jobs) and resolves when it has exited. */
+  stop(): Promise<void>;
+}
+
+export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = process.env): WorkerProcess {
+  let child: ChildProcess | undefined;
+  let stopping = false;
+  let delay = FIRST_DELAY_MS;
+  let restartTimer: NodeJS.Timeout | undefined;
+  let exited: Promise<void> = Promise.resolve();
+
+  const start = () => {
+    const startedAt = Date.now();
+    // Its own process group (detached): a Ctrl-C in the terminal reaches only this process, which
+    // then stops the child once, rather than both getting it and the child a second signal from us.
+    // The IPC channel tells the child when this process is gone, however it went (see main.ts).
+    const c = fork(MAIN, ['worker'], {
+      env: { ...env, MIGRATE_ON_START: 'false' }, // this process has migrated already
+      execArgv: process.execArgv,
+      stdio: 'inherit',
+      detached: true,
+    });
+    child = c;
+    logger.info({ workerPid: c.pid }, 'worker process started');
+    exited = new Promise((resolve) => {
+      c.once('exit', (code, signal) => {
+        if (child === c) child = undefined;
+        resolve();
+        if (stopping) return;
+        delay = Date.now() - startedAt > HEALTHY_MS ? FIRST_DELAY_MS : delay;
+        logger.error({ workerPid: c.pid, code, signal, restartInMs: delay }, 'worker process exited; restarting it');
+        restartTimer = setTimeout(start, delay);
+        delay = Math.min(MAX_DELAY_MS, delay * 2);
+      });
+    });
+    c.on('error', (err) => logger.error({ err }, 'worker process error'));
+  };
+  start();
+
+  return {
+    pid: () => child?.pid,
+    async stop() {
+      stopping = true;
+      clearTimeout(restartTimer);
+      child?.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
