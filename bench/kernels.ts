@@ -1,14 +1,15 @@
 // Benchmarks the wasm training kernels: per-kernel times of the package's kernels vs ours on the
-// keras-cnn layer shapes, a per-kernel profile of one training step, and training / inference
-// samples per second at batch 64.
+// keras-cnn layer shapes, then for one model (keras-cnn unless --arch) training / inference samples
+// per second at batch 64 and a per-kernel profile of one training step.
 //
-//   node --import tsx bench/kernels.ts [--steps 20] [--batch 64] [--skip-before]
+//   node --import tsx bench/kernels.ts [--steps 20] [--batch 64] [--skip-before] [--arch strong-cnn]
 //
 // Times are CPU time of this process (process.cpuUsage) next to wall time: other work on the
 // machine inflates wall time, CPU time much less. Keep runs short; the CPU is shared.
 import { parseArgs } from 'node:util';
 import * as tf from '../src/ml/tf.js';
 import { initBackend } from '../src/ml/backend.js';
+import { buildModel, isArchitecture } from '../src/ml/models.js';
 import { WASM_KERNELS, registerWasmKernels, unregisterWasmKernels } from '../src/ml/kernels/index.js';
 
 const { values: opts } = parseArgs({
@@ -16,9 +17,12 @@ const { values: opts } = parseArgs({
     steps: { type: 'string', default: '20' },
     batch: { type: 'string', default: '64' },
     'skip-before': { type: 'boolean', default: false },
+    arch: { type: 'string', default: 'keras-cnn' },
   },
 });
 const STEPS = Number(opts.steps);
+if (!isArchitecture(opts.arch!)) throw new Error(`--arch: unknown architecture ${opts.arch}`);
+const ARCH = opts.arch;
 const BATCH = Number(opts.batch);
 
 interface Timing {
@@ -48,23 +52,6 @@ function measure(f: () => void, n = 8, warmup = 3): Timing {
 }
 
 const fmt = (t: Timing | undefined) => (t ? `${t.cpu.toFixed(2).padStart(7)} cpu ${t.wall.toFixed(2).padStart(7)} wall` : '      n/a             ');
-
-function kerasCnn(): tf.Sequential {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.conv2d({ inputShape: [28, 28, 1], filters: 32, kernelSize: 3, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-      tf.layers.maxPooling2d({ poolSize: 2 }),
-      tf.layers.conv2d({ filters: 64, kernelSize: 3, activation: 'relu' }),
-      tf.layers.flatten(),
-      tf.layers.dense({ units: 64, activation: 'relu' }),
-      tf.layers.dense({ units: 10, activation: 'softmax' }),
-    ],
-  });
-  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
-  return model;
-}
 
 /** The gradient kernels a keras-cnn step runs, with its shapes at batch B. */
 function stepKernels(B: number): Array<{ label: string; kernel: string; inputs: () => Record<string, tf.Tensor>; attrs: object }> {
@@ -176,7 +163,9 @@ async function main() {
   }
 
   // 2. Training and inference throughput.
-  const model = kerasCnn();
+  const model = buildModel(ARCH, { numClasses: 10, seed: 1 });
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
+  console.log(`\n${ARCH}:`);
   const x = tf.randomUniform([BATCH, 28, 28, 1]);
   const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, 'int32') as tf.Tensor1D, 10);
   const warm = Math.max(4, Math.ceil(320 / BATCH));

@@ -3,6 +3,7 @@
 import seedrandom from 'seedrandom';
 import * as tf from './tf.js';
 import type { ImageSet } from './types.js';
+import { withoutInputGradient } from './kernels/conv2d_backprop_input.js';
 import {
   createOptimizer, disposeOptimizer, learningRateAt, setLearningRate,
   type OptimizerSpec, type ScheduleSpec,
@@ -158,6 +159,14 @@ export function forward(model: tf.LayersModel, x: tf.Tensor, training: boolean):
   }
   const out = model.apply(x, { training }) as tf.Tensor2D;
   return { out, kind: endsInSoftmax(model) ? 'probs' : 'logits' };
+}
+
+/** The kernel of a conv layer that reads the model's input directly: the gradient for its input (the images) is never used. */
+function inputConvKernels(model: tf.LayersModel): tf.Tensor[] {
+  const first = model.layers.find((l) => l.getClassName() !== 'InputLayer');
+  if (first?.getClassName() !== 'Conv2D') return [];
+  const kernel = first.weights.find((w) => /kernel$/.test(w.originalName));
+  return kernel ? [kernel.read()] : [];
 }
 
 function endsInSoftmax(model: tf.LayersModel): boolean {
@@ -350,6 +359,7 @@ export async function train(
     bestWeights: es?.restoreBest && init?.bestWeights ? init.bestWeights.map((t) => t.clone()) : undefined,
   };
 
+  const inputKernels = inputConvKernels(model);
   const dropouts = dropoutLayers(model);
   const dropoutSeeds = dropouts.map((l) => l.seed);
   const history: EpochMetrics[] = [];
@@ -388,14 +398,14 @@ export async function train(
           const labels = tf.tensor1d(y, 'int32');
           const oneHot = tf.oneHot(labels, numClasses) as tf.Tensor2D;
           let step: tf.Tensor1D | undefined;
-          optimizer.minimize(() => {
+          withoutInputGradient(inputKernels, () => optimizer.minimize(() => {
             const { out, kind } = forward(model, xs, true);
             const dataLoss = crossEntropy(oneHot, out, kind);
             const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), labels), 'float32'));
             // Kept past minimize's own scope; returned from this tidy below.
             step = tf.keep(tf.stack([tf.mul(dataLoss, n), correct]) as tf.Tensor1D);
             return opts.regularizer ? tf.add(dataLoss, opts.regularizer(model)) : dataLoss;
-          }, false, varList);
+          }, false, varList));
           const acc = tf.add(sums!, step!) as tf.Tensor1D;
           step!.dispose();
           return acc;

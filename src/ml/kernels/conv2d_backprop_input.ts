@@ -12,6 +12,28 @@ import { type Geometry, col2imOnHeap } from './im2col.js';
 import { convGradStrategy } from './strategy.js';
 import { type BackendWasm, type Info, f32, free, run, view } from './wasm_util.js';
 
+/** dataIds of filters whose convolution's input gradient is known to be discarded (see below). */
+const inputGradientUnused = new WeakSet<object>();
+
+/**
+ * Runs `f` (e.g. one training step) telling this kernel that gradients with respect to the inputs of
+ * convolutions by `filters` will be thrown away, so it returns zeros instead of computing them.
+ * Why: tfjs-core's fused conv2d (what tfjs-layers uses for a linear conv, e.g. strong-cnn's conv1)
+ * computes its gradient for every input eagerly, and the engine only then drops the ones that are
+ * not needed. For a model's first layer that is the gradient for the images: ~19 ms of a ~150 ms
+ * strong-cnn step, for nothing. The filter's dataId identifies the layer; a variable gets a new
+ * dataId at every update, so callers pass the current tensors for each step.
+ */
+export function withoutInputGradient<T>(filters: readonly tf.Tensor[], f: () => T): T {
+  const ids = filters.map((t) => t.dataId as object);
+  for (const id of ids) inputGradientUnused.add(id);
+  try {
+    return f();
+  } finally {
+    for (const id of ids) inputGradientUnused.delete(id);
+  }
+}
+
 /**
  * Cost of producing and adding back one column element, in multiply-adds of XNNPACK time (measured
  * order of magnitude: the GEMM writes the [N,K] matrix, col2im reads it and updates dx).
@@ -32,6 +54,11 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
     false,
     tf.backend_util.convertConv2DDataFormat(dataFormat),
   );
+  if (inputGradientUnused.has(filter.dataId as object)) {
+    const zeros = backend.makeOutput(info.inShape, 'float32');
+    f32(backend, zeros).fill(0);
+    return zeros;
+  }
   const { batchSize, inHeight, inWidth, inChannels, outHeight, outWidth, outChannels, filterHeight: kh, filterWidth: kw } = info;
   const { strideHeight: sh, strideWidth: sw } = info;
   if (info.dataFormat === 'channelsLast') {

@@ -8,6 +8,7 @@ import { conv2DBackpropInputConfig } from './conv2d_backprop_input.js';
 import { castConfig, identityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { sumConfig } from './sum.js';
+import { tileConfig } from './tile.js';
 import { rememberOriginal } from './wasm_util.js';
 
 export const WASM_KERNELS: readonly tf.KernelConfig[] = [
@@ -16,6 +17,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   maxPoolGradConfig,
   batchMatMulConfig,
   sumConfig,
+  tileConfig,
   identityConfig,
   castConfig,
 ];
