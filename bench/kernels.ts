@@ -10,6 +10,8 @@ import { parseArgs } from 'node:util';
 import * as tf from '../src/ml/tf.js';
 import { initBackend } from '../src/ml/backend.js';
 import { buildModel, isArchitecture } from '../src/ml/models.js';
+import { train } from '../src/ml/train.js';
+import type { ImageSet } from '../src/ml/types.js';
 import { WASM_KERNELS, registerWasmKernels, unregisterWasmKernels } from '../src/ml/kernels/index.js';
 
 const { values: opts } = parseArgs({
@@ -162,22 +164,28 @@ async function main() {
     console.log(`  ${c.label.padEnd(38)} ${opts['skip-before'] ? '' : `${fmt(before.get(c.label))}  →`} ${fmt(after)}${ours ? '' : '  (package kernel)'}`);
   }
 
-  // 2. Training and inference throughput.
+  // 2. Training and inference throughput, through src/ml/train.ts as the jobs train (adam, batch BATCH).
   const model = buildModel(ARCH, { numClasses: 10, seed: 1 });
-  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'categoricalCrossentropy' });
   console.log(`\n${ARCH}:`);
-  const x = tf.randomUniform([BATCH, 28, 28, 1]);
-  const y = tf.oneHot(tf.randomUniform([BATCH], 0, 10, 'int32') as tf.Tensor1D, 10);
-  const warm = Math.max(4, Math.ceil(320 / BATCH));
-  for (let i = 0; i < warm; i++) await model.trainOnBatch(x, y);
+  const images = (n: number): ImageSet => ({
+    images: Float32Array.from({ length: n * 784 }, () => Math.random()),
+    labels: Uint8Array.from({ length: n }, () => Math.floor(Math.random() * 10)),
+    count: n,
+    height: 28,
+    width: 28,
+  });
+  const trainSteps = (set: ImageSet) => train(model, { train: set }, { epochs: 1, batchSize: BATCH, optimizer: { type: 'adam', learningRate: 1e-3 }, seed: 1 });
+  await trainSteps(images(Math.max(4, Math.ceil(320 / BATCH)) * BATCH)); // warm-up
   const tensors = tf.memory().numTensors;
+  const steps = images(STEPS * BATCH);
   const c0 = cpuMs();
   const t0 = performance.now();
-  for (let i = 0; i < STEPS; i++) await model.trainOnBatch(x, y);
+  await trainSteps(steps);
   const trainWall = performance.now() - t0;
   const trainCpu = cpuMs() - c0;
   console.log(`\ntraining: ${((STEPS * BATCH) / trainWall * 1000).toFixed(0)} samples/s wall (${((STEPS * BATCH) / trainCpu * 1000).toFixed(0)} per CPU-second), ${(trainWall / STEPS).toFixed(1)} ms/step; tensors ${tensors} → ${tf.memory().numTensors}`);
 
+  const x = tf.tensor4d(steps.images.subarray(0, BATCH * 784), [BATCH, 28, 28, 1]);
   const predict = () => tf.tidy(() => (model.predict(x) as tf.Tensor).dataSync());
   for (let i = 0; i < 5; i++) predict();
   const c1 = cpuMs();
@@ -192,7 +200,7 @@ async function main() {
   const profSteps = 5;
   prof.on = true;
   const c2 = cpuMs();
-  for (let i = 0; i < profSteps; i++) await model.trainOnBatch(x, y);
+  await trainSteps(images(profSteps * BATCH));
   const stepCpu = (cpuMs() - c2) / profSteps;
   prof.on = false;
   prof.restore();
@@ -205,7 +213,7 @@ async function main() {
   const rest = rows.slice(25).reduce((s, r) => s + r.cpu, 0) / profSteps;
   console.log(`  ${rest.toFixed(2).padStart(6)} ms  the other ${Math.max(0, rows.length - 25)} kernel/shape pairs`);
 
-  tf.dispose([x, y]);
+  x.dispose();
   model.dispose();
 }
 

@@ -101,6 +101,7 @@ describe('wasm kernels match the cpu backend', () => {
     ['conv', true],
     ['gemm', true],
     ['gemm', false],
+    ['rows', true],
     ['auto', true],
   ];
   for (const [strategy, simd] of variants) {

@@ -10,9 +10,13 @@
 // - `gemm`: dWᵀ[co,K] = dyᵀ[co,N] · col[N,K] with col = im2col(x) packed; wins when K < co, e.g. the
 //   first layer of an MNIST CNN (ci = 1), and when col is small enough (≤ 512K floats: measured on
 //   the keras-cnn shapes, 5×5×64 → 3×3×64 takes ~25% less) that packing it costs little.
-// Neither needs the package's slow transposed BatchMatMul.
+// - `rows`: dW[K,co] = rows[K,N] · dy[N,co] with rows = im2col(x)ᵀ built directly, so neither operand
+//   nor the result needs a transpose; XNNPACK packs dy. Building the rows is cheap only with one
+//   input channel (contiguous runs, see im2rowsOnHeap), where it takes the first layer's 5×5 gradient
+//   from ~10 ms to ~2 ms (batch 64), so `auto` uses it there.
+// None needs the package's slow transposed BatchMatMul.
 import * as tf from '../tf.js';
-import { type Geometry, im2colOnHeap } from './im2col.js';
+import { type Geometry, im2colOnHeap, im2rowsOnHeap } from './im2col.js';
 import { convGradStrategy } from './strategy.js';
 import { type BackendWasm, type Info, f32, free, run, transpose, view } from './wasm_util.js';
 
@@ -36,6 +40,7 @@ export function conv2DBackpropFilter(args: { inputs: tf.NamedTensorInfoMap; back
   const k = info.filterHeight * info.filterWidth * info.inChannels;
   const n = info.batchSize * info.outHeight * info.outWidth;
   const strategy = convGradStrategy();
+  if (strategy === 'rows' || (strategy === 'auto' && info.inChannels === 1)) return viaRows(backend, x, dy, info);
   const useGemm = strategy === 'gemm' || (strategy === 'auto' && (2 * k <= info.outChannels || n * k <= 1 << 19));
   return useGemm ? viaGemm(backend, x, dy, info) : viaConv(backend, x, dy, info);
 }
@@ -82,24 +87,39 @@ function viaConv(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): Inf
   return out;
 }
 
-function viaGemm(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): Info {
-  const { batchSize, outHeight, outWidth, outChannels: co, filterHeight, filterWidth, inChannels } = info;
-  const n = batchSize * outHeight * outWidth;
-  const k = filterHeight * filterWidth * inChannels;
-  const g: Geometry = {
-    batch: batchSize,
+function geometry(info: Conv2DInfo): Geometry {
+  return {
+    batch: info.batchSize,
     inHeight: info.inHeight,
     inWidth: info.inWidth,
-    channels: inChannels,
-    filterHeight,
-    filterWidth,
+    channels: info.inChannels,
+    filterHeight: info.filterHeight,
+    filterWidth: info.filterWidth,
     strideHeight: info.strideHeight,
     strideWidth: info.strideWidth,
     padTop: info.padInfo.top,
     padLeft: info.padInfo.left,
-    outHeight,
-    outWidth,
+    outHeight: info.outHeight,
+    outWidth: info.outWidth,
   };
+}
+
+function viaRows(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): Info {
+  const { batchSize, outHeight, outWidth, outChannels: co, filterHeight, filterWidth, inChannels } = info;
+  const n = batchSize * outHeight * outWidth;
+  const k = filterHeight * filterWidth * inChannels;
+  const rows = backend.makeOutput([1, k, n], 'float32');
+  im2rowsOnHeap(backend, x, geometry(info), rows);
+  const prod = run(backend, tf.BatchMatMul, { a: rows, b: view(dy, [1, n, co]) }, { transposeA: false, transposeB: false }); // [1, K, co]
+  free(backend, rows);
+  return view(prod, [filterHeight, filterWidth, inChannels, co]);
+}
+
+function viaGemm(backend: BackendWasm, x: Info, dy: Info, info: Conv2DInfo): Info {
+  const { batchSize, outHeight, outWidth, outChannels: co, filterHeight, filterWidth, inChannels } = info;
+  const n = batchSize * outHeight * outWidth;
+  const k = filterHeight * filterWidth * inChannels;
+  const g = geometry(info);
   const dyT = transpose(backend, view(dy, [n, co]), [1, 0]); // [co, N]
   const col = backend.makeOutput([1, n, k], 'float32');
   im2colOnHeap(backend, x, g, col);

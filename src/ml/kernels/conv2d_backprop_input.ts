@@ -66,7 +66,7 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
     const convMacs = batchSize * inHeight * inWidth * inChannels * kh * kw * outChannels;
     const n = batchSize * outHeight * outWidth;
     const gemmMacs = n * kh * kw * inChannels * (outChannels + COL2IM_COST_IN_MACS);
-    if (strategy === 'gemm' || (strategy === 'auto' && gemmMacs < convMacs)) return viaGemm(backend, dy, filter, info);
+    if (strategy === 'gemm' || (strategy !== 'conv' && gemmMacs < convMacs)) return viaGemm(backend, dy, filter, info);
   }
   const dilH = (outHeight - 1) * sh + 1;
   const dilW = (outWidth - 1) * sw + 1;

@@ -126,3 +126,43 @@ export function col2imOnHeap(backend: BackendWasm, col: Info, g: Geometry, dx: I
     col2im(f32(backend, col), g, d);
   }
 }
+
+/**
+ * Fills `rows` ([K, N] float32) with the transpose of im2col's matrix: rows[(i, j, c), n]. With one
+ * input channel (the first layer of an MNIST model) and stride 1, each row is made of contiguous
+ * runs of the image, moved with copyWithin on the heap: no per-run allocation, ~1 ms for 5×5 over a
+ * batch of 64 28×28 images. Other layouts take an element at a time.
+ */
+export function im2rowsOnHeap(backend: BackendWasm, x: Info, g: Geometry, rows: Info): void {
+  const { batch, inHeight: H, inWidth: W, channels: C, filterHeight: KH, filterWidth: KW } = g;
+  const { strideHeight: SH, strideWidth: SW, padTop, padLeft, outHeight: OH, outWidth: OW } = g;
+  const heap = (backend.wasm as unknown as { HEAPF32: Float32Array }).HEAPF32;
+  const X = heapOffset(backend, x) / 4;
+  let p = heapOffset(backend, rows) / 4;
+  for (let i = 0; i < KH; i++) {
+    for (let j = 0; j < KW; j++) {
+      // Output columns whose input column ox·SW + j - padLeft lies inside [0, W).
+      const lo = Math.min(OW, Math.max(0, Math.ceil((padLeft - j) / SW)));
+      const hi = Math.max(lo, Math.min(OW, Math.floor((W - 1 - j + padLeft) / SW) + 1));
+      for (let c = 0; c < C; c++) {
+        for (let b = 0; b < batch; b++) {
+          for (let oy = 0; oy < OH; oy++, p += OW) {
+            const y = oy * SH + i - padTop;
+            if (y < 0 || y >= H) {
+              heap.fill(0, p, p + OW);
+              continue;
+            }
+            heap.fill(0, p, p + lo);
+            heap.fill(0, p + hi, p + OW);
+            const first = X + ((b * H + y) * W + lo * SW + j - padLeft) * C + c; // input of column lo
+            if (C === 1 && SW === 1) {
+              heap.copyWithin(p + lo, first, first + (hi - lo));
+            } else {
+              for (let ox = lo, s = first; ox < hi; ox++, s += SW * C) heap[p + ox] = heap[s];
+            }
+          }
+        }
+      }
+    }
+  }
+}
