@@ -37,20 +37,23 @@ export async function createPredictService({ config, db, logger }: { config: Con
     },
   });
 
-  const resolved = new Map<string, { id: string; at: number }>();
-  async function resolveId(ref: string): Promise<string> {
+  // Names (ids, aliases, `latest`) resolved in the last ALIAS_TTL_MS. A lookup in flight is shared:
+  // when the entry expires under load, the concurrent requests wait for one query, not one each.
+  const resolved = new Map<string, { lookup: Promise<string>; id?: string; at: number }>();
+  function resolveId(ref: string): Promise<string> {
     const hit = resolved.get(ref);
-    if (hit && performance.now() - hit.at < ALIAS_TTL_MS) return hit.id;
-    const id = (await resolveModel(db, ref)).id;
-    resolved.set(ref, { id, at: performance.now() });
-    return id;
+    if (hit && performance.now() - hit.at < ALIAS_TTL_MS) return hit.lookup;
+    const entry: { lookup: Promise<string>; id?: string; at: number } = { lookup: resolveModel(db, ref).then((m) => (entry.id = m.id)), at: performance.now() };
+    resolved.set(ref, entry);
+    entry.lookup.catch(() => resolved.get(ref) === entry && resolved.delete(ref)); // errors are not cached
+    return entry.lookup;
   }
 
   return {
     backendName: () => backend.name,
     /** Forgets every name resolved to `modelId`, and with `unload` the loaded model too. */
     invalidate(modelId: string, unload = true) {
-      for (const [ref, v] of resolved) if (v.id === modelId) resolved.delete(ref);
+      for (const [ref, v] of resolved) if (v.id === modelId || v.id === undefined) resolved.delete(ref);
       if (unload) predictor.invalidate(modelId);
     },
     async predict(modelRef: string, inputs: unknown[]): Promise<PredictAnswer> {
