@@ -1,5 +1,5 @@
 // BullMQ workers: one per job type, each handing its jobs to that type's processor through runJob.
-import { Worker } from 'bullmq';
+import { WaitingError, Worker } from 'bullmq';
 import { JOB_TYPES, type JobType } from '../shared/jobs.js';
 import { fromDbType } from '../shared/job-rows.js';
 import { queueName, redisConnection, type QueuePayload, type Queues } from '../shared/queue.js';
@@ -39,10 +39,17 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
   const { config, db, logger, queues } = deps;
   const processors = await loadProcessors();
   const types = opts.types ?? JOB_TYPES;
+  // Aborted by close(): long jobs then stop at their next safe point and are put back on the queue.
+  const shutdown = new AbortController();
   const workers = types.map((type) => {
     const worker = new Worker<QueuePayload>(
       queueName(type),
-      async (job) => runJob(deps, job.data.jobId, processors[type]),
+      async (job, token) => {
+        if ((await runJob(deps, job.data.jobId, processors[type], shutdown.signal)) === 'released') {
+          await job.moveToWait(token);
+          throw new WaitingError(); // tells BullMQ the job was moved, not finished
+        }
+      },
       {
         connection: redisConnection(config.REDIS_URL),
         prefix: config.QUEUE_PREFIX,
@@ -81,6 +88,7 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
 
   return {
     close: async () => {
+      shutdown.abort();
       await Promise.all(workers.map((w) => w.close()));
     },
   };

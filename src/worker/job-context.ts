@@ -26,6 +26,12 @@ export interface JobContext<P = unknown> extends WorkerDeps {
   cancelled(): boolean;
   /** Aborted on cancel, for I/O that takes a signal. */
   signal: AbortSignal;
+  /**
+   * True once this worker is shutting down. A long job stops at its next safe point and throws
+   * Released: the job goes back to the queue and is resumed (a training from its last checkpoint)
+   * by the next worker, rather than holding the shutdown until it ends. Short jobs may ignore it.
+   */
+  stopping(): boolean;
 }
 
 /** What a processor returns: the job's result, or `cancelled` when it stopped on request. */
@@ -36,23 +42,35 @@ export class Cancelled extends Error {
   }
 }
 
+/** Thrown by a processor that stopped because its worker is shutting down (see JobContext.stopping). */
+export class Released extends Error {
+  constructor() {
+    super('released: the worker is shutting down');
+  }
+}
+
 const FLUSH_MS = 1000;
 
-export async function runJob(deps: WorkerDeps, jobId: string, processor: Processor): Promise<void> {
+/**
+ * Runs one job through `processor` and records its outcome on the row. Resolves to `released` when
+ * the processor handed the job back (worker shutting down, `shutdown` aborted): the row stays
+ * `running` and the caller must put the job back on the queue.
+ */
+export async function runJob(deps: WorkerDeps, jobId: string, processor: Processor, shutdown?: AbortSignal): Promise<'done' | 'released'> {
   const { db, logger } = deps;
   const row = await db.job.findUnique({ where: { id: jobId } });
   if (!row) {
     logger.warn({ jobId }, 'queued job has no row; dropped');
-    return;
+    return 'done';
   }
   const log = logger.child({ jobId, type: fromDbType(row.type) });
   if (row.status !== 'queued' && row.status !== 'running') {
     log.info({ status: row.status }, 'job already finished; skipped');
-    return;
+    return 'done';
   }
   if (row.cancelRequested) {
     await db.job.update({ where: { id: jobId }, data: { status: 'cancelled', finishedAt: new Date() } });
-    return;
+    return 'done';
   }
   const claimed = await db.job.update({
     where: { id: jobId },
@@ -90,15 +108,17 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
     },
     cancelled: () => abort.signal.aborted,
     signal: abort.signal,
+    stopping: () => shutdown?.aborted ?? false,
   };
 
   const t0 = performance.now();
-  let outcome: { status: 'succeeded' | 'failed' | 'cancelled'; result?: unknown; error?: object };
+  let outcome: { status: 'succeeded' | 'failed' | 'cancelled'; result?: unknown; error?: object } | undefined;
   try {
     const result = await processor(ctx);
     outcome = abort.signal.aborted ? { status: 'cancelled', result } : { status: 'succeeded', result };
   } catch (err) {
     if (abort.signal.aborted || err instanceof Cancelled) outcome = { status: 'cancelled' };
+    else if (err instanceof Released) outcome = undefined;
     else {
       const error = toErrorBody(err, 'JOB_FAILED');
       if (error.code === 'JOB_FAILED') log.error({ err }, 'job failed unexpectedly');
@@ -108,6 +128,11 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
   } finally {
     clearInterval(timer);
     await flushing;
+  }
+  if (!outcome) {
+    await db.job.update({ where: { id: jobId }, data: { progress: { ...last, stage: 'requeued' } as object } });
+    log.info({ seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'job handed back to the queue: the worker is shutting down');
+    return 'released';
   }
   const progress = { ...last, ...(outcome.status === 'succeeded' ? { percent: 100, etaSeconds: 0 } : {}), stage: outcome.status };
   await db.job.update({
@@ -121,4 +146,5 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
     },
   });
   log.info({ status: outcome.status, seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'job finished');
+  return 'done';
 }

@@ -14,7 +14,7 @@ import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMet
 import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
 import type { TrainResult } from '../shared/jobs.js';
-import type { JobContext } from './job-context.js';
+import { Released, type JobContext } from './job-context.js';
 
 export interface RunData {
   dataset: Dataset;
@@ -91,7 +91,7 @@ export async function trainWithCheckpoints(
       { train: data.train, val: data.val },
       { ...opts, startEpoch: resumedFromEpoch, initialState: resume ? { ...resume.state, optimizerWeights: resume.optimizerWeights } : undefined },
       {
-        shouldStop: () => ctx.cancelled(),
+        shouldStop: () => ctx.cancelled() || ctx.stopping(),
         onBatch: (b) => {
           done++;
           const elapsed = (performance.now() - t0) / 1000;
@@ -123,9 +123,18 @@ export async function trainWithCheckpoints(
         },
       },
     );
+  } catch (err) {
+    // The job fails for good (failures are not retried): nothing will resume from the checkpoint.
+    await rm(checkpointDir(ctx), { recursive: true, force: true });
+    throw err;
   } finally {
     // train() copied what it needs from the checkpoint's tensors.
     if (resume) disposeCheckpointTensors(resume);
+  }
+  if (result.cancelled) {
+    // Stopped by the shutdown of this worker, not by a cancel: the next worker resumes the job.
+    if (!ctx.cancelled()) throw new Released();
+    await rm(checkpointDir(ctx), { recursive: true, force: true });
   }
   return { ...result, resumedFromEpoch };
 }

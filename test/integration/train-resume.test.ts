@@ -1,5 +1,6 @@
 // A worker that dies mid-training does not lose the run: the job goes back to the queue when its
-// lock expires, and another worker resumes it from the last checkpoint, not from epoch 0.
+// lock expires, and another worker resumes it from the last checkpoint, not from epoch 0. A worker
+// that shuts down hands its training back at once, and the next worker resumes it the same way.
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
@@ -11,9 +12,9 @@ import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
 const api = await startService({ api: true, worker: false });
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(3000, 300)) });
-let rescuer: Awaited<ReturnType<typeof startService>> | undefined;
+const workers: Awaited<ReturnType<typeof startService>>[] = [];
 after(async () => {
-  await rescuer?.close();
+  for (const w of workers) await w.close();
   await server.close();
   await api.close();
 });
@@ -41,7 +42,7 @@ it('resumes a killed worker’s training from its last checkpoint with one metri
   const killedAt = (await api.app.inject(`/v1/jobs/${job.id}`)).json();
   assert.equal(killedAt.status, 'running', 'the job must not have finished before the kill');
 
-  rescuer = await startService({ api: false, worker: true, workerOptions: { lockDurationMs: 3000, stalledIntervalMs: 1000 } });
+  workers.push(await startService({ api: false, worker: true, workerOptions: { lockDurationMs: 3000, stalledIntervalMs: 1000 } }));
   const done = await waitForJob(api.app, job.id, { timeoutMs: 180_000 });
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
   const result = done.result as any;
@@ -50,4 +51,33 @@ it('resumes a killed worker’s training from its last checkpoint with one metri
   const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
   assert.deepEqual(metrics.map((m: any) => m.epoch), [1, 2, 3, 4, 5, 6]);
   assert.ok(result.test.accuracy > 0.7, `accuracy ${result.test.accuracy}`);
+  for (const w of workers.splice(0)) await w.close();
+});
+
+it('a worker shutting down hands its training back to the queue; the next one resumes it', async () => {
+  const leaving = await startService({ api: false, worker: true });
+  workers.push(leaving);
+  const prep = await submit(api.app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
+  assert.equal((await waitForJob(api.app, prep.id)).status, 'succeeded');
+  const epochs = 5;
+  const job = await submit(api.app, 'train', { datasetId: prep.id, architecture: 'mlp', epochs, batchSize: 16, seed: 5 });
+  await waitForJob(api.app, job.id, { until: (j) => (j.progress?.epoch ?? 0) >= 2 || !['queued', 'running'].includes(j.status) });
+
+  // close() stops the training at its next batch instead of waiting for the remaining epochs.
+  await leaving.close();
+  workers.splice(workers.indexOf(leaving), 1);
+  const handedBack = (await api.app.inject(`/v1/jobs/${job.id}`)).json();
+  assert.equal(handedBack.status, 'running', 'neither finished nor failed: waiting for a worker');
+  assert.equal(handedBack.progress.stage, 'requeued');
+  assert.ok(handedBack.progress.epoch < epochs);
+  assert.equal(await api.queues.train.getJobState(job.id), 'waiting');
+
+  workers.push(await startService({ api: false, worker: true }));
+  const done = await waitForJob(api.app, job.id, { timeoutMs: 180_000 });
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  const result = done.result as any;
+  assert.ok(result.resumedFromEpoch >= 1 && result.resumedFromEpoch < epochs, `resumed from ${result.resumedFromEpoch}`);
+  const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
+  assert.deepEqual(metrics.map((m: any) => m.epoch), [1, 2, 3, 4, 5]);
+  assert.equal(existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)), false, 'the checkpoint goes once the model is saved');
 });

@@ -1,6 +1,7 @@
 // train jobs end to end on a small MNIST slice: every architecture, metrics per epoch, the saved
 // model, its registry entry, early stopping, cancel, and clear errors.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -89,5 +90,6 @@ describe('train', () => {
     const metrics = (await app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
     assert.ok(metrics.length >= 1 && metrics.length < 200);
     expectError(await app.inject(`/v1/models/${job.id}`), 404, 'MODEL_NOT_FOUND');
+    assert.equal(existsSync(path.join(svc.config.DATA_DIR, 'checkpoints', job.id)), false, 'a cancelled run keeps no checkpoint');
   });
 });
