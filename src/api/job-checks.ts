@@ -1,10 +1,12 @@
 // Checks of a job's parameters that a schema cannot express: sums, cross-field rules, and references
 // to datasets and models that must exist and be ready. Run before a job is queued, so the client gets
 // a 4xx at once instead of a job that fails later.
+import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { DatasetPrepParams, FineTuneParams, JobParams, JobType, PredictJobParams, TrainParams } from '../shared/jobs.js';
 import { resolveModel } from '../shared/model-registry.js';
+import { hostAllowed, parseAllowedHosts } from '../shared/url-policy.js';
 
 async function requireDataset(db: Db, datasetId: string) {
   const dataset = await db.dataset.findUnique({ where: { id: datasetId } });
@@ -16,7 +18,13 @@ async function requireDataset(db: Db, datasetId: string) {
   throw new AppError('DATASET_NOT_FOUND', `No prepared dataset with id ${datasetId}`, 404);
 }
 
-function checkDatasetPrep(p: DatasetPrepParams) {
+function checkDatasetPrep(p: DatasetPrepParams, allowedHosts: readonly string[]) {
+  if (typeof p.source === 'object') {
+    const url = new URL(p.source.url); // an http(s) URI: the schema checked it
+    if (!hostAllowed(url, allowedHosts)) {
+      throw new AppError('URL_HOST_NOT_ALLOWED', `Datasets may not be fetched from ${url.hostname} (allowed: ${allowedHosts.join(', ')})`, 400);
+    }
+  }
   if (typeof p.split === 'object') {
     const { train, val, test } = p.split;
     if (Math.abs(train + val + test - 1) > 1e-6) {
@@ -55,10 +63,10 @@ async function checkPredict(db: Db, p: PredictJobParams) {
   if (p.dataset) await requireDataset(db, p.dataset.datasetId);
 }
 
-export async function checkJobParams(db: Db, type: JobType, params: JobParams): Promise<void> {
+export async function checkJobParams(db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS'>, type: JobType, params: JobParams): Promise<void> {
   switch (type) {
     case 'dataset-prep':
-      return checkDatasetPrep(params as DatasetPrepParams);
+      return checkDatasetPrep(params as DatasetPrepParams, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS));
     case 'train':
       await requireDataset(db, (params as TrainParams).datasetId);
       return;

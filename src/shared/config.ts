@@ -18,6 +18,8 @@ const ConfigSchema = Type.Object({
   /** Largest download accepted for a `{url}` dataset source, per file. */
   DOWNLOAD_MAX_BYTES: Type.Integer({ minimum: 1 }),
   DOWNLOAD_TIMEOUT_MS: Type.Integer({ minimum: 1 }),
+  /** Hosts `{url}` sources may be fetched from, comma-separated (`*.example.org` for subdomains); empty: any. */
+  DOWNLOAD_ALLOWED_HOSTS: Type.String({ pattern: '^[A-Za-z0-9.*:,\\[\\] _-]*$' }),
   /** Inputs accepted by one synchronous predict request. */
   PREDICT_MAX_INPUTS: Type.Integer({ minimum: 1, maximum: 10000 }),
   PREDICT_BATCH_WINDOW_MS: Type.Number({ minimum: 0, maximum: 1000 }),
@@ -38,6 +40,7 @@ const DEFAULTS: Record<keyof Config, string> = {
   WORKER_CONCURRENCY: '1',
   DOWNLOAD_MAX_BYTES: String(200 * 1024 * 1024),
   DOWNLOAD_TIMEOUT_MS: String(120_000),
+  DOWNLOAD_ALLOWED_HOSTS: '',
   PREDICT_MAX_INPUTS: '256',
   PREDICT_BATCH_WINDOW_MS: '0',
   PREDICT_MAX_BATCH: '256',

@@ -13,6 +13,7 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DatasetError } from '../ml/data/errors.js';
 import type { SourceFiles } from '../ml/data/idx.js';
+import { hostAllowed } from '../shared/url-policy.js';
 
 export type SourceFileKey = keyof SourceFiles;
 export const SOURCE_FILE_KEYS: readonly SourceFileKey[] = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
@@ -73,6 +74,8 @@ export interface ResolveOptions {
   fashionMnistDir?: string;
   /** Where to download Fashion-MNIST from when it is not installed. */
   fashionMnistUrl?: string;
+  /** Hosts downloads may reach, redirects included (see shared/url-policy.ts); empty or absent: any. */
+  allowedHosts?: readonly string[];
 }
 
 export interface ResolvedSource extends SourceFiles {
@@ -153,15 +156,37 @@ function abortError(ctx: DownloadContext, url: string, err: unknown): DatasetErr
   return undefined;
 }
 
+const MAX_REDIRECTS = 5;
+
+/** GET `url`, following redirects by hand so that every hop's host is checked before it is contacted. */
+async function get(url: string, ctx: DownloadContext): Promise<Response> {
+  const allowed = ctx.opts.allowedHosts ?? [];
+  let current = new URL(url);
+  for (let hop = 0; ; hop++) {
+    if (!hostAllowed(current, allowed)) {
+      throw new DatasetError('URL_HOST_NOT_ALLOWED', `datasets may not be fetched from ${current.hostname}`, { url: publicUrl(current), allowed });
+    }
+    let res: Response;
+    try {
+      res = await fetch(current, { signal: ctx.signal, redirect: 'manual' });
+    } catch (err) {
+      throw abortError(ctx, url, err) ?? new DatasetError('DOWNLOAD_FAILED', `cannot fetch ${url}: ${(err as Error).message}`, { url }, { cause: err });
+    }
+    const location = res.headers.get('location');
+    if (res.status < 300 || res.status > 399 || location === null) return res;
+    await res.body?.cancel().catch(() => {});
+    if (hop === MAX_REDIRECTS) throw new DatasetError('DOWNLOAD_FAILED', `${url}: more than ${MAX_REDIRECTS} redirects`, { url });
+    current = new URL(location, current);
+    if (current.protocol !== 'http:' && current.protocol !== 'https:') {
+      throw new DatasetError('DOWNLOAD_FAILED', `${url} redirects to a ${current.protocol} URL`, { url });
+    }
+  }
+}
+
 /** Streams one URL to `dest`, counting and hashing bytes on the way; aborts past maxBytes. */
 async function downloadFile(url: string, dest: string, key: SourceFileKey, index: number, ctx: DownloadContext): Promise<FileDescription> {
   const { maxBytes, onProgress } = ctx.opts;
-  let res: Response;
-  try {
-    res = await fetch(url, { signal: ctx.signal, redirect: 'follow' });
-  } catch (err) {
-    throw abortError(ctx, url, err) ?? new DatasetError('DOWNLOAD_FAILED', `cannot fetch ${url}: ${(err as Error).message}`, { url }, { cause: err });
-  }
+  const res = await get(url, ctx);
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
     throw new DatasetError('DOWNLOAD_FAILED', `GET ${url} answered HTTP ${res.status}`, { url, status: res.status });

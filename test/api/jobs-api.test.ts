@@ -65,6 +65,21 @@ describe('POST /v1/jobs', () => {
     expectError(text, 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('refuses a `{url}` source on a host outside DOWNLOAD_ALLOWED_HOSTS, before queueing it', async () => {
+    const strict = await startService({ api: true, worker: false }, { DOWNLOAD_ALLOWED_HOSTS: 'datasets.example.org, *.mirror.example' });
+    try {
+      const listed = async () => (await strict.app.inject('/v1/jobs?type=dataset-prep&limit=100')).json().items.length;
+      const before = await listed();
+      for (const url of ['http://127.0.0.1:9/mnist/', 'https://example.org/mnist/', 'https://mirror.example.evil/x/']) {
+        const res = await strict.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'dataset-prep', params: { source: { url } } } });
+        expectError(res, 400, 'URL_HOST_NOT_ALLOWED');
+      }
+      assert.equal(await listed(), before, 'no job was created');
+    } finally {
+      await strict.close();
+    }
+  });
+
   it('refuses to train on a dataset that is still being prepared', async () => {
     const prep = await submit(app, 'dataset-prep', { source: 'mnist', seed: 11 });
     created.push(prep.id);

@@ -27,12 +27,19 @@ describe('resolveSource', () => {
     tmp = await mkdtemp(join(tmpdir(), 'sources-test-'));
     // Routes: /ok/<name> serves the real gzip files; /truncated/ cuts the train images short;
     // /missing/ 404s the test labels; /big/ lies about nothing but is larger than the limit;
-    // /chunked/ streams without Content-Length; /hang/ accepts and never answers.
+    // /chunked/ streams without Content-Length; /hang/ accepts and never answers; /moved/ and
+    // /moved-away/ redirect (see below).
     server = createServer((req, res) => {
       requests.push(req.url!);
       const [, folder, name] = req.url!.split('/');
       const body = files[name!];
       if (folder === 'hang') return; // never answers
+      if (folder === 'moved' || folder === 'moved-away') {
+        // /moved/ redirects to /ok/ on this host; /moved-away/ to the same files under the name `localhost`.
+        const host = folder === 'moved' ? req.headers.host : `localhost:${(server.address() as AddressInfo).port}`;
+        res.writeHead(302, { location: `http://${host}/ok/${name}` }).end();
+        return;
+      }
       if (!body || (folder === 'missing' && name === STANDARD_GZ_NAMES.testLabels)) {
         res.writeHead(404).end('not found');
         return;
@@ -129,6 +136,20 @@ describe('resolveSource', () => {
     const p = resolveSource({ url: `${base}/hang` }, opts({ signal: ac.signal }));
     setImmediate(() => ac.abort());
     await assert.rejects(p, code('CANCELLED'));
+  });
+
+  test('follows redirects, checking every host against the allowed ones', async () => {
+    const same = await resolveSource({ url: `${base}/moved` }, opts({ allowedHosts: ['127.0.0.1'] }));
+    assert.equal(same.description.files.trainImages.sha256, sha256(files[STANDARD_GZ_NAMES.trainImages]!));
+    await rm(same.tempDir!, { recursive: true, force: true });
+    await assert.rejects(resolveSource({ url: `${base}/ok` }, opts({ allowedHosts: ['*.example.org', 'localhost'] })), code('URL_HOST_NOT_ALLOWED'));
+    const before = requests.length;
+    await assert.rejects(resolveSource({ url: `${base}/moved-away` }, opts({ allowedHosts: ['127.0.0.1'] })), code('URL_HOST_NOT_ALLOWED'));
+    assert.deepEqual(requests.slice(before), [`/moved-away/${STANDARD_GZ_NAMES.trainImages}`], 'the disallowed host was never contacted');
+    // Allowed, the same redirect is followed.
+    const away = await resolveSource({ url: `${base}/moved-away` }, opts({ allowedHosts: ['127.0.0.1', 'localhost'] }));
+    await rm(away.tempDir!, { recursive: true, force: true });
+    assert.deepEqual(await leftovers(), []);
   });
 
   test('invalid sources', async () => {

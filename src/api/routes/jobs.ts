@@ -46,7 +46,7 @@ const EpochMetric = Type.Object({
 
 const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, queues }) => {
+export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, queues }) => {
   const getJob = async (id: string) => {
     const row = await db.job.findUnique({ where: { id } });
     if (!row) throw notFound('Job', id, 'JOB_NOT_FOUND');
@@ -85,7 +85,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, 
         const existing = await db.job.findUnique({ where: { idempotencyKey } });
         if (existing) return replay(existing, type, hash, reply);
       }
-      await checkJobParams(db, type, params);
+      await checkJobParams(db, config, type, params);
       const id = randomUUID();
       let row;
       try {

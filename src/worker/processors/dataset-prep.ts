@@ -8,6 +8,7 @@ import { writeDataset } from '../../ml/data/files.js';
 import type { DatasetPrepParams, DatasetPrepResult } from '../../shared/jobs.js';
 import type { Processor } from '../job-context.js';
 import { resolveSource } from '../sources.js';
+import { parseAllowedHosts } from '../../shared/url-policy.js';
 
 export const datasetDir = (dataDir: string, id: string) => path.join(dataDir, 'datasets', id);
 
@@ -26,6 +27,7 @@ export const datasetPrep: Processor<DatasetPrepParams> = async (ctx) => {
       tmpDir,
       maxBytes: config.DOWNLOAD_MAX_BYTES,
       timeoutMs: config.DOWNLOAD_TIMEOUT_MS,
+      allowedHosts: parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS),
       signal,
       onProgress: (p) => {
         const fileShare = p.totalBytes ? Math.min(1, p.receivedBytes / p.totalBytes) : 0;
