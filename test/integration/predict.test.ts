@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
+import * as tf from '../../src/ml/tf.js';
 import { expectError, startService, submit, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
@@ -123,6 +124,24 @@ describe('POST /v1/predict', () => {
   });
 });
 
+describe('model files', () => {
+  it('serves model.json and weights.bin so that tf.loadLayersModel runs the model elsewhere, exactly as /v1/predict does', async () => {
+    const address = await app.listen({ port: 0, host: '127.0.0.1' });
+    const loaded = await tf.loadLayersModel(tf.io.http(`${address}/v1/models/${modelA}/model.json`));
+    const n = 10;
+    const mine = tf.tidy(() => (loaded.predict(tf.tensor(Array.from({ length: n }, (_, i) => asFloats(i)).flat(), [n, 28, 28, 1])) as tf.Tensor).arraySync()) as number[][];
+    loaded.dispose();
+    const served = (await predict({ model: modelA, inputs: Array.from({ length: n }, (_, i) => asFloats(i)) })).json();
+    served.predictions.forEach((p: any, i: number) => p.probabilities.forEach((v: number, c: number) => assert.ok(Math.abs(v - mine[i]![c]!) < 1e-5, `digit ${i} class ${c}`)));
+
+    const chart = await app.inject(`/v1/models/${modelA}/training-curve.svg`);
+    assert.equal(chart.statusCode, 200);
+    assert.match(chart.headers['content-type'] as string, /^image\/svg\+xml/);
+    assert.match(chart.body, /^<svg/);
+    expectError(await app.inject('/v1/models/00000000-0000-4000-8000-000000000000/model.json'), 404, 'MODEL_NOT_FOUND');
+  });
+});
+
 describe('predict jobs', () => {
   it('predicts a dataset split with accuracy and a confusion matrix', async () => {
     const job = await submit(app, 'predict', { model: modelA, dataset: { datasetId, split: 'test', limit: 200 } });
@@ -144,6 +163,17 @@ describe('predict jobs', () => {
     const r = done.result as any;
     const sync = (await predict({ model: modelA, inputs: [asFloats(0), await png(1)] })).json();
     assert.deepEqual(r.predictions.map((p: any) => p.class), sync.predictions.map((p: any) => p.class));
+  });
+
+  it('serves the predictions file of a predict job, and refuses other jobs with NO_PREDICTIONS', async () => {
+    const job = await submit(app, 'predict', { model: modelA, dataset: { datasetId, split: 'test', limit: 30 } });
+    assert.equal((await waitForJob(app, job.id)).status, 'succeeded');
+    const res = await app.inject(`/v1/jobs/${job.id}/predictions`);
+    assert.equal(res.statusCode, 200);
+    assert.match(res.headers['content-type'] as string, /^application\/x-ndjson/);
+    const lines = res.body.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.map((l) => l.index), Array.from({ length: 30 }, (_, i) => i));
+    expectError(await app.inject(`/v1/jobs/${modelA}/predictions`), 409, 'NO_PREDICTIONS');
   });
 
   it('deletes a model without aliases, files and all', async () => {

@@ -1,12 +1,15 @@
 // Route group /v1/jobs: submit, read, list, cancel, per-epoch metrics, and a server-sent event stream.
 import { randomUUID } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Prisma } from '../../shared/db.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { JOB_PARAMS, JOB_STATUSES, JOB_TYPES, TERMINAL_STATUSES, type JobParams, type JobType } from '../../shared/jobs.js';
-import { paramsHash, toApiJob, toDbType } from '../../shared/job-rows.js';
+import { fromDbType, paramsHash, toApiJob, toDbType } from '../../shared/job-rows.js';
 import { checkJobParams } from '../job-checks.js';
 import { afterCursor, pageOrder, toPage } from '../pagination.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
@@ -185,6 +188,30 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       const row = await getJob(req.params.id);
       const items = await db.epochMetric.findMany({ where: { jobId: row.id }, orderBy: { epoch: 'asc' } });
       return { jobId: row.id, items: items.map(({ jobId, createdAt, ...m }) => m) };
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id/predictions',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: 'The predictions of a finished predict job',
+        description: 'JSON lines, one per input in order: `{"index", "class", "probabilities"}` and `label` where the dataset has one.',
+        params: IdParams,
+        response: { 200: Type.String({ description: 'application/x-ndjson' }), ...errors(404, 409) },
+      },
+    },
+    async (req, reply) => {
+      const row = await getJob(req.params.id);
+      const result = row.result as { predictionsFile?: string } | null;
+      if (fromDbType(row.type) !== 'predict' || row.status !== 'succeeded' || !result?.predictionsFile) {
+        throw new AppError('NO_PREDICTIONS', `Job ${row.id} is a ${fromDbType(row.type)} job with status ${row.status}: only a succeeded predict job has predictions`, 409);
+      }
+      const at = path.join(config.DATA_DIR, result.predictionsFile);
+      const size = await stat(at).then((st) => st.size, () => undefined);
+      if (size === undefined) throw new AppError('FILE_NOT_FOUND', `The predictions of job ${row.id} are gone from disk`, 404);
+      return reply.type('application/x-ndjson').header('content-length', size).send(createReadStream(at) as never); // the schema's string: a stream
     },
   );
 

@@ -1,5 +1,7 @@
 // Route group /v1/models: the model registry (trained models, lineage, aliases).
-import { rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { rm, stat } from 'node:fs/promises';
+import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Model as ModelRow } from '../../generated/prisma/client.js';
@@ -84,6 +86,28 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     { schema: { tags: ['models'], summary: 'A model with its metrics and lineage', params: IdParams, response: { 200: Type.Ref('Model'), ...errors(404) } } },
     async (req) => toApi((await db.model.findUnique({ where: { id: req.params.id }, include })) ?? (await Promise.reject(notFound('Model', req.params.id, 'MODEL_NOT_FOUND')))),
   );
+
+  // The model's files, so that clients can run it themselves: tf.loadLayersModel('<api>/v1/models/<id>/model.json')
+  // fetches weights.bin from beside it, as the manifest names it.
+  const FILES = [
+    { name: 'model.json', type: 'application/json', summary: 'The model in TensorFlow.js layers format (topology and weights manifest)' },
+    { name: 'weights.bin', type: 'application/octet-stream', summary: 'The weights named by model.json' },
+    { name: 'training-curve.svg', type: 'image/svg+xml', summary: 'Loss and accuracy per epoch' },
+  ];
+  for (const file of FILES) {
+    app.get(
+      `/v1/models/:id/${file.name}`,
+      { schema: { tags: ['models'], summary: file.summary, params: IdParams, response: { 200: Type.String({ description: file.type }), ...errors(404) } } },
+      async (req, reply) => {
+        const model = await db.model.findUnique({ where: { id: req.params.id } });
+        if (!model) throw notFound('Model', req.params.id, 'MODEL_NOT_FOUND');
+        const at = path.join(model.path, file.name);
+        const size = await stat(at).then((st) => st.size, () => undefined);
+        if (size === undefined) throw new AppError('FILE_NOT_FOUND', `Model ${model.id} has no ${file.name}`, 404);
+        return reply.type(file.type).header('content-length', size).send(createReadStream(at) as never); // the schema's string: a stream
+      },
+    );
+  }
 
   app.delete(
     '/v1/models/:id',
