@@ -1,7 +1,7 @@
 // Predictions through HTTP with briefly trained models: raw arrays, PNGs (scaled, inverted), the
 // registry's aliases, bulk predict jobs, and every kind of bad input.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -139,6 +139,8 @@ describe('model files', () => {
     assert.match(chart.headers['content-type'] as string, /^image\/svg\+xml/);
     assert.match(chart.body, /^<svg/);
     expectError(await app.inject('/v1/models/00000000-0000-4000-8000-000000000000/model.json'), 404, 'MODEL_NOT_FOUND');
+    await rm(path.join(svc.config.DATA_DIR, 'models', modelA, 'training-curve.svg'));
+    expectError(await app.inject(`/v1/models/${modelA}/training-curve.svg`), 404, 'FILE_NOT_FOUND');
   });
 });
 

@@ -1,5 +1,4 @@
 // Route group /v1/datasets: prepared datasets with their manifest, counts and statistics.
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -8,6 +7,7 @@ import { notFound } from '../../shared/errors.js';
 import { afterCursor, pageOrder, toPage } from '../pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
+import { sendFile } from '../send-file.js';
 
 const Dataset = Type.Object(
   {
@@ -83,7 +83,7 @@ export const datasetsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     },
     async (req, reply) => {
       const d = await get(req.params.id);
-      return reply.type('image/png').send(createReadStream(path.join(d.path, 'preview.png')) as never);
+      return sendFile(reply, path.join(d.path, 'preview.png'), 'image/png', `Dataset ${d.id} has no preview.png`);
     },
   );
 };

@@ -1,7 +1,5 @@
 // Route group /v1/jobs: submit, read, list, cancel, per-epoch metrics, and a server-sent event stream.
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
@@ -14,6 +12,7 @@ import { checkJobParams } from '../job-checks.js';
 import { afterCursor, pageOrder, toPage } from '../pagination.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
+import { sendFile } from '../send-file.js';
 
 const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, description: 'Resubmitting with the same key returns the first job' });
 
@@ -208,10 +207,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       if (fromDbType(row.type) !== 'predict' || row.status !== 'succeeded' || !result?.predictionsFile) {
         throw new AppError('NO_PREDICTIONS', `Job ${row.id} is a ${fromDbType(row.type)} job with status ${row.status}: only a succeeded predict job has predictions`, 409);
       }
-      const at = path.join(config.DATA_DIR, result.predictionsFile);
-      const size = await stat(at).then((st) => st.size, () => undefined);
-      if (size === undefined) throw new AppError('FILE_NOT_FOUND', `The predictions of job ${row.id} are gone from disk`, 404);
-      return reply.type('application/x-ndjson').header('content-length', size).send(createReadStream(at) as never); // the schema's string: a stream
+      return sendFile(reply, path.join(config.DATA_DIR, result.predictionsFile), 'application/x-ndjson', `The predictions of job ${row.id} are gone from disk`);
     },
   );
 

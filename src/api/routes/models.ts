@@ -1,6 +1,5 @@
 // Route group /v1/models: the model registry (trained models, lineage, aliases).
-import { createReadStream } from 'node:fs';
-import { rm, stat } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -10,6 +9,7 @@ import { ALIAS_RE, RESERVED_ALIASES } from '../../shared/model-registry.js';
 import { afterCursor, pageOrder, toPage } from '../pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
+import { sendFile } from '../send-file.js';
 
 const Model = Type.Object(
   {
@@ -101,10 +101,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       async (req, reply) => {
         const model = await db.model.findUnique({ where: { id: req.params.id } });
         if (!model) throw notFound('Model', req.params.id, 'MODEL_NOT_FOUND');
-        const at = path.join(model.path, file.name);
-        const size = await stat(at).then((st) => st.size, () => undefined);
-        if (size === undefined) throw new AppError('FILE_NOT_FOUND', `Model ${model.id} has no ${file.name}`, 404);
-        return reply.type(file.type).header('content-length', size).send(createReadStream(at) as never); // the schema's string: a stream
+        return sendFile(reply, path.join(model.path, file.name), file.type, `Model ${model.id} has no ${file.name}`);
       },
     );
   }
