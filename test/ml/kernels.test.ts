@@ -240,6 +240,36 @@ describe('wasm kernels match the cpu backend', () => {
     }
   });
 
+  for (const simd of [true, false]) {
+  test(`Transpose of the last two axes, batched, float32 and int32; other permutations through the package kernel (${simd ? 'wasm' : 'JS'})`, async () => {
+    setSimdKernelsEnabled(simd);
+    const cases: [number[], number[]][] = [
+      [[1024, 128], [1, 0]],
+      [[37, 5], [1, 0]],
+      [[3, 17, 33], [0, 2, 1]],
+      [[2, 3, 1, 40], [0, 1, 3, 2]],
+      [[4, 5, 6], [2, 1, 0]],
+      [[4, 5, 6], [1, 0, 2]],
+    ];
+    for (const [shape, perm] of cases) {
+      const data = randomData(shape.reduce((a, b) => a * b, 1));
+      for (const dtype of ['float32', 'int32'] as const) {
+        const values = dtype === 'int32' ? Int32Array.from(data, (v) => Math.round(v * 1e6)) : data;
+        const results = [];
+        for (const backend of ['cpu', 'wasm']) {
+          await tf.setBackend(backend);
+          const t = tf.tensor(values, shape, dtype);
+          const out = tf.transpose(t, perm);
+          results.push({ shape: out.shape, values: Array.from(out.dataSync()) });
+          tf.dispose([t, out]);
+        }
+        assert.deepEqual(results[1], results[0], `transpose ${dtype} ${shape} by ${perm}`);
+      }
+    }
+    setSimdKernelsEnabled(true);
+  });
+  }
+
   test('BatchMatMul with transposed operands', async () => {
     for (let i = 0; i < 24; i++) {
       const [m, k, n] = [int(1, 40), int(1, 40), int(1, 40)];

@@ -9,6 +9,7 @@ import { castConfig, identityConfig } from './identity.js';
 import { maxPoolGradConfig } from './max_pool_grad.js';
 import { sumConfig } from './sum.js';
 import { tileConfig } from './tile.js';
+import { transposeConfig } from './transpose.js';
 import { rememberOriginal } from './wasm_util.js';
 
 export const WASM_KERNELS: readonly tf.KernelConfig[] = [
@@ -18,6 +19,7 @@ export const WASM_KERNELS: readonly tf.KernelConfig[] = [
   batchMatMulConfig,
   sumConfig,
   tileConfig,
+  transposeConfig,
   identityConfig,
   castConfig,
 ];

@@ -33,6 +33,8 @@ export interface SimdKernels {
   im2col(x: number, col: number, ...geometry: GeometryArgs): void;
   /** im2col.ts's col2im: dx[b, oy·sh + i - pt, ox·sw + j - pl, c] += col[n, (i, j, c)]. */
   col2im(col: number, dx: number, ...geometry: GeometryArgs): void;
+  /** dst[b, c, r] = src[b, r, c] for `batch` matrices of rows × cols 4-byte elements. */
+  transpose(src: number, dst: number, batch: number, rows: number, cols: number): void;
 }
 
 /** batch, height, width, channels, filterHeight, filterWidth, strideH, strideW, padTop, padLeft, outH, outW */
@@ -183,7 +185,50 @@ const watSource = (shared: boolean) => `
       (local.get $C) (local.get $KH) (local.get $KW) (local.get $sh) (local.get $sw) (local.get $pt)
       (local.get $pl) (local.get $OH) (local.get $OW)))
 
-  ;; Adds dy[g] to dx at element index $i when $i >= 0.
+;; dst[b, c, r] = src[b, r, c] for 4-byte elements, in 16×16 tiles so that the rows read and the
+  ;; columns written stay in cache.
+  (func (export "transpose") (param $src i32) (param $dst i32) (param $batch i32) (param $rows i32) (param $cols i32)
+    (local $b i32) (local $r0 i32) (local $c0 i32) (local $r1 i32) (local $c1 i32) (local $r i32) (local $c i32)
+    (local $s i32) (local $d i32) (local $size i32) (local $rowBytes i32)
+    (local.set $size (i32.shl (i32.mul (local.get $rows) (local.get $cols)) (i32.const 2)))
+    (local.set $rowBytes (i32.shl (local.get $rows) (i32.const 2)))
+    (block $b_done (loop $b_loop
+      (br_if $b_done (i32.ge_u (local.get $b) (local.get $batch)))
+      (local.set $r0 (i32.const 0))
+      (block $r0_done (loop $r0_loop
+        (br_if $r0_done (i32.ge_u (local.get $r0) (local.get $rows)))
+        (local.set $r1 (select (local.get $rows) (i32.add (local.get $r0) (i32.const 16))
+          (i32.gt_u (i32.add (local.get $r0) (i32.const 16)) (local.get $rows))))
+        (local.set $c0 (i32.const 0))
+        (block $c0_done (loop $c0_loop
+          (br_if $c0_done (i32.ge_u (local.get $c0) (local.get $cols)))
+          (local.set $c1 (select (local.get $cols) (i32.add (local.get $c0) (i32.const 16))
+            (i32.gt_u (i32.add (local.get $c0) (i32.const 16)) (local.get $cols))))
+          (local.set $r (local.get $r0))
+          (block $r_done (loop $r_loop
+            (br_if $r_done (i32.ge_u (local.get $r) (local.get $r1)))
+            (local.set $s (i32.add (local.get $src) (i32.shl (i32.add (i32.mul (local.get $r) (local.get $cols)) (local.get $c0)) (i32.const 2))))
+            (local.set $d (i32.add (local.get $dst) (i32.shl (i32.add (i32.mul (local.get $c0) (local.get $rows)) (local.get $r)) (i32.const 2))))
+            (local.set $c (local.get $c0))
+            (block $c_done (loop $c_loop
+              (br_if $c_done (i32.ge_u (local.get $c) (local.get $c1)))
+              (i32.store (local.get $d) (i32.load (local.get $s)))
+              (local.set $s (i32.add (local.get $s) (i32.const 4)))
+              (local.set $d (i32.add (local.get $d) (local.get $rowBytes)))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br $c_loop)))
+            (local.set $r (i32.add (local.get $r) (i32.const 1)))
+            (br $r_loop)))
+          (local.set $c0 (local.get $c1))
+          (br $c0_loop)))
+        (local.set $r0 (local.get $r1))
+        (br $r0_loop)))
+      (local.set $src (i32.add (local.get $src) (local.get $size)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $size)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $b_loop))))
+
+    ;; Adds dy[g] to dx at element index $i when $i >= 0.
   (func $scatter (param $dx i32) (param $dy i32) (param $i i32) (param $g i32)
     (local $at i32)
     (if (i32.ge_s (local.get $i) (i32.const 0))

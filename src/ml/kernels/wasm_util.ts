@@ -42,6 +42,9 @@ export function f32(backend: BackendWasm, info: Info): Float32Array {
   return backend.typedArrayFromHeap(info) as Float32Array;
 }
 
+/** Transpose through the kernel registered now: ours (transpose.ts) for matrix transposes, once registered. */
 export function transpose(backend: BackendWasm, x: Info, perm: number[]): Info {
-  return run(backend, tf.Transpose, { x }, { perm });
+  const cfg = tf.getKernel(tf.Transpose, 'wasm');
+  if (!cfg) throw new Error('wasm kernel Transpose is not registered');
+  return cfg.kernelFunc({ inputs: { x }, backend, attrs: { perm } }) as Info;
 }
