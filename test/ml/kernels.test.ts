@@ -54,6 +54,23 @@ async function expectSameAsCpu(kernel: string, inputs: Record<string, Input>, at
   assert.ok(err <= 1e-4, `${label}: relative error ${err}`);
 }
 
+/** A data-movement op must give the cpu backend's result bit for bit, for float32 and int32 data. */
+async function expectExactlyAsCpu(shape: number[], op: (t: tf.Tensor) => tf.Tensor, label: string) {
+  const data = randomData(shape.reduce((a, b) => a * b, 1));
+  for (const dtype of ['float32', 'int32'] as const) {
+    const values = dtype === 'int32' ? Int32Array.from(data, (v) => Math.round(v * 1e6)) : data;
+    const results = [];
+    for (const backend of ['cpu', 'wasm']) {
+      await tf.setBackend(backend);
+      const t = tf.tensor(values, shape, dtype);
+      const out = op(t);
+      results.push({ shape: out.shape, values: Array.from(out.dataSync()) });
+      tf.dispose([t, out]);
+    }
+    assert.deepEqual(results[1], results[0], `${label} (${dtype})`);
+  }
+}
+
 interface ConvCase {
   x: number[];
   filter: number[];
@@ -223,21 +240,7 @@ describe('wasm kernels match the cpu backend', () => {
       const rank = int(1, 5);
       cases.push([Array.from({ length: rank }, () => int(1, 4)), Array.from({ length: rank }, () => int(1, 4))]);
     }
-    for (const [shape, reps] of cases) {
-      const data = randomData(shape.reduce((a, b) => a * b, 1));
-      for (const dtype of ['float32', 'int32'] as const) {
-        const values = dtype === 'int32' ? Int32Array.from(data, (v) => Math.round(v * 1e6)) : data;
-        const results = [];
-        for (const backend of ['cpu', 'wasm']) {
-          await tf.setBackend(backend);
-          const t = tf.tensor(values, shape, dtype);
-          const out = tf.tile(t, reps);
-          results.push({ shape: out.shape, values: Array.from(out.dataSync()) });
-          tf.dispose([t, out]);
-        }
-        assert.deepEqual(results[1], results[0], `tile ${dtype} ${shape} by ${reps}`);
-      }
-    }
+    for (const [shape, reps] of cases) await expectExactlyAsCpu(shape, (t) => tf.tile(t, reps), `tile ${shape} by ${reps}`);
   });
 
   for (const simd of [true, false]) {
@@ -251,21 +254,7 @@ describe('wasm kernels match the cpu backend', () => {
       [[4, 5, 6], [2, 1, 0]],
       [[4, 5, 6], [1, 0, 2]],
     ];
-    for (const [shape, perm] of cases) {
-      const data = randomData(shape.reduce((a, b) => a * b, 1));
-      for (const dtype of ['float32', 'int32'] as const) {
-        const values = dtype === 'int32' ? Int32Array.from(data, (v) => Math.round(v * 1e6)) : data;
-        const results = [];
-        for (const backend of ['cpu', 'wasm']) {
-          await tf.setBackend(backend);
-          const t = tf.tensor(values, shape, dtype);
-          const out = tf.transpose(t, perm);
-          results.push({ shape: out.shape, values: Array.from(out.dataSync()) });
-          tf.dispose([t, out]);
-        }
-        assert.deepEqual(results[1], results[0], `transpose ${dtype} ${shape} by ${perm}`);
-      }
-    }
+    for (const [shape, perm] of cases) await expectExactlyAsCpu(shape, (t) => tf.transpose(t, perm), `transpose ${shape} by ${perm}`);
     setSimdKernelsEnabled(true);
   });
   }
