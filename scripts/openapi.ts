@@ -19,6 +19,7 @@ export async function buildOpenApi(): Promise<unknown> {
     logger: createLogger('silent'),
     predict: unused as never,
     backendName: () => null,
+    loadedModels: () => [],
     onModelChanged: () => {},
   });
   await app.ready();

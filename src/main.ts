@@ -36,6 +36,8 @@ const workerProcess = mode === 'all' ? superviseWorkerProcess(logger) : undefine
 if (service.app) {
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ address, docs: `${address}/docs` }, 'API listening');
+  // In the background: requests are served meanwhile (a model not loaded yet loads on demand).
+  void service.preloadModels().catch((err) => logger.warn({ err }, 'model preload failed'));
 }
 
 let stopping = false;

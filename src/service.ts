@@ -22,6 +22,8 @@ export interface Service {
   queues: Queues;
   app?: FastifyInstance;
   workers?: Workers;
+  /** API only: loads the aliased and the latest model for serving (main.ts calls it after listen). */
+  preloadModels(): Promise<string[]>;
   close(): Promise<void>;
 }
 
@@ -46,6 +48,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       logger,
       predict,
       backendName: () => predict?.backendName() ?? null,
+      loadedModels: () => predict?.loadedModels() ?? [],
       onModelChanged: (id, change) => predict?.invalidate(id, change === 'deleted'),
     });
   }
@@ -55,6 +58,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     queues,
     app,
     workers,
+    preloadModels: async () => (predict ? predict.preload() : []),
     async close() {
       await app?.close();
       await workers?.close();

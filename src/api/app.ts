@@ -24,6 +24,8 @@ export interface AppDeps {
   predict: PredictService;
   /** The TensorFlow.js backend serving predictions in this process, once loaded. */
   backendName: () => string | null;
+  /** Ids of the models loaded for serving in this process. */
+  loadedModels: () => string[];
   /** Tells caches that a model was deleted, or that an alias pointing at it moved away. */
   onModelChanged: (modelId: string, change: 'deleted' | 'alias-moved') => void;
 }

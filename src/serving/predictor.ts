@@ -71,6 +71,8 @@ export interface Prediction {
 export interface Predictor {
   /** Runs `n` inputs (pixels: n×784 values in [0,1], e.g. from inputsToBatch) through model `modelId`. */
   predict(modelId: string, pixels: Float32Array, n: number): Promise<Prediction>;
+  /** Loads a model (on every inference thread) before its first request, e.g. at start-up. */
+  preload(modelId: string): Promise<void>;
   /** Drops a cached model (e.g. deleted or replaced); queued rows still run on it first. */
   invalidate(modelId: string): boolean;
   /** Batching figures per loaded model. */
@@ -231,6 +233,10 @@ export function createPredictor(opts: PredictorOptions): Predictor {
           throw err;
         }
       }
+    },
+    async preload(modelId) {
+      if (closed) throw new Error('predictor is closed');
+      await cache.get(modelId);
     },
     invalidate: (modelId) => cache.invalidate(modelId),
     stats() {

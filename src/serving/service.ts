@@ -51,6 +51,29 @@ export async function createPredictService({ config, db, logger }: { config: Con
 
   return {
     backendName: () => backend.name,
+    /** Ids of the models loaded for serving now. */
+    loadedModels: () => Object.keys(predictor.stats()),
+    /**
+     * Loads the models requests are most likely to name, so that their first request does not wait
+     * for a model load (~0.8 s for a keras-cnn with its warm-up): those aliases point at, newest
+     * alias first, then `latest`, as many as the cache holds. Failures are logged, not thrown.
+     */
+    async preload(): Promise<string[]> {
+      const aliased = await db.modelAlias.findMany({ orderBy: { updatedAt: 'desc' }, select: { modelId: true } });
+      const latest = await resolveModel(db, 'latest').then((m) => [m.id], () => []);
+      const ids = [...new Set([...aliased.map((a) => a.modelId), ...latest])].slice(0, config.MODEL_CACHE_SIZE);
+      const loaded: string[] = [];
+      for (const id of ids) {
+        try {
+          await predictor.preload(id);
+          loaded.push(id);
+        } catch (err) {
+          logger.warn({ err, modelId: id }, 'model preload failed');
+        }
+      }
+      if (loaded.length) logger.info({ models: loaded }, 'models preloaded for serving');
+      return loaded;
+    },
     /** Forgets every name resolved to `modelId`, and with `unload` the loaded model too. */
     invalidate(modelId: string, unload = true) {
       for (const [ref, v] of resolved) if (v.id === modelId || v.id === undefined) resolved.delete(ref);

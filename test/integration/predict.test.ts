@@ -99,6 +99,19 @@ describe('POST /v1/predict', () => {
     expectError(await app.inject({ method: 'DELETE', url: '/v1/models/aliases/production' }), 404, 'ALIAS_NOT_FOUND');
   });
 
+  it('preloads the models aliases point at and the latest one, and /ready lists them', async () => {
+    await app.inject({ method: 'PUT', url: '/v1/models/aliases/staging', payload: { modelId: modelA } });
+    const fresh = await startService({ api: true, worker: false });
+    try {
+      assert.deepEqual((await fresh.app.inject('/ready')).json().models, []);
+      assert.deepEqual(await fresh.preloadModels(), [modelA, modelB]);
+      assert.deepEqual((await fresh.app.inject('/ready')).json().models.sort(), [modelA, modelB].sort());
+    } finally {
+      await fresh.close();
+      await app.inject({ method: 'DELETE', url: '/v1/models/aliases/staging' });
+    }
+  });
+
   it('answers every kind of bad input with its code', async () => {
     const tooBig = (await sharp({ create: { width: 2100, height: 2100, channels: 3, background: '#fff' } }).png().toBuffer()).toString('base64');
     const cases: [unknown, number, string][] = [

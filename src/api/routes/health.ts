@@ -15,7 +15,15 @@ async function timed(fn: () => Promise<unknown>) {
   }
 }
 
-export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, queues, backendName }) => {
+const Ready = (status: 'ready' | 'unavailable') =>
+  Type.Object({
+    status: Type.Literal(status),
+    checks: Type.Object({ postgres: Check, redis: Check }),
+    backend: Type.Union([Type.String(), Type.Null()], { description: 'TensorFlow.js backend serving predictions' }),
+    models: Type.Array(Type.String(), { description: 'Ids of the models loaded for serving' }),
+  });
+
+export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, queues, backendName, loadedModels }) => {
   app.get(
     '/health',
     { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
@@ -28,10 +36,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       schema: {
         tags: ['health'],
         summary: 'Readiness: Postgres and Redis answer',
-        response: {
-          200: Type.Object({ status: Type.Literal('ready'), checks: Type.Object({ postgres: Check, redis: Check }), backend: Type.Union([Type.String(), Type.Null()]) }),
-          503: Type.Object({ status: Type.Literal('unavailable'), checks: Type.Object({ postgres: Check, redis: Check }), backend: Type.Union([Type.String(), Type.Null()]) }),
-        },
+        response: { 200: Ready('ready'), 503: Ready('unavailable') },
       },
     },
     async (_req, reply) => {
@@ -40,7 +45,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
         timed(() => queues['dataset-prep'].count()),
       ]);
       const ok = postgres.ok && redis.ok;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, backend: backendName() });
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, backend: backendName(), models: loadedModels() });
     },
   );
 };
