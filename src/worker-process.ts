@@ -17,8 +17,6 @@ const MAX_DELAY_MS = 30_000;
 const HEALTHY_MS = 60_000;
 
 export interface WorkerProcess {
-  /** The running child's pid, if one runs. */
-  pid(): number | undefined;
   /** Asks the child to finish (SIGTERM: it releases its jobs) and resolves when it has exited. */
   stop(): Promise<void>;
 }
@@ -59,7 +57,6 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
   start();
 
   return {
-    pid: () => child?.pid,
     async stop() {
       stopping = true;
       clearTimeout(restartTimer);

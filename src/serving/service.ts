@@ -19,6 +19,14 @@ export interface PredictAnswer {
 /** How long an alias (or `latest`) stays resolved in this process before it is looked up again. */
 const ALIAS_TTL_MS = 1000;
 
+interface Resolved {
+  lookup: Promise<string>;
+  /** Set once the lookup has answered. */
+  id?: string;
+  /** performance.now() when the lookup started. */
+  at: number;
+}
+
 export async function createPredictService({ config, db, logger }: { config: Config; db: Db; logger: Logger }) {
   const { initBackend } = await import('../ml/backend.js');
   const backend = await initBackend(config.TFJS_BACKEND);
@@ -39,11 +47,11 @@ export async function createPredictService({ config, db, logger }: { config: Con
 
   // Names (ids, aliases, `latest`) resolved in the last ALIAS_TTL_MS. A lookup in flight is shared:
   // when the entry expires under load, the concurrent requests wait for one query, not one each.
-  const resolved = new Map<string, { lookup: Promise<string>; id?: string; at: number }>();
+  const resolved = new Map<string, Resolved>();
   function resolveId(ref: string): Promise<string> {
     const hit = resolved.get(ref);
     if (hit && performance.now() - hit.at < ALIAS_TTL_MS) return hit.lookup;
-    const entry: { lookup: Promise<string>; id?: string; at: number } = { lookup: resolveModel(db, ref).then((m) => (entry.id = m.id)), at: performance.now() };
+    const entry: Resolved = { lookup: resolveModel(db, ref).then((m) => (entry.id = m.id)), at: performance.now() };
     resolved.set(ref, entry);
     entry.lookup.catch(() => resolved.get(ref) === entry && resolved.delete(ref)); // errors are not cached
     return entry.lookup;

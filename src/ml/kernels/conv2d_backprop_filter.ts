@@ -13,7 +13,7 @@
 // - `rows`: dW[K,co] = rows[K,N] · dy[N,co] with rows = im2col(x)ᵀ built directly, so neither operand
 //   nor the result needs a transpose; XNNPACK packs dy. Building the rows is cheap only with one
 //   input channel (contiguous runs, see im2rowsOnHeap), where it takes the first layer's 5×5 gradient
-//   from ~10 ms to ~2 ms (batch 64), so `auto` uses it there.
+//   from ~10 ms to ~4 ms (batch 64), so `auto` uses it there.
 // None needs the package's slow transposed BatchMatMul.
 import * as tf from '../tf.js';
 import { type Geometry, im2colOnHeap, im2rowsOnHeap } from './im2col.js';
