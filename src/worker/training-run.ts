@@ -50,6 +50,8 @@ export async function loadRunData(
 }
 
 export const checkpointDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'checkpoints', ctx.id);
+/** Deletes the run's checkpoint once nothing will resume from it (the run succeeded, failed or was cancelled). */
+const dropCheckpoint = (ctx: JobContext) => rm(checkpointDir(ctx), { recursive: true, force: true });
 export const modelDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'models', ctx.id);
 
 /** A checkpoint left by an earlier attempt of this job, if any. */
@@ -125,7 +127,7 @@ export async function trainWithCheckpoints(
     );
   } catch (err) {
     // The job fails for good (failures are not retried): nothing will resume from the checkpoint.
-    await rm(checkpointDir(ctx), { recursive: true, force: true });
+    await dropCheckpoint(ctx);
     throw err;
   } finally {
     // train() copied what it needs from the checkpoint's tensors.
@@ -134,7 +136,7 @@ export async function trainWithCheckpoints(
   if (result.cancelled) {
     // Stopped by the shutdown of this worker, not by a cancel: the next worker resumes the job.
     if (!ctx.cancelled()) throw new Released();
-    await rm(checkpointDir(ctx), { recursive: true, force: true });
+    await dropCheckpoint(ctx);
   }
   return { ...result, resumedFromEpoch };
 }
@@ -189,7 +191,7 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
     sizeBytes: BigInt(await dirSize(dir)),
   };
   await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row });
-  await rm(checkpointDir(ctx), { recursive: true, force: true });
+  await dropCheckpoint(ctx);
   return {
     modelId: ctx.id,
     test,
