@@ -7,7 +7,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import type { Queues } from '../shared/queue.js';
-import { AppError } from '../shared/errors.js';
+import { statusOf, toAppError } from './http-errors.js';
 import { ErrorResponse, Job } from './schemas.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { datasetsRoutes } from './routes/datasets.js';
@@ -32,30 +32,6 @@ export interface AppDeps {
 
 export const API_VERSION = '1.0.0';
 
-/** Maps Fastify's and Ajv's errors to our `{error: {code, message, details}}` shape. */
-function toHttpError(err: FastifyError): AppError {
-  if (err instanceof AppError) return err;
-  if (err.validation) {
-    const unknownType = err.validation.find((v) => v.keyword === 'discriminator');
-    if (unknownType && err.validationContext === 'body') {
-      return new AppError('UNKNOWN_JOB_TYPE', 'type must be one of dataset-prep, train, fine-tune, predict', 400, err.validation);
-    }
-    return new AppError('VALIDATION_FAILED', `${err.validationContext ?? 'request'} ${err.message.replace(/^(body|querystring|params)\/?/, '')}`.trim(), 400, err.validation);
-  }
-  switch (err.code) {
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new AppError('MALFORMED_JSON', `The request body is not valid JSON: ${err.message}`, 400);
-    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json', 415);
-    case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new AppError('PAYLOAD_TOO_LARGE', err.message, 413);
-  }
-  const status = err.statusCode ?? 500;
-  if (status >= 400 && status < 500) return new AppError('BAD_REQUEST', err.message, status);
-  return new AppError('INTERNAL', 'Internal server error', 500);
-}
-
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
@@ -67,9 +43,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only: a text/plain body is refused with 415 instead of failing validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const httpErr = toHttpError(err);
-    if (httpErr.statusCode >= 500) req.log.error({ err }, 'request failed');
-    return reply.code(httpErr.statusCode).send({ error: httpErr.toJSON() });
+    const appErr = toAppError(err);
+    const status = statusOf(appErr.code);
+    if (status >= 500) req.log.error({ err }, 'request failed');
+    return reply.code(status).send({ error: appErr.toJSON() });
   });
   app.setNotFoundHandler((req, reply) =>
     reply.code(404).send({ error: { code: 'ROUTE_NOT_FOUND', message: `No route ${req.method} ${req.url.split('?')[0]}` } }),

@@ -7,6 +7,6 @@ import { AppError } from '../shared/errors.js';
 
 export async function sendFile(reply: FastifyReply, file: string, type: string, missing: string): Promise<FastifyReply> {
   const size = await stat(file).then((st) => (st.isFile() ? st.size : undefined), () => undefined);
-  if (size === undefined) throw new AppError('FILE_NOT_FOUND', missing, 404);
+  if (size === undefined) throw new AppError('FILE_NOT_FOUND', missing);
   return reply.type(type).header('content-length', size).send(createReadStream(file));
 }

@@ -4,9 +4,9 @@
 // stable), and fine-tuning can swap `head` without touching the softmax.
 import * as tf from './tf.js';
 
-export const ARCHITECTURES = ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn'] as const;
-export type Architecture = (typeof ARCHITECTURES)[number];
-export const DEFAULT_ARCHITECTURE: Architecture = 'strong-cnn';
+import { ARCHITECTURES, DEFAULT_ARCHITECTURE, isArchitecture, type Architecture } from './catalog.js';
+
+export { ARCHITECTURES, DEFAULT_ARCHITECTURE, isArchitecture, type Architecture };
 
 export const HEAD_LAYER = 'head';
 export const SOFTMAX_LAYER = 'softmax';
@@ -17,10 +17,6 @@ export interface BuildOptions {
   numClasses: number;
   /** Makes the initial weights reproducible; omitted means random. */
   seed?: number;
-}
-
-export function isArchitecture(name: string): name is Architecture {
-  return (ARCHITECTURES as readonly string[]).includes(name);
 }
 
 /** Derives a distinct, stable seed per weighted layer so layers never share a random stream. */

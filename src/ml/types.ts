@@ -1,6 +1,8 @@
 // Types shared by the ML modules (data, training, serving). Plain data, no TensorFlow objects.
 
-export type NormalizationKind = 'zero-one' | 'minus-one-one' | 'standardize';
+import type { NormalizationKind } from './catalog.js';
+
+export type { NormalizationKind };
 
 /**
  * How raw uint8 pixels become model inputs. `mean` and `std` are the training split's pixel
@@ -21,5 +23,4 @@ export interface ImageSet {
   width: number;
 }
 
-export const SPLITS = ['train', 'val', 'test'] as const;
-export type SplitName = (typeof SPLITS)[number];
+export { SPLITS, type SplitName } from './catalog.js';

@@ -37,7 +37,7 @@ export async function createPredictService({ config, db, logger }: { config: Con
     cacheSize: config.MODEL_CACHE_SIZE,
     loadModel: async (id) => {
       const row = await db.model.findUnique({ where: { id } });
-      if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`, 404);
+      if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`);
       const { loadModel } = await import('../ml/model-io.js');
       const model = await loadModel(row.path);
       logger.info({ modelId: id, architecture: row.architecture }, 'model loaded for serving');
@@ -94,8 +94,7 @@ export async function createPredictService({ config, db, logger }: { config: Con
         pixels = await inputsToBatch(inputs);
       } catch (err) {
         if (err instanceof InputError) {
-          const status = err.code === 'IMAGE_TOO_LARGE' ? 413 : err.code.startsWith('IMAGE_') ? 422 : 400;
-          throw new AppError(err.code, err.message, status, { index: err.index, ...err.details });
+          throw new AppError(err.code, err.message, { index: err.index, ...err.details });
         }
         throw err;
       }
@@ -110,7 +109,7 @@ export async function createPredictService({ config, db, logger }: { config: Con
         }
         return { modelId, predictions };
       } catch (err) {
-        if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message, 503);
+        if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message);
         throw err;
       }
     },

@@ -1,5 +1,6 @@
-// Errors with a stable machine-readable `code`, shared by the API (as HTTP answers) and the worker
-// (as the `error` of a failed job).
+// Errors with a stable machine-readable `code`, shared by every layer: the API answers them (the HTTP
+// status of a code is chosen in one table, src/api/http-errors.ts), the worker records them as the
+// `error` of a failed job. No layer but the API knows about HTTP.
 
 export interface ErrorBody {
   code: string;
@@ -11,7 +12,6 @@ export class AppError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly statusCode = 400,
     readonly details?: unknown,
   ) {
     super(message);
@@ -23,8 +23,7 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string, id: string, code = 'NOT_FOUND') =>
-  new AppError(code, `${what} ${id} was not found`, 404);
+export const notFound = (what: string, id: string, code = 'NOT_FOUND') => new AppError(code, `${what} ${id} was not found`);
 
 /** Any thrown value as an error body: errors carrying a string `code` keep it, the rest are INTERNAL. */
 export function toErrorBody(err: unknown, fallbackCode = 'INTERNAL'): ErrorBody {

@@ -17,7 +17,7 @@ export async function resolveModel(db: Db, ref: string): Promise<Model> {
     model = (await db.modelAlias.findUnique({ where: { alias: ref }, include: { model: true } }))?.model ?? null;
   }
   if (!model) {
-    throw new AppError('MODEL_NOT_FOUND', ref === 'latest' ? 'No model has been trained yet' : `No model with id or alias "${ref}"`, 404);
+    throw new AppError('MODEL_NOT_FOUND', ref === 'latest' ? 'No model has been trained yet' : `No model with id or alias "${ref}"`);
   }
   return model;
 }

@@ -41,7 +41,7 @@ export async function loadRunData(
   normalization?: Normalization,
 ): Promise<RunData> {
   const dataset = await ctx.db.dataset.findUnique({ where: { id: datasetId } });
-  if (!dataset) throw new AppError('DATASET_NOT_FOUND', `No prepared dataset with id ${datasetId}`, 404);
+  if (!dataset) throw new AppError('DATASET_NOT_FOUND', `No prepared dataset with id ${datasetId}`);
   const norm = normalization ?? (dataset.manifest as unknown as { normalization: Normalization }).normalization;
   const [trainSet, val, test] = await Promise.all(
     (['train', 'val', 'test'] as const).map(async (s) => first(await loadSplit(dataset.path, s, norm), subset[s])),

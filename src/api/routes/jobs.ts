@@ -108,7 +108,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
           where: { id },
           data: { status: 'failed', finishedAt: new Date(), error: { code: 'QUEUE_UNAVAILABLE', message: 'The job queue could not be reached' } },
         });
-        throw new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) could not be reached; try again', 503);
+        throw new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) could not be reached; try again');
       }
       req.log.info({ jobId: id, type }, 'job queued');
       return reply.code(202).header('location', `/v1/jobs/${id}`).send(toApiJob(row));
@@ -117,7 +117,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
 
   function replay(existing: Awaited<ReturnType<typeof getJob>>, type: JobType, hash: string, reply: any) {
     if (existing.paramsHash !== hash || existing.type !== toDbType(type)) {
-      throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This idempotencyKey was used for a different job', 409, { jobId: existing.id });
+      throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This idempotencyKey was used for a different job', { jobId: existing.id });
     }
     return reply.code(202).header('idempotent-replayed', 'true').header('location', `/v1/jobs/${existing.id}`).send(toApiJob(existing));
   }
@@ -158,7 +158,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       const row = await getJob(id);
       if (row.status === 'cancelled') return reply.code(202).send(toApiJob(row));
       if (TERMINAL_STATUSES.includes(row.status)) {
-        throw new AppError('JOB_NOT_CANCELLABLE', `Job ${id} has already ${row.status}`, 409);
+        throw new AppError('JOB_NOT_CANCELLABLE', `Job ${id} has already ${row.status}`);
       }
       // Flag first: a worker that takes the job from now on sees the flag and stops.
       await db.job.update({ where: { id }, data: { cancelRequested: true } });
@@ -205,7 +205,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       const row = await getJob(req.params.id);
       const result = row.result as { predictionsFile?: string } | null;
       if (fromDbType(row.type) !== 'predict' || row.status !== 'succeeded' || !result?.predictionsFile) {
-        throw new AppError('NO_PREDICTIONS', `Job ${row.id} is a ${fromDbType(row.type)} job with status ${row.status}: only a succeeded predict job has predictions`, 409);
+        throw new AppError('NO_PREDICTIONS', `Job ${row.id} is a ${fromDbType(row.type)} job with status ${row.status}: only a succeeded predict job has predictions`);
       }
       return sendFile(reply, path.join(config.DATA_DIR, result.predictionsFile), 'application/x-ndjson', `The predictions of job ${row.id} are gone from disk`);
     },

@@ -121,7 +121,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       const model = await db.model.findUnique({ where: { id: req.params.id }, include });
       if (!model) throw notFound('Model', req.params.id, 'MODEL_NOT_FOUND');
       if (model.aliases.length > 0) {
-        throw new AppError('MODEL_HAS_ALIASES', `Aliases point at this model: ${model.aliases.map((a) => a.alias).join(', ')}; move or delete them first`, 409);
+        throw new AppError('MODEL_HAS_ALIASES', `Aliases point at this model: ${model.aliases.map((a) => a.alias).join(', ')}; move or delete them first`);
       }
       await db.model.delete({ where: { id: model.id } });
       await rm(model.path, { recursive: true, force: true });

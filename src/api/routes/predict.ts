@@ -43,7 +43,7 @@ export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { p
     const { model = 'latest', inputs } = req.body;
     if (inputs.length === 0) throw new AppError('INPUTS_EMPTY', 'inputs must hold at least one input');
     if (inputs.length > config.PREDICT_MAX_INPUTS) {
-      throw new AppError('TOO_MANY_INPUTS', `At most ${config.PREDICT_MAX_INPUTS} inputs per request; use a predict job for bulk`, 413);
+      throw new AppError('TOO_MANY_INPUTS', `At most ${config.PREDICT_MAX_INPUTS} inputs per request; use a predict job for bulk`);
     }
     return predict.predict(model, inputs);
   };

@@ -3,8 +3,6 @@
 import type { Normalization, NormalizationKind } from '../types.js';
 import { DatasetError } from './errors.js';
 
-export const NORMALIZATION_KINDS: readonly NormalizationKind[] = ['zero-one', 'minus-one-one', 'standardize'];
-
 /** Pixel statistics on the [0,1] scale. */
 export interface PixelStats {
   mean: number;

@@ -7,7 +7,8 @@ import { SPLITS } from '../types.js';
 import { type AugmentParams, drawAffine, fillGaussian, warpImage } from './augment.js';
 import { DatasetError } from './errors.js';
 import type { RawDataset, RawSplit } from './idx.js';
-import { NORMALIZATION_KINDS, type PixelStats, pixelHistogram, statsFromHistogram } from './normalize.js';
+import { NORMALIZATIONS } from '../catalog.js';
+import { type PixelStats, pixelHistogram, statsFromHistogram } from './normalize.js';
 import { countBlank, type DuplicateReport, findDuplicates, hashImages } from './quality.js';
 import { countClasses, makeRng, stratifiedSplit, validateRatios } from './split.js';
 
@@ -100,8 +101,8 @@ export function resolvePrepareParams(params: PrepareParams, height: number, widt
   rejectFlip(params);
   rejectFlip(params.augment);
   if (typeof params.seed !== 'number' || !Number.isFinite(params.seed)) invalid(`seed must be a finite number, got ${String(params.seed)}`);
-  if (!NORMALIZATION_KINDS.includes(params.normalize)) {
-    invalid(`normalize must be one of ${NORMALIZATION_KINDS.join(', ')}, got ${String(params.normalize)}`);
+  if (!NORMALIZATIONS.includes(params.normalize)) {
+    invalid(`normalize must be one of ${NORMALIZATIONS.join(', ')}, got ${String(params.normalize)}`);
   }
   let split: SplitSpec;
   let valFraction: number | null = null;

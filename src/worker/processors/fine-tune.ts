@@ -15,7 +15,7 @@ export const fineTune: Processor<FineTuneParams> = async (ctx) => {
   const t0 = performance.now();
   ctx.progress({ percent: 0, stage: 'load' });
   const baseRow = await ctx.db.model.findUnique({ where: { id: p.baseModelId } });
-  if (!baseRow) throw new AppError('MODEL_NOT_FOUND', `No model with id ${p.baseModelId}`, 404);
+  if (!baseRow) throw new AppError('MODEL_NOT_FOUND', `No model with id ${p.baseModelId}`);
   // Inputs are normalized as the base model saw them in its own training.
   const data = await loadRunData(ctx, p.datasetId, p.subset, baseRow.normalization as unknown as Normalization);
   const numClasses = p.numClasses ?? data.dataset.numClasses;
