@@ -5,8 +5,6 @@ import { Worker } from 'node:worker_threads';
 import type { FromThread, ThreadData, ThreadModel, ToThread } from './inference-thread.js';
 import { MNIST_PIXELS } from './run-model.js';
 
-export type { ThreadModel } from './inference-thread.js';
-
 const THREAD_ENTRY = new URL('./inference-thread.ts', import.meta.url);
 /**
  * The thread's entry file is TypeScript, so tsx must be registered in the thread first. The `--import

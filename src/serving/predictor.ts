@@ -1,12 +1,12 @@
-// The narrow predict service: the only serving module that touches TensorFlow. Per model one
-// micro-batcher; each batch is one tensor, one normalization pass, one model.predict inside tf.tidy,
-// one read-back, so request handling never creates tensors.
+// The predictor: per model one micro-batcher, the models kept in a bounded cache (model-cache.ts).
+// Each batch is one tensor, one normalization pass, one model call inside tf.tidy and one read-back
+// (run-model.ts), so request handling never creates tensors.
 //
 // On the wasm and cpu backends a model call runs synchronously on the calling JS thread: in the API
 // process it would stop HTTP parsing while it lasts, and HTTP work would hold the model back. Models
-// therefore run on inference threads (inference-pool.ts; each thread's code is inference-thread.ts),
-// by default one per core, each with its own copy of every served model
-// and a single-threaded backend. The main thread parses and batches requests while the threads
+// therefore run on inference threads (the pool in inference-pool.ts, each thread running
+// inference-thread.ts), by default one per core, each with its own copy of every served model and
+// a single-threaded backend. The main thread parses and batches requests while the threads
 // compute, and two batches run side by side rather than one batch split across the cores (XNNPACK
 // threads wait at every layer for the slowest of them, badly so on a busy machine). Measured with
 // bench/predict.ts on 2 cores (keras-cnn, quiet machine), against the model on the main thread with
