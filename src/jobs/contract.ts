@@ -16,6 +16,7 @@ import {
   type ScheduleType,
 } from '../ml/catalog.js';
 import { EvaluationResult } from '../ml/results.js';
+import { Prediction } from '../serving/answer.js';
 
 export const JOB_TYPES = ['dataset-prep', 'train', 'fine-tune', 'predict'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
@@ -274,11 +275,6 @@ export const PredictJobParams = Type.Object(
 );
 export type PredictJobParams = Static<typeof PredictJobParams>;
 
-export const Prediction = Type.Object(
-  { class: Type.Integer({ minimum: 0 }), probabilities: Type.Array(Type.Number({ minimum: 0, maximum: 1 })) },
-  { title: 'Prediction' },
-);
-export type Prediction = Static<typeof Prediction>;
 
 export const PredictJobResult = Type.Object(
   {

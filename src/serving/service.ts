@@ -7,14 +7,10 @@ import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { resolveModel } from '../shared/model-registry.js';
 import type { Normalization } from '../ml/types.js';
+import { toPredictions, type PredictAnswer } from './answer.js';
 import { OverloadedError } from './batcher.js';
 import { InputError, inputsToBatch } from './inputs.js';
 import { createPredictor } from './predictor.js';
-
-export interface PredictAnswer {
-  modelId: string;
-  predictions: { class: number; probabilities: number[] }[];
-}
 
 /** How long an alias (or `latest`) stays resolved in this process before it is looked up again. */
 const ALIAS_TTL_MS = 1000;
@@ -100,14 +96,7 @@ export async function createPredictService({ config, db, logger }: { config: Con
       }
       try {
         const { probabilities, numClasses } = await predictor.predict(modelId, pixels, inputs.length);
-        const predictions = [];
-        for (let i = 0; i < inputs.length; i++) {
-          const row = Array.from(probabilities.subarray(i * numClasses, (i + 1) * numClasses));
-          let best = 0;
-          for (let c = 1; c < numClasses; c++) if (row[c]! > row[best]!) best = c;
-          predictions.push({ class: best, probabilities: row });
-        }
-        return { modelId, predictions };
+        return { modelId, predictions: toPredictions(probabilities, inputs.length, numClasses) };
       } catch (err) {
         if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message);
         throw err;
