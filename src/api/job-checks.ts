@@ -6,7 +6,8 @@ import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { DatasetPrepParams, FineTuneParams, JobParams, JobType, PredictJobParams, TrainParams } from '../shared/jobs.js';
 import { resolveModel } from '../shared/model-registry.js';
-import { hostAllowed, parseAllowedHosts } from '../shared/url-policy.js';
+import { checkOutboundUrl } from '../shared/outbound.js';
+import { parseAllowedHosts } from '../shared/url-policy.js';
 
 async function requireDataset(db: Db, datasetId: string) {
   const dataset = await db.dataset.findUnique({ where: { id: datasetId } });
@@ -18,13 +19,9 @@ async function requireDataset(db: Db, datasetId: string) {
   throw new AppError('DATASET_NOT_FOUND', `No prepared dataset with id ${datasetId}`);
 }
 
-function checkDatasetPrep(p: DatasetPrepParams, allowedHosts: readonly string[]) {
-  if (typeof p.source === 'object') {
-    const url = new URL(p.source.url); // an http(s) URI: the schema checked it
-    if (!hostAllowed(url, allowedHosts)) {
-      throw new AppError('URL_HOST_NOT_ALLOWED', `Datasets may not be fetched from ${url.hostname} (allowed: ${allowedHosts.join(', ')})`);
-    }
-  }
+function checkDatasetPrep(p: DatasetPrepParams, allowedHosts: readonly string[], allowPrivate: boolean) {
+  // A literal private address or `localhost` is refused here; names are checked again at connect time.
+  if (typeof p.source === 'object') checkOutboundUrl(p.source.url, { allowPrivate, allowedHosts });
   if (typeof p.split === 'object') {
     const { train, val, test } = p.split;
     if (Math.abs(train + val + test - 1) > 1e-6) {
@@ -62,10 +59,10 @@ async function checkPredict(db: Db, p: PredictJobParams) {
   if (p.dataset) await requireDataset(db, p.dataset.datasetId);
 }
 
-export async function checkJobParams(db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS'>, type: JobType, params: JobParams): Promise<void> {
+export async function checkJobParams(db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS' | 'OUTBOUND_ALLOW_PRIVATE'>, type: JobType, params: JobParams): Promise<void> {
   switch (type) {
     case 'dataset-prep':
-      return checkDatasetPrep(params as DatasetPrepParams, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS));
+      return checkDatasetPrep(params as DatasetPrepParams, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS), config.OUTBOUND_ALLOW_PRIVATE);
     case 'train':
       await requireDataset(db, (params as TrainParams).datasetId);
       return;

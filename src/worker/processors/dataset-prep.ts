@@ -28,6 +28,7 @@ export const datasetPrep: Processor<DatasetPrepParams> = async (ctx) => {
       maxBytes: config.DOWNLOAD_MAX_BYTES,
       timeoutMs: config.DOWNLOAD_TIMEOUT_MS,
       allowedHosts: parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS),
+      allowPrivate: config.OUTBOUND_ALLOW_PRIVATE,
       signal,
       onProgress: (p) => {
         const fileShare = p.totalBytes ? Math.min(1, p.receivedBytes / p.totalBytes) : 0;
