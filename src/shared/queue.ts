@@ -19,7 +19,10 @@ export function redisConnection(redisUrl: string): ConnectionOptions {
 export type Queues = Record<JobType, Queue<QueuePayload>>;
 
 export function createQueues(redisUrl: string, prefix: string): Queues {
-  const connection = redisConnection(redisUrl);
+  // Producers fail fast while Redis is down (no offline queue, one retry): a submission answers
+  // 503 QUEUE_UNAVAILABLE at once instead of hanging until Redis returns. Workers keep their own
+  // patient connections (redisConnection).
+  const connection = { url: redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
   return Object.fromEntries(
     JOB_TYPES.map((t) => [t, new Queue<QueuePayload>(queueName(t), { connection, prefix })]),
   ) as Queues;
