@@ -31,7 +31,14 @@ if (process.env.MIGRATE_ON_START !== 'false') {
   if (res.applied.length) logger.info({ applied: res.applied }, 'database migrated');
 }
 
-const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' });
+const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' }).catch((err) => {
+  // A bad API_KEYS entry, or AUTH_REQUIRED without a key: say so plainly and stop.
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  throw err;
+});
 const workerProcess = mode === 'all' ? superviseWorkerProcess(logger) : undefined;
 if (service.app) {
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });
