@@ -97,16 +97,19 @@ export async function installAuth(app: FastifyInstance, deps: { config: Config; 
   const pepper = config.API_KEY_PEPPER;
   const bootstrap = parseApiKeys(config.API_KEYS, pepper);
   if (bootstrap.length && !pepper) logger.warn('API_KEY_PEPPER is not set: stored key hashes are unkeyed; set a long random value');
-  const stored = await db.apiKey.count({ where: { revokedAt: null } });
-  let on = bootstrap.length > 0 || stored > 0;
-  if (!on && config.AUTH_REQUIRED) {
+  // Whether keys are stored; unknown while Postgres cannot be asked (then keys are required: an API
+  // that cannot tell must not run open). `on` never goes back to off in a running process.
+  const storedKeys = () => db.apiKey.count({ where: { revokedAt: null } }).then((n) => n > 0);
+  let on: boolean | undefined = bootstrap.length > 0 ? true : await storedKeys().catch(() => undefined);
+  if (on === undefined) logger.warn('The database cannot be reached: API keys are required until it answers');
+  if (on === false && config.AUTH_REQUIRED) {
     throw new ConfigError('AUTH_REQUIRED=true but no API key is configured: set API_KEYS="admin:<secret of 16+ characters>"');
   }
-  if (!on) logger.warn('No API key configured: the API is open to anyone who can reach it (set API_KEYS, or AUTH_REQUIRED=true)');
-  // While open, look every few seconds whether another replica created a key, and close then.
+  if (on === false) logger.warn('No API key configured: the API is open to anyone who can reach it (set API_KEYS, or AUTH_REQUIRED=true)');
+  // While open or unknown, look every few seconds whether a key was created (by another replica).
   const poll = setInterval(() => {
-    if (on) return clearInterval(poll);
-    db.apiKey.count({ where: { revokedAt: null } }).then((n) => n > 0 && (on = true), () => {});
+    if (on === true) return clearInterval(poll);
+    storedKeys().then((has) => (on = has || (config.AUTH_REQUIRED ? undefined : false)), () => {});
   }, 5000).unref();
 
   const lastWritten = new Map<string, number>();
@@ -147,7 +150,7 @@ export async function installAuth(app: FastifyInstance, deps: { config: Config; 
   app.addHook('onRequest', async (req, reply) => {
     const access = req.routeOptions.config?.role;
     const anonymous: Principal = { id: `ip:${req.ip}`, name: 'anonymous', role: 'admin', authenticated: false };
-    if (!on) {
+    if (on === false) {
       req.principal = anonymous;
       return;
     }
@@ -168,7 +171,7 @@ export async function installAuth(app: FastifyInstance, deps: { config: Config; 
   });
 
   return {
-    mode: () => (on ? 'on' : 'off'),
+    mode: () => (on === false ? 'off' : 'on'),
     keyCreated: () => (on = true),
     close: () => clearInterval(poll),
   };

@@ -8,6 +8,7 @@ import type { DatasetPrepParams, FineTuneParams, JobParams, JobType, PredictJobP
 import { resolveModel } from '../shared/model-registry.js';
 import { checkOutboundUrl } from '../shared/outbound.js';
 import { parseAllowedHosts } from '../shared/url-policy.js';
+import { datasetPrepBytes, requireFreeSpace } from '../shared/disk.js';
 
 async function requireDataset(db: Db, datasetId: string) {
   const dataset = await db.dataset.findUnique({ where: { id: datasetId } });
@@ -59,16 +60,27 @@ async function checkPredict(db: Db, p: PredictJobParams) {
   if (p.dataset) await requireDataset(db, p.dataset.datasetId);
 }
 
-export async function checkJobParams(db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS' | 'OUTBOUND_ALLOW_PRIVATE'>, type: JobType, params: JobParams): Promise<void> {
+export async function checkJobParams(
+  db: Db,
+  config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS' | 'OUTBOUND_ALLOW_PRIVATE' | 'DATA_DIR' | 'DOWNLOAD_MAX_BYTES' | 'PREDICT_JOB_MAX_INPUTS'>,
+  type: JobType,
+  params: JobParams,
+): Promise<void> {
   switch (type) {
     case 'dataset-prep':
-      return checkDatasetPrep(params as DatasetPrepParams, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS), config.OUTBOUND_ALLOW_PRIVATE);
+      checkDatasetPrep(params as DatasetPrepParams, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS), config.OUTBOUND_ALLOW_PRIVATE);
+      return requireFreeSpace(config.DATA_DIR, datasetPrepBytes(params as DatasetPrepParams, config.DOWNLOAD_MAX_BYTES));
     case 'train':
       await requireDataset(db, (params as TrainParams).datasetId);
       return;
     case 'fine-tune':
       return checkFineTune(db, params as FineTuneParams);
-    case 'predict':
+    case 'predict': {
+      const inputs = (params as PredictJobParams).inputs;
+      if (inputs && inputs.length > config.PREDICT_JOB_MAX_INPUTS) {
+        throw new AppError('TOO_MANY_INPUTS', `At most ${config.PREDICT_JOB_MAX_INPUTS} inline inputs per predict job; prepare a dataset for more`, { max: config.PREDICT_JOB_MAX_INPUTS });
+      }
       return checkPredict(db, params as PredictJobParams);
+    }
   }
 }

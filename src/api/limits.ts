@@ -127,6 +127,7 @@ export function dependencyError(err: unknown): AppError | undefined {
     return undefined;
   }
   const msg = e.message ?? '';
+  if (e.code === 'QUEUE_UNAVAILABLE') return new AppError('QUEUE_UNAVAILABLE', msg);
   if (name === 'MaxRetriesPerRequestError' || /enableOfflineQueue|Connection is closed|Stream isn't writeable/.test(msg)) {
     return new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) cannot be reached; try again shortly');
   }

@@ -12,6 +12,7 @@ import { checkJobParams } from '../job-checks.js';
 import { afterCursor, pageOrder, toPage } from '../pagination.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
+import { withQueueTimeout } from '../../shared/queue.js';
 import { sendFile } from '../send-file.js';
 
 const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, description: 'Resubmitting with the same key returns the first job' });
@@ -88,6 +89,8 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
         if (existing) return replay(existing, type, hash, reply);
       }
       await checkJobParams(db, config, type, params);
+      // Redis first: while it is down the answer is a quick 503 and no row is written.
+      await withQueueTimeout(queues[type].waitUntilReady());
       const id = randomUUID();
       let row;
       try {
@@ -102,13 +105,11 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
         throw err;
       }
       try {
-        await queues[type].add(type, { jobId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 5000 });
+        await withQueueTimeout(queues[type].add(type, { jobId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 5000 }));
       } catch (err) {
-        await db.job.update({
-          where: { id },
-          data: { status: 'failed', finishedAt: new Date(), error: { code: 'QUEUE_UNAVAILABLE', message: 'The job queue could not be reached' } },
-        });
-        throw new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) could not be reached; try again');
+        // No half-made job: the row goes. Should the add still reach Redis later, the worker finds no row and drops it.
+        await db.job.delete({ where: { id } }).catch((e) => req.log.error({ err: e, jobId: id }, 'could not remove the row of a job that was not queued'));
+        throw new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) could not be reached; try again shortly');
       }
       req.log.info({ jobId: id, type }, 'job queued');
       return reply.code(202).header('location', `/v1/jobs/${id}`).send(toApiJob(row));
