@@ -99,7 +99,7 @@ export async function installAuth(app: FastifyInstance, deps: { config: Config; 
   if (bootstrap.length && !pepper) logger.warn('API_KEY_PEPPER is not set: stored key hashes are unkeyed; set a long random value');
   // Whether keys are stored; unknown while Postgres cannot be asked (then keys are required: an API
   // that cannot tell must not run open). `on` never goes back to off in a running process.
-  const storedKeys = () => db.apiKey.count({ where: { revokedAt: null } }).then((n) => n > 0);
+  const storedKeys = async () => (await db.apiKey.count({ where: { revokedAt: null } })) > 0;
   let on: boolean | undefined = bootstrap.length > 0 ? true : await storedKeys().catch(() => undefined);
   if (on === undefined) logger.warn('The database cannot be reached: API keys are required until it answers');
   if (on === false && config.AUTH_REQUIRED) {

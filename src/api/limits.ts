@@ -186,8 +186,10 @@ export async function installLimits(app: FastifyInstance, config: Config): Promi
   if (config.RATE_LIMIT_MAX > 0) {
     // Its own connection, failing fast: with Redis down the limiter lets requests through
     // (skipOnError) instead of holding every request in an offline queue.
-    redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: false });
+    redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
     redis.on('error', () => {}); // reported by /ready; the limiter skips while it is down
+    // Connected before the first request, so that none slips through uncounted (down: it keeps retrying).
+    await redis.connect().catch(() => {});
     await app.register(rateLimit, {
       global: true,
       max: config.RATE_LIMIT_MAX,
