@@ -1,5 +1,5 @@
 // The Fastify application: shared error shape, OpenAPI generation, and one plugin per route group.
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -40,6 +40,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     bodyLimit: deps.config.JOBS_BODY_LIMIT_BYTES, // POST /predict has its own (PREDICT_BODY_LIMIT_BYTES)
     ajv: { customOptions: { removeAdditional: false, discriminator: true, allErrors: false, strict: false, coerceTypes: true }, plugins: [] },
+    // Errors Fastify raises before routing (a path that is not valid percent-encoded UTF-8 …) get the
+    // same error shape as the rest.
+    frameworkErrors: (err, _req, reply) => {
+      const code = err.code === 'FST_ERR_BAD_URL' ? 'BAD_URL' : 'BAD_REQUEST';
+      void (reply as unknown as FastifyReply).code(400).send({ error: { code, message: code === 'BAD_URL' ? 'The URL is not valid percent-encoded UTF-8' : err.message } });
+    },
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : crypto.randomUUID();
