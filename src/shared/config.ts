@@ -51,7 +51,7 @@ const ConfigSchema = Type.Object({
   /** Queued + running jobs one key (or client IP when auth is off) may have; 0: unlimited. */
   MAX_ACTIVE_JOBS_PER_KEY: Type.Integer({ minimum: 0 }),
   /** Server cap (and default) of a job's `maxRuntimeSeconds`. */
-  MAX_JOB_RUNTIME_S: Type.Integer({ minimum: 1 }),
+  MAX_JOB_RUNTIME_S: Type.Integer({ minimum: 1, maximum: 2_000_000 }),
   /** Origins allowed by CORS, comma-separated (`*` for any); empty: no cross-origin access. */
   CORS_ORIGINS: Type.String(),
 });
@@ -104,7 +104,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const merged = { ...converted, ...overrides };
   const errors = [...Value.Errors(ConfigSchema, merged)];
   if (errors.length > 0) {
-    const lines = errors.map((e) => `  ${e.path.slice(1)}=${JSON.stringify(raw[e.path.slice(1)] ?? (merged as any)[e.path.slice(1)])}: ${e.message}`);
+    const lines = errors.map((e) => `  ${e.path.slice(1)}=${JSON.stringify(raw[e.path.slice(1)] ?? (merged as Record<string, unknown>)[e.path.slice(1)])}: ${e.message}`);
     throw new ConfigError(`Invalid configuration:\n${[...new Set(lines)].join('\n')}`);
   }
   const config = merged as Config;

@@ -7,7 +7,7 @@ import type { ApiKey as ApiKeyRow } from '../../generated/prisma/client.js';
 import { notFound } from '../../shared/errors.js';
 import { ROLES, hashSecret, newSecret, type Auth } from '../auth.js';
 import { audit } from '../audit.js';
-import { afterCursor, pageOrder, toPage } from '../pagination.js';
+import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 
@@ -42,6 +42,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<AppDeps & { auth: Auth }> 
     '/v1/api-keys',
     {
       schema: {
+        operationId: 'createApiKey',
         tags: ['api-keys'],
         summary: 'Create an API key',
         description: 'Answers the secret once; store it, it cannot be shown again.',
@@ -66,7 +67,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<AppDeps & { auth: Auth }> 
   app.get(
     '/v1/api-keys',
     {
-      schema: { tags: ['api-keys'], summary: 'List API keys (never their secrets), newest first', querystring: Type.Object(PageQuery), response: { 200: page(Type.Ref('ApiKey')), ...errors(401, 403) } },
+      schema: { operationId: 'listApiKeys', tags: ['api-keys'], summary: 'List API keys (never their secrets), newest first', querystring: Type.Object(PageQuery), response: { 200: page(Type.Ref('ApiKey')), ...errors(401, 403) } },
     },
     async (req) => {
       const { limit, cursor } = req.query;
@@ -78,7 +79,7 @@ export const apiKeysRoutes: FastifyPluginAsyncTypebox<AppDeps & { auth: Auth }> 
   app.delete(
     '/v1/api-keys/:id',
     {
-      schema: { tags: ['api-keys'], summary: 'Revoke an API key, at once', params: IdParams, response: { 204: Type.Null(), ...errors(401, 403, 404) } },
+      schema: { operationId: 'revokeApiKey', tags: ['api-keys'], summary: 'Revoke an API key, at once', params: IdParams, response: { 204: Type.Null(), ...errors(401, 403, 404) } },
     },
     async (req, reply) => {
       const { count } = await db.apiKey.updateMany({ where: { id: req.params.id, revokedAt: null }, data: { revokedAt: new Date() } });

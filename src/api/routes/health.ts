@@ -27,7 +27,7 @@ const Ready = (status: 'ready' | 'unavailable') =>
 export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps & { authMode: () => 'on' | 'off' }> = async (app, { db, queues, backendName, loadedModels, authMode }) => {
   app.get(
     '/health',
-    { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { schema: { operationId: 'getHealth', tags: ['health'], summary: 'Liveness: the process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -35,6 +35,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps & { authMode: () =>
     '/ready',
     {
       schema: {
+        operationId: 'getReadiness',
         tags: ['health'],
         summary: 'Readiness: Postgres and Redis answer',
         response: { 200: Ready('ready'), 503: Ready('unavailable') },

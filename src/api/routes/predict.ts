@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../../shared/errors.js';
-import { ModelRef, PredictInput } from '../../shared/jobs.js';
+import { ModelRef, PredictInput } from '../../jobs/contract.js';
 import { errors } from '../schemas.js';
 import { predictGate } from '../limits.js';
 import type { AppDeps } from '../app.js';
@@ -33,6 +33,7 @@ const Answer = Type.Object({
 
 export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { predict, config }) => {
   const schema = {
+    operationId: 'predict',
     tags: ['predict'],
     summary: 'Predict the class of each input',
     description:
@@ -52,5 +53,5 @@ export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { p
   const gate = predictGate(config);
   const opts = { bodyLimit: config.PREDICT_BODY_LIMIT_BYTES, onRequest: gate.onRequest };
   app.post('/v1/predict', { ...opts, schema }, handler);
-  app.post('/predict', { ...opts, schema: { ...schema, summary: 'Alias of POST /v1/predict' } }, handler);
+  app.post('/predict', { ...opts, schema: { ...schema, operationId: 'predictShort', summary: 'Alias of POST /v1/predict' } }, handler);
 };

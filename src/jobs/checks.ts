@@ -4,7 +4,7 @@
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
-import type { DatasetPrepParams, FineTuneParams, JobParams, JobType, PredictJobParams, TrainParams } from '../shared/jobs.js';
+import type { DatasetPrepParams, FineTuneParams, JobType, ParamsOf, PredictJobParams } from './contract.js';
 import { resolveModel } from '../shared/model-registry.js';
 import { checkOutboundUrl } from '../shared/outbound.js';
 import { parseAllowedHosts } from '../shared/url-policy.js';
@@ -60,27 +60,23 @@ async function checkPredict(db: Db, p: PredictJobParams) {
   if (p.dataset) await requireDataset(db, p.dataset.datasetId);
 }
 
-export async function checkJobParams(
-  db: Db,
-  config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS' | 'OUTBOUND_ALLOW_PRIVATE' | 'DATA_DIR' | 'DOWNLOAD_MAX_BYTES' | 'PREDICT_JOB_MAX_INPUTS'>,
-  type: JobType,
-  params: JobParams,
-): Promise<void> {
-  switch (type) {
-    case 'dataset-prep':
-      checkDatasetPrep(params as DatasetPrepParams, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS), config.OUTBOUND_ALLOW_PRIVATE);
-      return requireFreeSpace(config.DATA_DIR, datasetPrepBytes(params as DatasetPrepParams, config.DOWNLOAD_MAX_BYTES));
-    case 'train':
-      await requireDataset(db, (params as TrainParams).datasetId);
-      return;
-    case 'fine-tune':
-      return checkFineTune(db, params as FineTuneParams);
-    case 'predict': {
-      const inputs = (params as PredictJobParams).inputs;
-      if (inputs && inputs.length > config.PREDICT_JOB_MAX_INPUTS) {
-        throw new AppError('TOO_MANY_INPUTS', `At most ${config.PREDICT_JOB_MAX_INPUTS} inline inputs per predict job; prepare a dataset for more`, { max: config.PREDICT_JOB_MAX_INPUTS });
-      }
-      return checkPredict(db, params as PredictJobParams);
+export type ChecksConfig = Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS' | 'OUTBOUND_ALLOW_PRIVATE' | 'DATA_DIR' | 'DOWNLOAD_MAX_BYTES' | 'PREDICT_JOB_MAX_INPUTS'>;
+
+const CHECKS: { [T in JobType]: (db: Db, config: ChecksConfig, p: ParamsOf<T>) => unknown } = {
+  'dataset-prep': (_db, config, p) => {
+    checkDatasetPrep(p, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS), config.OUTBOUND_ALLOW_PRIVATE);
+    return requireFreeSpace(config.DATA_DIR, datasetPrepBytes(p, config.DOWNLOAD_MAX_BYTES));
+  },
+  train: (db, _config, p) => requireDataset(db, p.datasetId),
+  'fine-tune': (db, _config, p) => checkFineTune(db, p),
+  predict: (db, config, p) => {
+    if (p.inputs && p.inputs.length > config.PREDICT_JOB_MAX_INPUTS) {
+      throw new AppError('TOO_MANY_INPUTS', `At most ${config.PREDICT_JOB_MAX_INPUTS} inline inputs per predict job; prepare a dataset for more`, { max: config.PREDICT_JOB_MAX_INPUTS });
     }
-  }
+    return checkPredict(db, p);
+  },
+};
+
+export async function checkJobParams<T extends JobType>(db: Db, config: ChecksConfig, type: T, params: ParamsOf<T>): Promise<void> {
+  await CHECKS[type](db, config, params);
 }
