@@ -5,12 +5,20 @@ import { migrate } from '../scripts/migrate.js';
 import { ConfigError, loadConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
 import { createService } from './service.js';
-import { superviseWorkerProcess } from './worker-process.js';
+import { answerSupervisor, superviseWorkerProcess, type WorkerProcess } from './worker-process.js';
+import { startMetricsServer } from './worker/metrics-server.js';
 
 const mode = process.argv[2] ?? 'all';
 if (!['all', 'api', 'worker'].includes(mode)) {
   console.error(`usage: main.ts [all|api|worker] (got "${mode}")`);
   process.exit(2);
+}
+
+// A .env file in the working directory, if there is one; variables already set win over it.
+try {
+  process.loadEnvFile();
+} catch (err) {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
 }
 
 let config;
@@ -31,8 +39,13 @@ if (process.env.MIGRATE_ON_START !== 'false') {
   if (res.applied.length) logger.info({ applied: res.applied }, 'database migrated');
 }
 
-const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' });
-const workerProcess = mode === 'all' ? superviseWorkerProcess(logger) : undefined;
+let workerProcess: WorkerProcess | undefined;
+const service = await createService(config, logger, {
+  api: mode !== 'worker',
+  worker: mode === 'worker',
+  workerMetrics: () => workerProcess?.metrics() ?? Promise.resolve(undefined),
+});
+if (mode === 'all') workerProcess = superviseWorkerProcess(logger);
 if (service.app) {
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ address, docs: `${address}/docs` }, 'API listening');
@@ -41,10 +54,17 @@ if (service.app) {
 }
 
 let stopping = false;
+// A worker child answers its supervisor's metric requests; a worker started alone serves its own.
+const metricsServer =
+  mode !== 'worker' ? undefined
+  : process.send ? void answerSupervisor()
+  : config.WORKER_METRICS_PORT > 0 ? await startMetricsServer(config.WORKER_METRICS_PORT, config.HOST, () => !stopping, logger)
+  : undefined;
 async function shutdown(reason: string): Promise<void> {
   if (stopping) process.exit(1); // a second signal: stop now
   stopping = true;
   logger.info({ reason }, 'shutting down: finishing requests, releasing jobs');
+  metricsServer?.close();
   await Promise.all([service.close(), workerProcess?.stop()]);
   process.exit(0);
 }

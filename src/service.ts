@@ -2,11 +2,12 @@
 // integration tests; main.ts runs the workers in a process of their own). Used by both, so both run
 // the same wiring.
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from './api/app.js';
+import { buildApp, type AppDeps } from './api/app.js';
 import type { Config } from './shared/config.js';
 import { createDb, type Db } from './shared/db.js';
 import type { Logger } from './shared/logger.js';
-import { closeQueues, createQueues, type Queues } from './shared/queue.js';
+import { closeQueues, createQueues, queueCounts, type Queues } from './shared/queue.js';
+import { trackQueueDepth } from './shared/metrics.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
 
@@ -14,6 +15,8 @@ export interface ServiceOptions {
   api?: boolean;
   worker?: boolean;
   workerOptions?: WorkerOptions;
+  /** Under `npm start`: the worker child's metrics, merged into the API's GET /metrics. */
+  workerMetrics?: AppDeps['workerMetrics'];
 }
 
 export interface Service {
@@ -30,6 +33,7 @@ export interface Service {
 export async function createService(config: Config, logger: Logger, opts: ServiceOptions = { api: true, worker: true }): Promise<Service> {
   const db = createDb(config.DATABASE_URL);
   const queues = createQueues(config.REDIS_URL, config.QUEUE_PREFIX);
+  trackQueueDepth(() => queueCounts(queues));
   let app: FastifyInstance | undefined;
   let workers: Workers | undefined;
   let predict: Awaited<ReturnType<typeof createPredictService>> | undefined;
@@ -50,6 +54,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       backendName: () => predict?.backendName() ?? null,
       loadedModels: () => predict?.loadedModels() ?? [],
       onModelChanged: (id, change) => predict?.invalidate(id, change === 'deleted'),
+      workerMetrics: opts.workerMetrics,
     });
   }
   return {

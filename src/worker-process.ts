@@ -7,6 +7,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from './shared/logger.js';
+import { snapshot, type MetricsSnapshot } from './shared/metrics.js';
 
 /** The entry point next to this file, in its own extension (.ts under tsx, .js when compiled). */
 const MAIN = fileURLToPath(new URL(`./main${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -19,6 +20,21 @@ const HEALTHY_MS = 60_000;
 export interface WorkerProcess {
   /** Asks the child to finish (SIGTERM: it releases its jobs) and resolves when it has exited. */
   stop(): Promise<void>;
+  /** The child's metrics (over IPC), or undefined when it is not running or does not answer within a second. */
+  metrics(): Promise<MetricsSnapshot | undefined>;
+}
+
+/** IPC between the supervisor and its worker child. */
+type ToChild = { type: 'metrics'; id: number };
+type FromChild = { type: 'metrics'; id: number; metrics: MetricsSnapshot };
+const METRICS_TIMEOUT_MS = 1000;
+
+/** In the worker child: answers the supervisor's requests for this process's metrics. */
+export function answerSupervisor(): void {
+  process.on('message', (msg: ToChild) => {
+    if (msg?.type !== 'metrics') return;
+    void snapshot().then((metrics) => process.connected && process.send?.({ type: 'metrics', id: msg.id, metrics } satisfies FromChild));
+  });
 }
 
 export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = process.env): WorkerProcess {
@@ -27,6 +43,8 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
   let delay = FIRST_DELAY_MS;
   let restartTimer: NodeJS.Timeout | undefined;
   let exited: Promise<void> = Promise.resolve();
+  let nextRequest = 1;
+  const waiting = new Map<number, (m: MetricsSnapshot | undefined) => void>();
 
   const start = () => {
     const startedAt = Date.now();
@@ -53,6 +71,9 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
       });
     });
     c.on('error', (err) => logger.error({ err }, 'worker process error'));
+    c.on('message', (msg: FromChild) => {
+      if (msg?.type === 'metrics') waiting.get(msg.id)?.(msg.metrics);
+    });
   };
   start();
 
@@ -62,6 +83,21 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
       clearTimeout(restartTimer);
       child?.kill('SIGTERM');
       await exited;
+    },
+    metrics() {
+      const c = child;
+      if (!c?.connected) return Promise.resolve(undefined);
+      const id = nextRequest++;
+      return new Promise((resolve) => {
+        const done = (m: MetricsSnapshot | undefined) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(m);
+        };
+        const timer = setTimeout(() => done(undefined), METRICS_TIMEOUT_MS);
+        waiting.set(id, done);
+        c.send({ type: 'metrics', id } satisfies ToChild, (err) => err && done(undefined));
+      });
     },
   };
 }

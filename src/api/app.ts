@@ -14,6 +14,9 @@ import { datasetsRoutes } from './routes/datasets.js';
 import { modelsRoutes } from './routes/models.js';
 import { healthRoutes } from './routes/health.js';
 import { predictRoutes, type PredictService } from './routes/predict.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { observability, requestId } from './observability.js';
+import type { MetricsSnapshot } from '../shared/metrics.js';
 
 export interface AppDeps {
   config: Config;
@@ -28,6 +31,8 @@ export interface AppDeps {
   loadedModels: () => string[];
   /** Tells caches that a model was deleted, or that an alias pointing at it moved away. */
   onModelChanged: (modelId: string, change: 'deleted' | 'alias-moved') => void;
+  /** Under `npm start`: the worker child's metrics, merged into GET /metrics. */
+  workerMetrics?: () => Promise<MetricsSnapshot | undefined>;
 }
 
 export const API_VERSION = '1.0.0';
@@ -37,9 +42,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     loggerInstance: deps.logger,
     bodyLimit: 32 * 1024 * 1024,
     ajv: { customOptions: { removeAdditional: false, discriminator: true, allErrors: false, strict: false, coerceTypes: true }, plugins: [] },
-    genReqId: (req) => (req.headers['x-request-id'] as string) || crypto.randomUUID(),
+    genReqId: requestId,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  await app.register(observability);
   // JSON only: a text/plain body is refused with 415 instead of failing validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -76,6 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   await app.register(healthRoutes, deps);
+  await app.register(metricsRoutes, deps);
   await app.register(jobsRoutes, deps);
   await app.register(datasetsRoutes, deps);
   await app.register(modelsRoutes, deps);

@@ -18,7 +18,7 @@ import os from 'node:os';
 import { isMainThread, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
 import * as tf from '../ml/tf.js';
 import type { Normalization } from '../ml/types.js';
-import { BatcherClosedError, MicroBatcher, type BatcherStats, type RunBatch } from './batcher.js';
+import { BatcherClosedError, MicroBatcher, type BatcherObserver, type BatcherStats, type RunBatch } from './batcher.js';
 import { ModelCache } from './model-cache.js';
 import { checkNormalization, normalizePixels } from './normalize.js';
 
@@ -60,6 +60,8 @@ export interface PredictorOptions {
    * for its slowest part (and TFJS_WASM_THREADS, meant for training, is not applied here).
    */
   threadWasmThreads?: number;
+  /** Metrics: every model call and wait (see BatcherObserver), and whether a request found its model loaded. */
+  observe?: BatcherObserver & { cache(hit: boolean): void };
 }
 
 export interface Prediction {
@@ -193,6 +195,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
         windowMs: opts.windowMs,
         maxQueueRows: opts.maxQueueRows,
         maxInFlight: p?.size ?? 1,
+        observe: opts.observe,
       });
       return { model, batcher, numClasses, release };
     } catch (err) {
@@ -223,6 +226,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       }
       // An entry can be evicted between get() and predict(); its batcher then refuses new rows and
       // a second get() loads the model again.
+      opts.observe?.cache(cache.peek(modelId) !== undefined);
       for (let attempt = 0; ; attempt++) {
         const served = await cache.get(modelId);
         try {

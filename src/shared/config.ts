@@ -25,6 +25,12 @@ const ConfigSchema = Type.Object({
   PREDICT_BATCH_WINDOW_MS: Type.Number({ minimum: 0, maximum: 1000 }),
   PREDICT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 100000 }),
   MODEL_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 1000 }),
+  /** A worker started alone (`npm run start:worker`) serves /metrics and /health here; 0: not at all. */
+  WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** How long one webhook delivery attempt may take before it counts as failed (and is retried). */
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000 }),
+  /** Signs the deliveries to a job's `callbackUrl` (Standard Webhooks `whsec_…` secret); empty: callbackUrl is refused. */
+  CALLBACK_SECRET: Type.String({ pattern: '^(whsec_[A-Za-z0-9+/=]{16,})?$' }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -45,6 +51,9 @@ const DEFAULTS: Record<keyof Config, string> = {
   PREDICT_BATCH_WINDOW_MS: '0',
   PREDICT_MAX_BATCH: '256',
   MODEL_CACHE_SIZE: '4',
+  WORKER_METRICS_PORT: '9464',
+  WEBHOOK_TIMEOUT_MS: '10000',
+  CALLBACK_SECRET: '',
 };
 
 export class ConfigError extends Error {}

@@ -28,3 +28,11 @@ export function createQueues(redisUrl: string, prefix: string): Queues {
 export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
 }
+
+/** BullMQ job counts per queue, for the queue-depth gauge. */
+export async function queueCounts(queues: Queues): Promise<Record<string, Record<string, number>>> {
+  const entries = await Promise.all(
+    (Object.entries(queues) as [JobType, Queue<QueuePayload>][]).map(async ([type, q]) => [type, await q.getJobCounts('waiting', 'active', 'delayed', 'failed')] as const),
+  );
+  return Object.fromEntries(entries);
+}

@@ -6,6 +6,7 @@ import type { Logger } from '../shared/logger.js';
 import { toErrorBody } from '../shared/errors.js';
 import type { JobProgress, JobType } from '../shared/jobs.js';
 import { fromDbType } from '../shared/job-rows.js';
+import { observeJobFinished, observeJobStarted } from '../shared/metrics.js';
 
 export interface WorkerDeps {
   config: Config;
@@ -77,6 +78,7 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
     data: { status: 'running', startedAt: row.startedAt ?? new Date(), attempts: { increment: 1 } },
   });
   log.info({ attempt: claimed.attempts }, row.status === 'running' ? 'job resumed' : 'job started');
+  if (!row.startedAt) observeJobStarted(fromDbType(row.type), claimed.createdAt, claimed.startedAt!);
 
   const abort = new AbortController();
   let pending: JobProgress | null = null;
@@ -135,7 +137,7 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
     return 'released';
   }
   const progress = { ...last, ...(outcome.status === 'succeeded' ? { percent: 100, etaSeconds: 0 } : {}), stage: outcome.status };
-  await db.job.update({
+  const finished = await db.job.update({
     where: { id: jobId },
     data: {
       status: outcome.status,
@@ -145,6 +147,7 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
       ...(outcome.error ? { error: outcome.error } : {}),
     },
   });
+  observeJobFinished(fromDbType(row.type), outcome.status, finished);
   log.info({ status: outcome.status, seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'job finished');
   return 'done';
 }

@@ -13,6 +13,7 @@ import { backendName } from '../ml/backend.js';
 import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMetrics } from '../ml/train.js';
 import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
+import { trainingEpochs, trainingSamples } from '../shared/metrics.js';
 import type { TrainResult } from '../shared/jobs.js';
 import { Released, type JobContext } from './job-context.js';
 
@@ -121,6 +122,8 @@ export async function trainWithCheckpoints(
           };
           await ctx.db.epochMetric.upsert({ where: { jobId_epoch: { jobId: ctx.id, epoch: m.epoch } }, create: { jobId: ctx.id, epoch: m.epoch, ...row }, update: row });
           await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
+          trainingEpochs.inc({ type: ctx.type });
+          trainingSamples.inc({ type: ctx.type }, data.train.count);
           ctx.log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, seconds: Math.round(m.seconds) }, 'epoch done');
         },
       },
