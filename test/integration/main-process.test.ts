@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { after, it } from 'node:test';
 import { freePort } from '../../bench/lib/service-process.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+import { seriesValue } from '../prom.js';
 
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(300, 100)) });
 const dataDir = await mkdtemp(path.join(os.tmpdir(), 'mnist-main-'));
@@ -86,6 +87,10 @@ it('runs jobs in a worker process, restarts it when it dies, and stops it on SIG
   const [first] = main.workerPids;
   assert.notEqual(first, main.proc.pid);
   await prepare(main.url);
+  // One scrape of the API holds the worker child's series: the job ran and was counted there.
+  const metrics = await (await fetch(`${main.url}/metrics`)).text();
+  assert.equal(seriesValue(metrics, 'mnist_jobs_jobs_total', { type: 'dataset-prep', status: 'succeeded' }), 1, metrics.slice(0, 2000));
+  assert.ok(seriesValue(metrics, 'mnist_jobs_http_request_duration_seconds_count', { method: 'POST', route: '/v1/jobs', status_code: '202' })! >= 1);
 
   process.kill(first, 'SIGKILL');
   await main.workers(2);
@@ -105,4 +110,23 @@ it('stops its worker process when the API process is killed outright', async () 
   main.proc.kill('SIGKILL');
   await exited;
   await until(() => !alive(main.workerPids[0]), 'the orphaned worker process exits', 30_000);
+});
+
+it('a worker started alone serves its own /metrics and /health on WORKER_METRICS_PORT', async () => {
+  const port = await freePort();
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
+    cwd: path.resolve(import.meta.dirname, '../..'),
+    env: { ...process.env, WORKER_METRICS_PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  started.push(proc);
+  const url = `http://127.0.0.1:${port}`;
+  await until(() => fetch(`${url}/health`).then((r) => r.ok, () => false), 'the worker answers /health');
+  assert.deepEqual(await (await fetch(`${url}/health`)).json(), { status: 'ok' });
+  const text = await (await fetch(`${url}/metrics`)).text();
+  assert.notEqual(seriesValue(text, 'process_cpu_seconds_total'), undefined);
+  assert.equal(seriesValue(text, 'mnist_jobs_queue_depth', { type: 'train', state: 'waiting' }), 0);
+  const exited = once(proc, 'exit');
+  proc.kill('SIGTERM');
+  assert.deepEqual(await exited, [0, null]);
 });
