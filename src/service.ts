@@ -8,6 +8,8 @@ import { createDb, type Db } from './shared/db.js';
 import type { Logger } from './shared/logger.js';
 import { closeQueues, createQueues, queueCounts, type Queues } from './shared/queue.js';
 import { trackQueueDepth } from './shared/metrics.js';
+import { createWebhookPublisher, createWebhookQueue, type WebhookPublisher } from './webhooks/events.js';
+import { startDeliveryWorker } from './webhooks/delivery.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
 
@@ -23,6 +25,7 @@ export interface Service {
   config: Config;
   db: Db;
   queues: Queues;
+  webhooks: WebhookPublisher;
   app?: FastifyInstance;
   workers?: Workers;
   /** API only: loads the aliased and the latest model for serving (main.ts calls it after listen). */
@@ -34,6 +37,8 @@ export async function createService(config: Config, logger: Logger, opts: Servic
   const db = createDb(config.DATABASE_URL);
   const queues = createQueues(config.REDIS_URL, config.QUEUE_PREFIX);
   trackQueueDepth(() => queueCounts(queues));
+  const webhooks = createWebhookPublisher({ db, queue: createWebhookQueue(config.REDIS_URL, config.QUEUE_PREFIX), logger });
+  let deliveries: ReturnType<typeof startDeliveryWorker> | undefined;
   let app: FastifyInstance | undefined;
   let workers: Workers | undefined;
   let predict: Awaited<ReturnType<typeof createPredictService>> | undefined;
@@ -41,7 +46,8 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     const { initBackend } = await import('./ml/backend.js');
     const backend = await initBackend(config.TFJS_BACKEND);
     logger.info({ backend }, 'TensorFlow.js backend ready');
-    workers = await startWorkers({ config, db, logger, queues }, opts.workerOptions);
+    workers = await startWorkers({ config, db, logger, queues, webhooks }, opts.workerOptions);
+    deliveries = startDeliveryWorker({ config, db, logger });
   }
   if (opts.api) {
     predict = await createPredictService({ config, db, logger });
@@ -50,6 +56,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       db,
       queues,
       logger,
+      webhooks,
       predict,
       backendName: () => predict?.backendName() ?? null,
       loadedModels: () => predict?.loadedModels() ?? [],
@@ -61,14 +68,17 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     config,
     db,
     queues,
+    webhooks,
     app,
     workers,
     preloadModels: async () => (predict ? predict.preload() : []),
     async close() {
       await app?.close();
       await workers?.close();
+      await deliveries?.close();
       await predict?.close();
       await closeQueues(queues);
+      await webhooks.close();
       await db.$disconnect();
     },
   };

@@ -15,6 +15,8 @@ import { modelsRoutes } from './routes/models.js';
 import { healthRoutes } from './routes/health.js';
 import { predictRoutes, type PredictService } from './routes/predict.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { webhooksRoutes } from './routes/webhooks.js';
+import type { WebhookPublisher } from '../webhooks/events.js';
 import { observability, requestId } from './observability.js';
 import type { MetricsSnapshot } from '../shared/metrics.js';
 
@@ -31,6 +33,8 @@ export interface AppDeps {
   loadedModels: () => string[];
   /** Tells caches that a model was deleted, or that an alias pointing at it moved away. */
   onModelChanged: (modelId: string, change: 'deleted' | 'alias-moved') => void;
+  /** Records and queues webhook events (model.*, job.cancelled of a queued job). */
+  webhooks: WebhookPublisher;
   /** Under `npm start`: the worker child's metrics, merged into GET /metrics. */
   workerMetrics?: () => Promise<MetricsSnapshot | undefined>;
 }
@@ -73,7 +77,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'datasets', description: 'Prepared datasets' },
         { name: 'models', description: 'The model registry' },
         { name: 'predict', description: 'Synchronous predictions' },
-        { name: 'health', description: 'Liveness and readiness' },
+        { name: 'webhooks', description: 'Signed event deliveries (Standard Webhooks) and their attempts' },
+        { name: 'health', description: 'Liveness, readiness and metrics' },
       ],
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) || `def-${i}` },
@@ -87,5 +92,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(datasetsRoutes, deps);
   await app.register(modelsRoutes, deps);
   await app.register(predictRoutes, deps);
+  await app.register(webhooksRoutes, deps);
   return app as unknown as FastifyInstance;
 }

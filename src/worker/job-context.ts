@@ -3,15 +3,17 @@
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
+import type { WebhookPublisher } from '../webhooks/events.js';
 import { toErrorBody } from '../shared/errors.js';
 import type { JobProgress, JobType } from '../shared/jobs.js';
-import { fromDbType } from '../shared/job-rows.js';
+import { fromDbType, toApiJob } from '../shared/job-rows.js';
 import { observeJobFinished, observeJobStarted } from '../shared/metrics.js';
 
 export interface WorkerDeps {
   config: Config;
   db: Db;
   logger: Logger;
+  webhooks?: WebhookPublisher;
 }
 
 export interface JobContext<P = unknown> extends WorkerDeps {
@@ -78,7 +80,10 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
     data: { status: 'running', startedAt: row.startedAt ?? new Date(), attempts: { increment: 1 } },
   });
   log.info({ attempt: claimed.attempts }, row.status === 'running' ? 'job resumed' : 'job started');
-  if (!row.startedAt) observeJobStarted(fromDbType(row.type), claimed.createdAt, claimed.startedAt!);
+  if (!row.startedAt) {
+    observeJobStarted(fromDbType(row.type), claimed.createdAt, claimed.startedAt!);
+    await deps.webhooks?.publish('job.started', toApiJob(claimed), { jobId });
+  }
 
   const abort = new AbortController();
   let pending: JobProgress | null = null;
@@ -148,6 +153,7 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
     },
   });
   observeJobFinished(fromDbType(row.type), outcome.status, finished);
+  await deps.webhooks?.publish(`job.${outcome.status}`, toApiJob(finished), { jobId, callbackUrl: finished.callbackUrl });
   log.info({ status: outcome.status, seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'job finished');
   return 'done';
 }

@@ -14,6 +14,7 @@ import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMet
 import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
 import { trainingEpochs, trainingSamples } from '../shared/metrics.js';
+import { toApiModel } from '../shared/model-rows.js';
 import type { TrainResult } from '../shared/jobs.js';
 import { Released, type JobContext } from './job-context.js';
 
@@ -193,7 +194,8 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
     path: dir,
     sizeBytes: BigInt(await dirSize(dir)),
   };
-  await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row });
+  const saved = await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row, include: { aliases: { select: { alias: true } } } });
+  await ctx.webhooks?.publish('model.created', toApiModel(saved));
   await dropCheckpoint(ctx);
   return {
     modelId: ctx.id,

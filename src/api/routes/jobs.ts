@@ -9,21 +9,29 @@ import { AppError, notFound } from '../../shared/errors.js';
 import { JOB_PARAMS, JOB_STATUSES, JOB_TYPES, TERMINAL_STATUSES, type JobParams, type JobType } from '../../shared/jobs.js';
 import { fromDbType, paramsHash, toApiJob, toDbType } from '../../shared/job-rows.js';
 import { checkJobParams } from '../job-checks.js';
+import { checkCallbackUrl } from '../../webhooks/outbound.js';
+import { observeJobFinished } from '../../shared/metrics.js';
 import { afterCursor, pageOrder, toPage } from '../pagination.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendFile } from '../send-file.js';
 
+const CallbackUrl = Type.String({
+  format: 'uri',
+  pattern: '^https?://',
+  maxLength: 2000,
+  description: 'POSTed the job once it ends (job.succeeded, job.failed or job.cancelled), signed like webhooks with the service\'s CALLBACK_SECRET',
+});
 const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, description: 'Resubmitting with the same key returns the first job' });
 
 /** One body shape per job type, told apart by `type` (an OpenAPI discriminator). */
-export const CreateJobBody = Type.Unsafe<{ type: JobType; params: JobParams; idempotencyKey?: string }>({
+export const CreateJobBody = Type.Unsafe<{ type: JobType; params: JobParams; idempotencyKey?: string; callbackUrl?: string }>({
   type: 'object',
   required: ['type'],
   discriminator: { propertyName: 'type' },
   oneOf: JOB_TYPES.map((t) =>
     Type.Object(
-      { type: Type.Literal(t), params: JOB_PARAMS[t], idempotencyKey: Type.Optional(IdempotencyKey) },
+      { type: Type.Literal(t), params: JOB_PARAMS[t], idempotencyKey: Type.Optional(IdempotencyKey), callbackUrl: Type.Optional(CallbackUrl) },
       { additionalProperties: false, title: `${t} job` },
     ),
   ),
@@ -48,7 +56,7 @@ const EpochMetric = Type.Object({
 
 const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, queues }) => {
+export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, queues, webhooks }) => {
   const getJob = async (id: string) => {
     const row = await db.job.findUnique({ where: { id } });
     if (!row) throw notFound('Job', id, 'JOB_NOT_FOUND');
@@ -81,7 +89,8 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       },
     },
     async (req, reply) => {
-      const { type, params, idempotencyKey } = req.body as CreateJobBodyT;
+      const { type, params, idempotencyKey, callbackUrl } = req.body as CreateJobBodyT;
+      if (callbackUrl) checkCallbackUrl(callbackUrl, config.CALLBACK_SECRET);
       const hash = paramsHash(type, params);
       if (idempotencyKey) {
         const existing = await db.job.findUnique({ where: { idempotencyKey } });
@@ -92,7 +101,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       let row;
       try {
         row = await db.job.create({
-          data: { id, type: toDbType(type), params: params as object, paramsHash: hash, idempotencyKey, progress: { percent: 0 } },
+          data: { id, type: toDbType(type), params: params as object, paramsHash: hash, idempotencyKey, callbackUrl, progress: { percent: 0 } },
         });
       } catch (err) {
         // Two requests with one key raced: the loser answers with the winner's job.
@@ -165,11 +174,16 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       const type = row.type.replace('_', '-') as JobType;
       const queued = await queues[type].getJob(id);
       if (queued && (await queued.getState()) !== 'active') await queued.remove().catch(() => {});
-      await db.job.updateMany({
+      const { count } = await db.job.updateMany({
         where: { id, status: 'queued' },
         data: { status: 'cancelled', finishedAt: new Date(), progress: { ...(row.progress as object), stage: 'cancelled' } },
       });
-      return reply.code(202).send(toApiJob(await getJob(id)));
+      const now = await getJob(id);
+      if (count > 0) {
+        observeJobFinished(type, 'cancelled', now);
+        await webhooks.publish('job.cancelled', toApiJob(now), { jobId: id, callbackUrl: now.callbackUrl });
+      }
+      return reply.code(202).send(toApiJob(now));
     },
   );
 

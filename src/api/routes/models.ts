@@ -3,9 +3,9 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Model as ModelRow } from '../../generated/prisma/client.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { ALIAS_RE, RESERVED_ALIASES } from '../../shared/model-registry.js';
+import { toApiModel as toApi } from '../../shared/model-rows.js';
 import { afterCursor, pageOrder, toPage } from '../pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
@@ -33,24 +33,8 @@ const Model = Type.Object(
 const AliasParams = Type.Object({ alias: Type.String({ pattern: ALIAS_RE.source, description: 'lower-case letters, digits, - and _' }) });
 const Alias = Type.Object({ alias: Type.String(), modelId: Type.String({ format: 'uuid' }), updatedAt: Type.String({ format: 'date-time' }) });
 
-const toApi = (m: ModelRow & { aliases: { alias: string }[] }) => ({
-  id: m.id,
-  architecture: m.architecture,
-  datasetId: m.datasetId,
-  parentModelId: m.parentModelId,
-  params: m.params,
-  metrics: m.metrics,
-  lineage: m.lineage,
-  normalization: m.normalization,
-  inputShape: m.inputShape as number[],
-  numClasses: m.numClasses,
-  backend: m.backend,
-  sizeBytes: Number(m.sizeBytes),
-  aliases: m.aliases.map((a) => a.alias),
-  createdAt: m.createdAt.toISOString(),
-});
 
-export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, onModelChanged }) => {
+export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, onModelChanged, webhooks }) => {
   app.addSchema(Model);
   const include = { aliases: { select: { alias: true } } } as const;
 
@@ -126,6 +110,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       await db.model.delete({ where: { id: model.id } });
       await rm(model.path, { recursive: true, force: true });
       onModelChanged(model.id, 'deleted');
+      await webhooks.publish('model.deleted', toApi(model));
       return reply.code(204).send(null);
     },
   );
@@ -149,7 +134,9 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       const previous = await db.modelAlias.findUnique({ where: { alias } });
       const row = await db.modelAlias.upsert({ where: { alias }, create: { alias, modelId: model.id }, update: { modelId: model.id } });
       if (previous) onModelChanged(previous.modelId, 'alias-moved');
-      return { alias: row.alias, modelId: row.modelId, updatedAt: row.updatedAt.toISOString() };
+      const answer = { alias: row.alias, modelId: row.modelId, updatedAt: row.updatedAt.toISOString() };
+      await webhooks.publish('model.alias_moved', { ...answer, previousModelId: previous?.modelId ?? null });
+      return answer;
     },
   );
 
@@ -161,6 +148,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       if (!previous) throw notFound('Alias', req.params.alias, 'ALIAS_NOT_FOUND');
       await db.modelAlias.deleteMany({ where: { alias: req.params.alias } });
       onModelChanged(previous.modelId, 'alias-moved');
+      await webhooks.publish('model.alias_moved', { alias: previous.alias, modelId: null, updatedAt: new Date().toISOString(), previousModelId: previous.modelId });
       return reply.code(204).send(null);
     },
   );
