@@ -16,6 +16,7 @@ import { healthRoutes } from './routes/health.js';
 import { predictRoutes, type PredictService } from './routes/predict.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { webhooksRoutes } from './routes/webhooks.js';
+import { queueUiRoutes } from './routes/queue-ui.js';
 import type { WebhookPublisher } from '../webhooks/events.js';
 import { observability, requestId } from './observability.js';
 import type { MetricsSnapshot } from '../shared/metrics.js';
@@ -93,5 +94,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(modelsRoutes, deps);
   await app.register(predictRoutes, deps);
   await app.register(webhooksRoutes, deps);
+  await app.register(queueUiRoutes, deps);
   return app as unknown as FastifyInstance;
 }

@@ -42,6 +42,8 @@ export const deliveryJobOptions = (messageId: string) => ({
 });
 
 export interface WebhookPublisher {
+  /** The delivery queue (for the queue UI and the reconciler). */
+  queue: Queue<DeliveryPayload>;
   /**
    * Records and queues `type` for every webhook subscribed to it (and `callbackUrl`, for the job
    * events it receives). Never throws: an event that cannot be recorded is logged, not allowed to
@@ -55,6 +57,7 @@ export interface WebhookPublisher {
 
 export function createWebhookPublisher({ db, queue, logger }: { db: Db; queue: Queue<DeliveryPayload>; logger: Logger }): WebhookPublisher {
   return {
+    queue,
     async publish(type, data, opts = {}) {
       try {
         const body = JSON.stringify({ type, timestamp: new Date().toISOString(), data });

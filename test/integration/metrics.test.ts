@@ -74,3 +74,13 @@ it('echoes a well-formed x-request-id and replaces a malformed one', async () =>
   assert.equal(none.statusCode, 404);
   assert.match(none.headers['x-request-id'] as string, /^[0-9a-f-]{36}$/);
 });
+
+it('serves the queue UI at /admin/queues over every queue', async () => {
+  const page = await app.inject('/admin/queues');
+  assert.equal(page.statusCode, 200);
+  assert.match(page.headers['content-type'] as string, /text\/html/);
+  const api = await app.inject('/admin/queues/api/queues?activeQueue=jobs-train&page=1&jobsPerPage=10');
+  assert.equal(api.statusCode, 200, api.body);
+  const names = (api.json().queues as { name: string }[]).map((q) => q.name).sort();
+  assert.deepEqual(names, ['jobs-dataset-prep', 'jobs-fine-tune', 'jobs-predict', 'jobs-train', 'webhooks']);
+});
