@@ -17,6 +17,7 @@ export async function buildOpenApi(): Promise<unknown> {
     db: unused as never,
     queues: unused as never,
     webhooks: { queue: undefined } as never, // the queue UI lists no queues here
+    events: unused as never,
     logger: createLogger('silent'),
     predict: unused as never,
     backendName: () => null,

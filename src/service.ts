@@ -10,6 +10,7 @@ import { closeQueues, createQueues, queueCounts, type Queues } from './shared/qu
 import { trackQueueDepth } from './shared/metrics.js';
 import { createWebhookPublisher, createWebhookQueue, type WebhookPublisher } from './webhooks/events.js';
 import { startDeliveryWorker } from './webhooks/delivery.js';
+import { createJobEventBus, type JobEventBus } from './shared/job-events.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
 
@@ -26,6 +27,7 @@ export interface Service {
   db: Db;
   queues: Queues;
   webhooks: WebhookPublisher;
+  events: JobEventBus;
   app?: FastifyInstance;
   workers?: Workers;
   /** API only: loads the aliased and the latest model for serving (main.ts calls it after listen). */
@@ -38,6 +40,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
   const queues = createQueues(config.REDIS_URL, config.QUEUE_PREFIX);
   trackQueueDepth(() => queueCounts(queues));
   const webhooks = createWebhookPublisher({ db, queue: createWebhookQueue(config.REDIS_URL, config.QUEUE_PREFIX), logger });
+  const events = createJobEventBus(config.REDIS_URL, config.QUEUE_PREFIX, logger);
   let deliveries: ReturnType<typeof startDeliveryWorker> | undefined;
   let app: FastifyInstance | undefined;
   let workers: Workers | undefined;
@@ -46,7 +49,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     const { initBackend } = await import('./ml/backend.js');
     const backend = await initBackend(config.TFJS_BACKEND);
     logger.info({ backend }, 'TensorFlow.js backend ready');
-    workers = await startWorkers({ config, db, logger, queues, webhooks }, opts.workerOptions);
+    workers = await startWorkers({ config, db, logger, queues, webhooks, events }, opts.workerOptions);
     deliveries = startDeliveryWorker({ config, db, logger });
   }
   if (opts.api) {
@@ -57,6 +60,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       queues,
       logger,
       webhooks,
+      events,
       predict,
       backendName: () => predict?.backendName() ?? null,
       loadedModels: () => predict?.loadedModels() ?? [],
@@ -69,6 +73,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     db,
     queues,
     webhooks,
+    events,
     app,
     workers,
     preloadModels: async () => (predict ? predict.preload() : []),
@@ -79,6 +84,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       await predict?.close();
       await closeQueues(queues);
       await webhooks.close();
+      await events.close();
       await db.$disconnect();
     },
   };

@@ -18,6 +18,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { webhooksRoutes } from './routes/webhooks.js';
 import { queueUiRoutes } from './routes/queue-ui.js';
 import type { WebhookPublisher } from '../webhooks/events.js';
+import type { JobEventBus } from '../shared/job-events.js';
 import { observability, requestId } from './observability.js';
 import type { MetricsSnapshot } from '../shared/metrics.js';
 
@@ -36,6 +37,8 @@ export interface AppDeps {
   onModelChanged: (modelId: string, change: 'deleted' | 'alias-moved') => void;
   /** Records and queues webhook events (model.*, job.cancelled of a queued job). */
   webhooks: WebhookPublisher;
+  /** Jobs' live events, which GET /v1/jobs/:id/events streams. */
+  events: JobEventBus;
   /** Under `npm start`: the worker child's metrics, merged into GET /metrics. */
   workerMetrics?: () => Promise<MetricsSnapshot | undefined>;
 }

@@ -4,6 +4,7 @@ import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
 import type { WebhookPublisher } from '../webhooks/events.js';
+import type { JobEventBus } from '../shared/job-events.js';
 import { toErrorBody } from '../shared/errors.js';
 import type { JobProgress, JobType } from '../shared/jobs.js';
 import { fromDbType, toApiJob } from '../shared/job-rows.js';
@@ -14,6 +15,7 @@ export interface WorkerDeps {
   db: Db;
   logger: Logger;
   webhooks?: WebhookPublisher;
+  events?: JobEventBus;
 }
 
 export interface JobContext<P = unknown> extends WorkerDeps {
@@ -80,6 +82,7 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
     data: { status: 'running', startedAt: row.startedAt ?? new Date(), attempts: { increment: 1 } },
   });
   log.info({ attempt: claimed.attempts }, row.status === 'running' ? 'job resumed' : 'job started');
+  await deps.events?.publish(jobId, 'status', toApiJob(claimed));
   if (!row.startedAt) {
     observeJobStarted(fromDbType(row.type), claimed.createdAt, claimed.startedAt!);
     await deps.webhooks?.publish('job.started', toApiJob(claimed), { jobId });
@@ -89,9 +92,10 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
   let pending: JobProgress | null = null;
   let last: JobProgress = (row.progress as JobProgress | null) ?? { percent: 0 };
   const flush = async () => {
-    const data = pending ? { progress: pending as object } : {};
+    const progress = pending;
     pending = null;
-    const r = await db.job.update({ where: { id: jobId }, data, select: { cancelRequested: true } });
+    const r = await db.job.update({ where: { id: jobId }, data: progress ? { progress: progress as object } : {}, select: { cancelRequested: true } });
+    if (progress) await deps.events?.publish(jobId, 'progress', progress);
     if (r.cancelRequested && !abort.signal.aborted) {
       log.info('cancel requested');
       abort.abort(new Cancelled());
@@ -138,6 +142,7 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
   }
   if (!outcome) {
     await db.job.update({ where: { id: jobId }, data: { progress: { ...last, stage: 'requeued' } as object } });
+    await deps.events?.publish(jobId, 'progress', { ...last, stage: 'requeued' });
     log.info({ seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'job handed back to the queue: the worker is shutting down');
     return 'released';
   }
@@ -153,6 +158,8 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
     },
   });
   observeJobFinished(fromDbType(row.type), outcome.status, finished);
+  await deps.events?.publish(jobId, 'status', toApiJob(finished));
+  await deps.events?.publish(jobId, 'end', { status: outcome.status });
   await deps.webhooks?.publish(`job.${outcome.status}`, toApiJob(finished), { jobId, callbackUrl: finished.callbackUrl });
   log.info({ status: outcome.status, seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'job finished');
   return 'done';

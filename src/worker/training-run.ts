@@ -122,6 +122,7 @@ export async function trainWithCheckpoints(
             samplesPerSec: m.samplesPerSec,
           };
           await ctx.db.epochMetric.upsert({ where: { jobId_epoch: { jobId: ctx.id, epoch: m.epoch } }, create: { jobId: ctx.id, epoch: m.epoch, ...row }, update: row });
+          await ctx.events?.publish(ctx.id, 'metric', { epoch: m.epoch, ...row });
           await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
           trainingEpochs.inc({ type: ctx.type });
           trainingSamples.inc({ type: ctx.type }, data.train.count);

@@ -9,6 +9,7 @@ import { AppError, notFound } from '../../shared/errors.js';
 import { JOB_PARAMS, JOB_STATUSES, JOB_TYPES, TERMINAL_STATUSES, type JobParams, type JobType } from '../../shared/jobs.js';
 import { fromDbType, paramsHash, toApiJob, toDbType } from '../../shared/job-rows.js';
 import { checkJobParams } from '../job-checks.js';
+import { streamJobEvents } from '../job-stream.js';
 import { checkCallbackUrl } from '../../webhooks/outbound.js';
 import { observeJobFinished } from '../../shared/metrics.js';
 import { afterCursor, pageOrder, toPage } from '../pagination.js';
@@ -56,7 +57,7 @@ const EpochMetric = Type.Object({
 
 const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, queues, webhooks }) => {
+export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, queues, webhooks, events }) => {
   const getJob = async (id: string) => {
     const row = await db.job.findUnique({ where: { id } });
     if (!row) throw notFound('Job', id, 'JOB_NOT_FOUND');
@@ -182,6 +183,8 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       if (count > 0) {
         observeJobFinished(type, 'cancelled', now);
         await webhooks.publish('job.cancelled', toApiJob(now), { jobId: id, callbackUrl: now.callbackUrl });
+        await events.publish(id, 'status', toApiJob(now));
+        await events.publish(id, 'end', { status: now.status });
       }
       return reply.code(202).send(toApiJob(now));
     },
@@ -232,46 +235,12 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
         tags: ['jobs'],
         summary: 'Server-sent events of a job',
         description:
-          'A text/event-stream of `status` (the job), `progress`, `metric` (one per epoch) and a final `end` event once the job is finished.',
+          'A text/event-stream of `status` (the job), `progress`, `metric` (one per epoch) and a final `end` event once the job is finished, pushed as they happen. Every event has an `id`; reconnect with `Last-Event-ID` to get the events after it. A `: heartbeat` comment comes every 15 s.',
         params: IdParams,
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(404) },
       },
     },
-    async (req, reply) => {
-      const id = req.params.id;
-      await getJob(id);
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      let closed = false;
-      req.raw.on('close', () => (closed = true));
-      let lastStatus = '';
-      let lastProgress = '';
-      let lastEpoch = -1;
-      // Polling Postgres twice a second keeps the stream correct across API and worker processes
-      // without another moving part; one cheap indexed read per open stream.
-      while (!closed) {
-        const row = await db.job.findUnique({ where: { id } });
-        if (!row) break;
-        const metrics = await db.epochMetric.findMany({ where: { jobId: id, epoch: { gt: lastEpoch } }, orderBy: { epoch: 'asc' } });
-        for (const { jobId, createdAt, ...m } of metrics) {
-          send('metric', m);
-          lastEpoch = m.epoch;
-        }
-        const progress = JSON.stringify(row.progress);
-        if (progress !== lastProgress) send('progress', row.progress);
-        lastProgress = progress;
-        if (row.status !== lastStatus) send('status', toApiJob(row));
-        lastStatus = row.status;
-        if (TERMINAL_STATUSES.includes(row.status)) {
-          send('end', { status: row.status });
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      res.end();
-    },
+    async (req, reply) => streamJobEvents(req, reply, { db, events }, req.params.id),
   );
 };
 
