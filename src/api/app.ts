@@ -53,7 +53,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     genReqId: requestId,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  await app.register(observability);
+  await app.register(observability, { measure: deps.config.METRICS_ENABLED });
   // JSON only: a text/plain body is refused with 415 instead of failing validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, req, reply) => {

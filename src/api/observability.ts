@@ -15,11 +15,12 @@ export function requestId(req: { headers: Record<string, string | string[] | und
 /** The route template (`/v1/jobs/:id`), never the raw URL: label values must stay few. */
 export const routeLabel = (req: FastifyRequest) => req.routeOptions.url ?? 'unmatched';
 
-const plugin: FastifyPluginAsync = async (app: FastifyInstance) => {
+const plugin: FastifyPluginAsync<{ measure: boolean }> = async (app: FastifyInstance, { measure }) => {
   // Fastify's request logger already carries the id (`reqId`) on every line of the request.
   app.addHook('onRequest', async (req, reply) => {
     reply.header('x-request-id', req.id);
   });
+  if (!measure) return;
   app.addHook('onResponse', async (req, reply) => {
     httpDuration.observe({ method: req.method, route: routeLabel(req), status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
   });

@@ -36,14 +36,16 @@ export async function createPredictService({ config, db, logger }: { config: Con
     maxBatch: config.PREDICT_MAX_BATCH,
     windowMs: config.PREDICT_BATCH_WINDOW_MS,
     cacheSize: config.MODEL_CACHE_SIZE,
-    observe: {
-      run: (rows, seconds) => {
-        predictBatchSize.observe(rows);
-        predictComputeSeconds.observe(seconds);
-      },
-      waited: (seconds) => predictQueueSeconds.observe(seconds),
-      cache: (hit) => (hit ? modelCacheHits : modelCacheMisses).inc(),
-    },
+    observe: config.METRICS_ENABLED
+      ? {
+          run: (rows, seconds) => {
+            predictBatchSize.observe(rows);
+            predictComputeSeconds.observe(seconds);
+          },
+          waited: (seconds) => predictQueueSeconds.observe(seconds),
+          cache: (hit) => (hit ? modelCacheHits : modelCacheMisses).inc(),
+        }
+      : undefined,
     loadModel: async (id) => {
       const row = await db.model.findUnique({ where: { id } });
       if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`);
@@ -117,7 +119,7 @@ export async function createPredictService({ config, db, logger }: { config: Con
           predictions.push({ class: best, probabilities: row });
         }
         // By the alias the client named (aliases are few, set by operators); ids would be unbounded.
-        predictImages.inc({ model: UUID_RE.test(modelRef) ? 'id' : modelRef }, inputs.length);
+        if (config.METRICS_ENABLED) predictImages.inc({ model: UUID_RE.test(modelRef) ? 'id' : modelRef }, inputs.length);
         return { modelId, predictions };
       } catch (err) {
         if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message);

@@ -25,6 +25,8 @@ const ConfigSchema = Type.Object({
   PREDICT_BATCH_WINDOW_MS: Type.Number({ minimum: 0, maximum: 1000 }),
   PREDICT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 100000 }),
   MODEL_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 1000 }),
+  /** Off: no request or prediction is measured (GET /metrics still answers, with the process series). */
+  METRICS_ENABLED: Type.Boolean(),
   /** A worker started alone (`npm run start:worker`) serves /metrics and /health here; 0: not at all. */
   WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
   /** How long one webhook delivery attempt may take before it counts as failed (and is retried). */
@@ -51,6 +53,7 @@ const DEFAULTS: Record<keyof Config, string> = {
   PREDICT_BATCH_WINDOW_MS: '0',
   PREDICT_MAX_BATCH: '256',
   MODEL_CACHE_SIZE: '4',
+  METRICS_ENABLED: 'true',
   WORKER_METRICS_PORT: '9464',
   WEBHOOK_TIMEOUT_MS: '10000',
   CALLBACK_SECRET: '',
