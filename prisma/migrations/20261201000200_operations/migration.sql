@@ -49,6 +49,9 @@ CREATE INDEX "webhook_deliveries_webhook_id_created_at_idx" ON "webhook_deliveri
 CREATE INDEX "webhook_deliveries_message_id_idx" ON "webhook_deliveries"("message_id");
 
 ALTER TABLE "jobs" ADD COLUMN "callback_url" TEXT;
+-- Written by the worker running the job about once a second: a running job whose heartbeat is fresh
+-- has a live worker even when the queue lost its entry (the reconciler leaves it alone).
+ALTER TABLE "jobs" ADD COLUMN "heartbeat_at" TIMESTAMPTZ(3);
 
 -- Every status a job entered, when, and why.
 CREATE TABLE "job_transitions" (
