@@ -11,6 +11,8 @@ import { trackQueueDepth } from './shared/metrics.js';
 import { createWebhookPublisher, createWebhookQueue, type WebhookPublisher } from './webhooks/events.js';
 import { startDeliveryWorker } from './webhooks/delivery.js';
 import { createJobEventBus, type JobEventBus } from './shared/job-events.js';
+import { createReconciler } from './jobs/reconciler.js';
+import { HEARTBEAT_STALE_MS, requeue } from './jobs/lifecycle.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
 
@@ -52,6 +54,18 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     workers = await startWorkers({ config, db, logger, queues, webhooks, events }, opts.workerOptions);
     deliveries = startDeliveryWorker({ config, db, logger });
   }
+  // Every process runs it; a Redis lock lets one pass run at a time across all of them.
+  const reconciler = createReconciler({
+    db,
+    queues,
+    redisUrl: config.REDIS_URL,
+    prefix: config.QUEUE_PREFIX,
+    logger,
+    webhooks,
+    staleMs: HEARTBEAT_STALE_MS,
+    requeue: (type, id, reason) => requeue({ db, queues, logger }, type, id, reason),
+  });
+  reconciler.start(config.RECONCILE_INTERVAL_MS);
   if (opts.api) {
     predict = await createPredictService({ config, db, logger });
     app = await buildApp({
@@ -78,6 +92,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     workers,
     preloadModels: async () => (predict ? predict.preload() : []),
     async close() {
+      await reconciler.close();
       await app?.close();
       await workers?.close();
       await deliveries?.close();

@@ -59,7 +59,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setErrorHandler((err: FastifyError, req, reply) => {
     const appErr = toAppError(err);
     const status = statusOf(appErr.code);
-    if (status >= 500) req.log.error({ err }, 'request failed');
+    if (status >= 500 && status !== 503) req.log.error({ err }, 'request failed');
+    if (status === 503) reply.header('retry-after', '5');
     return reply.code(status).send({ error: appErr.toJSON() });
   });
   app.setNotFoundHandler((req, reply) =>

@@ -50,6 +50,16 @@ export const Job = Type.Object(
     createdAt: Type.String({ format: 'date-time' }),
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
     finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    history: Type.Optional(
+      Type.Array(
+        Type.Object({
+          status: Type.String({ description: 'queued, running, requeued (back to the queue), succeeded, failed or cancelled' }),
+          at: Type.String({ format: 'date-time' }),
+          reason: Type.Optional(Type.String({ description: "Why: a failure's error code, who cancelled, why it was requeued, the attempt" })),
+        }),
+        { description: 'Every status the job entered, oldest first' },
+      ),
+    ),
   },
   { $id: 'Job', title: 'Job' },
 );

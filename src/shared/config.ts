@@ -27,6 +27,8 @@ const ConfigSchema = Type.Object({
   MODEL_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 1000 }),
   /** Off: no request or prediction is measured (GET /metrics still answers, with the process series). */
   METRICS_ENABLED: Type.Boolean(),
+  /** How often the reconciler makes Postgres and the queue agree (one pass at a time across all processes). */
+  RECONCILE_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
   /** A worker started alone (`npm run start:worker`) serves /metrics and /health here; 0: not at all. */
   WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
   /** How long one webhook delivery attempt may take before it counts as failed (and is retried). */
@@ -54,6 +56,7 @@ const DEFAULTS: Record<keyof Config, string> = {
   PREDICT_MAX_BATCH: '256',
   MODEL_CACHE_SIZE: '4',
   METRICS_ENABLED: 'true',
+  RECONCILE_INTERVAL_MS: '30000',
   WORKER_METRICS_PORT: '9464',
   WEBHOOK_TIMEOUT_MS: '10000',
   CALLBACK_SECRET: '',

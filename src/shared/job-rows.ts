@@ -21,9 +21,13 @@ export interface ApiJob {
   createdAt: string;
   startedAt: string | null;
   finishedAt: string | null;
+  /** Every status the job entered, oldest first (`requeued` when it went back to the queue). */
+  history?: { status: string; at: string; reason?: string }[];
 }
 
-export function toApiJob(row: JobRow): ApiJob {
+type Transition = { status: string; at: Date; reason: string | null };
+
+export function toApiJob(row: JobRow & { transitions?: Transition[] }): ApiJob {
   return {
     id: row.id,
     type: fromDbType(row.type),
@@ -37,6 +41,7 @@ export function toApiJob(row: JobRow): ApiJob {
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,
+    ...(row.transitions ? { history: row.transitions.map((t) => ({ status: t.status, at: t.at.toISOString(), ...(t.reason ? { reason: t.reason } : {}) })) } : {}),
   };
 }
 

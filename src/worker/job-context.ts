@@ -5,8 +5,12 @@ import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
 import type { WebhookPublisher } from '../webhooks/events.js';
 import type { JobEventBus } from '../shared/job-events.js';
-import { toErrorBody } from '../shared/errors.js';
+import { toErrorBody, type ErrorBody } from '../shared/errors.js';
 import type { JobProgress, JobType } from '../shared/jobs.js';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { claim, finish, heartbeat, release, type JobWithHistory, type Outcome } from '../jobs/lifecycle.js';
+import { isTransient, StateNotRecorded } from '../jobs/retry.js';
 import { fromDbType, toApiJob } from '../shared/job-rows.js';
 import { observeJobFinished, observeJobStarted } from '../shared/metrics.js';
 
@@ -57,36 +61,43 @@ export class Released extends Error {
 const FLUSH_MS = 1000;
 
 /**
- * Runs one job through `processor` and records its outcome on the row. Resolves to `released` when
- * the processor handed the job back (worker shutting down, `shutdown` aborted): the row stays
- * `running` and the caller must put the job back on the queue.
+ * What became of a job in runJob: `done` (its terminal status is recorded, or there was nothing to
+ * run), `released` (handed back: the worker is shutting down; the caller puts it back on the queue),
+ * or `retry` (a dependency failed: the caller lets the queue retry it with backoff; the checkpoint
+ * stays, and the next attempt resumes from it).
  */
-export async function runJob(deps: WorkerDeps, jobId: string, processor: Processor, shutdown?: AbortSignal): Promise<'done' | 'released'> {
-  const { db, logger } = deps;
-  const row = await db.job.findUnique({ where: { id: jobId } });
-  if (!row) {
-    logger.warn({ jobId }, 'queued job has no row; dropped');
-    return 'done';
+export type RunResult = { kind: 'done'; failed?: ErrorBody } | { kind: 'released' } | { kind: 'retry'; error: Error };
+
+/** Deleted only once the terminal status is committed: until then a rerun may resume from it. */
+const dropCheckpoint = (config: Config, id: string) => rm(path.join(config.DATA_DIR, 'checkpoints', id), { recursive: true, force: true });
+
+/** Runs one job through `processor`, every lifecycle write through src/jobs/lifecycle.ts. */
+export async function runJob(deps: WorkerDeps, jobId: string, processor: Processor, shutdown?: AbortSignal): Promise<RunResult> {
+  const { logger } = deps;
+  const log0 = logger.child({ jobId });
+  let claimed;
+  try {
+    claimed = await claim(deps, jobId, log0);
+  } catch (err) {
+    return { kind: 'retry', error: err as Error };
   }
-  const log = logger.child({ jobId, type: fromDbType(row.type) });
-  if (row.status !== 'queued' && row.status !== 'running') {
-    log.info({ status: row.status }, 'job already finished; skipped');
-    return 'done';
+  if (claimed.kind === 'skip') {
+    log0.info({ why: claimed.why }, 'nothing to run; skipped');
+    return { kind: 'done' };
   }
-  if (row.cancelRequested) {
-    await db.job.update({ where: { id: jobId }, data: { status: 'cancelled', finishedAt: new Date() } });
-    return 'done';
+  const row = claimed.row;
+  const type = fromDbType(row.type);
+  const log = logger.child({ jobId, type });
+  if (claimed.kind === 'cancelled') {
+    await announceEnd(deps, claimed.row, type);
+    return { kind: 'done' };
   }
-  const claimed = await db.job.update({
-    where: { id: jobId },
-    data: { status: 'running', startedAt: row.startedAt ?? new Date(), attempts: { increment: 1 } },
-  });
-  log.info({ attempt: claimed.attempts }, row.status === 'running' ? 'job resumed' : 'job started');
-  await deps.events?.publish(jobId, 'status', toApiJob(claimed));
-  if (!row.startedAt) {
-    observeJobStarted(fromDbType(row.type), claimed.createdAt, claimed.startedAt!);
-    await deps.webhooks?.publish('job.started', toApiJob(claimed), { jobId });
+  log.info({ attempt: row.attempts }, claimed.resumed ? 'job resumed' : 'job started');
+  if (row.attempts === 1) {
+    observeJobStarted(type, row.createdAt, row.startedAt!);
+    await deps.webhooks?.publish('job.started', toApiJob(row), { jobId });
   }
+  await deps.events?.publish(jobId, 'status', toApiJob(row));
 
   const abort = new AbortController();
   let pending: JobProgress | null = null;
@@ -94,7 +105,10 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
   const flush = async () => {
     const progress = pending;
     pending = null;
-    const r = await db.job.update({ where: { id: jobId }, data: progress ? { progress: progress as object } : {}, select: { cancelRequested: true } });
+    const r = await heartbeat(deps, jobId, progress).catch((err) => {
+      pending ??= progress; // written with the next beat
+      throw err;
+    });
     if (progress) await deps.events?.publish(jobId, 'progress', progress);
     if (r.cancelRequested && !abort.signal.aborted) {
       log.info('cancel requested');
@@ -103,16 +117,16 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
   };
   let flushing: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
-    flushing = flushing.then(flush).catch((err) => log.warn({ err }, 'progress write failed'));
+    flushing = flushing.then(flush).catch((err) => log.warn({ err: (err as Error).message }, 'progress write failed; retried with the next beat'));
   }, FLUSH_MS);
 
   const ctx: JobContext = {
     ...deps,
     id: jobId,
-    type: fromDbType(row.type),
+    type,
     params: row.params,
     log,
-    attempt: claimed.attempts,
+    attempt: row.attempts,
     progress: (p) => {
       last = { ...p, percent: Math.max(0, Math.min(100, Math.round(p.percent * 10) / 10)) };
       pending = last;
@@ -123,44 +137,55 @@ export async function runJob(deps: WorkerDeps, jobId: string, processor: Process
   };
 
   const t0 = performance.now();
-  let outcome: { status: 'succeeded' | 'failed' | 'cancelled'; result?: unknown; error?: object } | undefined;
+  let outcome: Outcome | { status: 'released' } | { status: 'retry'; error: Error };
   try {
     const result = await processor(ctx);
-    outcome = abort.signal.aborted ? { status: 'cancelled', result } : { status: 'succeeded', result };
+    outcome = abort.signal.aborted ? { status: 'cancelled', result, progress: last } : { status: 'succeeded', result, progress: last };
   } catch (err) {
-    if (abort.signal.aborted || err instanceof Cancelled) outcome = { status: 'cancelled' };
-    else if (err instanceof Released) outcome = undefined;
-    else {
+    if (abort.signal.aborted || err instanceof Cancelled) outcome = { status: 'cancelled', progress: last };
+    else if (err instanceof Released) outcome = { status: 'released' };
+    else if (err instanceof StateNotRecorded || isTransient(err)) {
+      // Postgres, Redis or the store is away: not the job's fault, so not its failure.
+      log.warn({ err: (err as Error).message }, 'job interrupted by an unavailable dependency; back to the queue');
+      outcome = { status: 'retry', error: err as Error };
+    } else {
       const error = toErrorBody(err, 'JOB_FAILED');
       if (error.code === 'JOB_FAILED') log.error({ err }, 'job failed unexpectedly');
       else log.warn({ error }, 'job failed');
-      outcome = { status: 'failed', error };
+      outcome = { status: 'failed', error, progress: last };
     }
   } finally {
     clearInterval(timer);
     await flushing;
   }
-  if (!outcome) {
-    await db.job.update({ where: { id: jobId }, data: { progress: { ...last, stage: 'requeued' } as object } });
+  const seconds = Math.round((performance.now() - t0) / 100) / 10;
+  if (outcome.status === 'released' || outcome.status === 'retry') {
+    const reason = outcome.status === 'released' ? 'the worker is shutting down' : `dependency unavailable: ${outcome.error.message.slice(0, 200)}`;
+    await release(deps, jobId, last, reason, log).catch((err) => log.warn({ err: (err as Error).message }, 'could not record the release'));
     await deps.events?.publish(jobId, 'progress', { ...last, stage: 'requeued' });
-    log.info({ seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'job handed back to the queue: the worker is shutting down');
-    return 'released';
+    log.info({ seconds, reason }, 'job handed back to the queue');
+    return outcome.status === 'released' ? { kind: 'released' } : { kind: 'retry', error: outcome.error };
   }
   const progress = { ...last, ...(outcome.status === 'succeeded' ? { percent: 100, etaSeconds: 0 } : {}), stage: outcome.status };
-  const finished = await db.job.update({
-    where: { id: jobId },
-    data: {
-      status: outcome.status,
-      finishedAt: new Date(),
-      progress: progress as object,
-      ...(outcome.result !== undefined ? { result: outcome.result as object } : {}),
-      ...(outcome.error ? { error: outcome.error } : {}),
-    },
-  });
-  observeJobFinished(fromDbType(row.type), outcome.status, finished);
-  await deps.events?.publish(jobId, 'status', toApiJob(finished));
-  await deps.events?.publish(jobId, 'end', { status: outcome.status });
-  await deps.webhooks?.publish(`job.${outcome.status}`, toApiJob(finished), { jobId, callbackUrl: finished.callbackUrl });
-  log.info({ status: outcome.status, seconds: Math.round((performance.now() - t0) / 100) / 10 }, 'job finished');
-  return 'done';
+  let finished;
+  try {
+    finished = await finish(deps, jobId, { ...outcome, progress } as Outcome, log);
+  } catch (err) {
+    // The outcome could not be committed: run it again later (from its checkpoint), never lose it.
+    return { kind: 'retry', error: err as Error };
+  }
+  await dropCheckpoint(deps.config, jobId);
+  if (finished) {
+    log.info({ status: outcome.status, seconds }, 'job finished');
+    await announceEnd(deps, finished, type);
+  }
+  return { kind: 'done', failed: outcome.status === 'failed' ? outcome.error : undefined };
+}
+
+/** Metrics, live events and webhooks of a job that reached its terminal status. */
+async function announceEnd(deps: WorkerDeps, row: JobWithHistory, type: JobType): Promise<void> {
+  observeJobFinished(type, row.status, row);
+  await deps.events?.publish(row.id, 'status', toApiJob(row));
+  await deps.events?.publish(row.id, 'end', { status: row.status });
+  await deps.webhooks?.publish(`job.${row.status as 'succeeded' | 'failed' | 'cancelled'}`, toApiJob(row), { jobId: row.id, callbackUrl: row.callbackUrl });
 }

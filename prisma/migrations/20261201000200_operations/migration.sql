@@ -52,6 +52,8 @@ ALTER TABLE "jobs" ADD COLUMN "callback_url" TEXT;
 -- Written by the worker running the job about once a second: a running job whose heartbeat is fresh
 -- has a live worker even when the queue lost its entry (the reconciler leaves it alone).
 ALTER TABLE "jobs" ADD COLUMN "heartbeat_at" TIMESTAMPTZ(3);
+-- Who asked for the cancel of a running job, for its history once its worker stops it.
+ALTER TABLE "jobs" ADD COLUMN "cancelled_by" TEXT;
 
 -- Every status a job entered, when, and why.
 CREATE TABLE "job_transitions" (

@@ -9,6 +9,8 @@ import { AppError, notFound } from '../../shared/errors.js';
 import { JOB_PARAMS, JOB_STATUSES, JOB_TYPES, TERMINAL_STATUSES, type JobParams, type JobType } from '../../shared/jobs.js';
 import { fromDbType, paramsHash, toApiJob, toDbType } from '../../shared/job-rows.js';
 import { checkJobParams } from '../job-checks.js';
+import { cancel, enqueue, includeHistory } from '../../jobs/lifecycle.js';
+import type { Logger } from '../../shared/logger.js';
 import { streamJobEvents } from '../job-stream.js';
 import { checkCallbackUrl } from '../../webhooks/outbound.js';
 import { observeJobFinished } from '../../shared/metrics.js';
@@ -59,7 +61,7 @@ const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKn
 
 export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, queues, webhooks, events }) => {
   const getJob = async (id: string) => {
-    const row = await db.job.findUnique({ where: { id } });
+    const row = await db.job.findUnique({ where: { id }, include: includeHistory });
     if (!row) throw notFound('Job', id, 'JOB_NOT_FOUND');
     return row;
   };
@@ -94,7 +96,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       if (callbackUrl) checkCallbackUrl(callbackUrl, config.CALLBACK_SECRET);
       const hash = paramsHash(type, params);
       if (idempotencyKey) {
-        const existing = await db.job.findUnique({ where: { idempotencyKey } });
+        const existing = await db.job.findUnique({ where: { idempotencyKey }, include: includeHistory });
         if (existing) return replay(existing, type, hash, reply);
       }
       await checkJobParams(db, config, type, params);
@@ -102,21 +104,36 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       let row;
       try {
         row = await db.job.create({
-          data: { id, type: toDbType(type), params: params as object, paramsHash: hash, idempotencyKey, callbackUrl, progress: { percent: 0 } },
+          data: {
+            id,
+            type: toDbType(type),
+            params: params as object,
+            paramsHash: hash,
+            idempotencyKey,
+            callbackUrl,
+            progress: { percent: 0 },
+            transitions: { create: { status: 'queued' } },
+          },
+          include: includeHistory,
         });
       } catch (err) {
         // Two requests with one key raced: the loser answers with the winner's job.
         if (idempotencyKey && isUniqueViolation(err)) {
-          return replay(await db.job.findUniqueOrThrow({ where: { idempotencyKey } }), type, hash, reply);
+          return replay(await db.job.findUniqueOrThrow({ where: { idempotencyKey }, include: includeHistory }), type, hash, reply);
         }
         throw err;
       }
       try {
-        await queues[type].add(type, { jobId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 5000 });
+        await enqueue(queues, type, id);
       } catch (err) {
         await db.job.update({
           where: { id },
-          data: { status: 'failed', finishedAt: new Date(), error: { code: 'QUEUE_UNAVAILABLE', message: 'The job queue could not be reached' } },
+          data: {
+            status: 'failed',
+            finishedAt: new Date(),
+            error: { code: 'QUEUE_UNAVAILABLE', message: 'The job queue could not be reached' },
+            transitions: { create: { status: 'failed', reason: 'QUEUE_UNAVAILABLE' } },
+          },
         });
         throw new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) could not be reached; try again');
       }
@@ -147,6 +164,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
         where: { ...(type ? { type: toDbType(type) } : {}), ...(status ? { status } : {}), ...afterCursor(cursor) },
         orderBy: pageOrder,
         take: limit + 1,
+        include: includeHistory,
       });
       return toPage(rows, limit, toApiJob);
     },
@@ -170,21 +188,13 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       if (TERMINAL_STATUSES.includes(row.status)) {
         throw new AppError('JOB_NOT_CANCELLABLE', `Job ${id} has already ${row.status}`);
       }
-      // Flag first: a worker that takes the job from now on sees the flag and stops.
-      await db.job.update({ where: { id }, data: { cancelRequested: true } });
-      const type = row.type.replace('_', '-') as JobType;
-      const queued = await queues[type].getJob(id);
-      if (queued && (await queued.getState()) !== 'active') await queued.remove().catch(() => {});
-      const { count } = await db.job.updateMany({
-        where: { id, status: 'queued' },
-        data: { status: 'cancelled', finishedAt: new Date(), progress: { ...(row.progress as object), stage: 'cancelled' } },
-      });
-      const now = await getJob(id);
-      if (count > 0) {
-        observeJobFinished(type, 'cancelled', now);
-        await webhooks.publish('job.cancelled', toApiJob(now), { jobId: id, callbackUrl: now.callbackUrl });
+      // TODO(auth, issue 10): the key's name as `by`.
+      const { row: now, endedNow } = await cancel({ db, queues, logger: req.log as Logger }, row, `a client at ${req.ip} (request ${req.id})`);
+      if (endedNow) {
+        observeJobFinished(fromDbType(now.type), 'cancelled', now);
         await events.publish(id, 'status', toApiJob(now));
         await events.publish(id, 'end', { status: now.status });
+        await webhooks.publish('job.cancelled', toApiJob(now), { jobId: id, callbackUrl: now.callbackUrl });
       }
       return reply.code(202).send(toApiJob(now));
     },
