@@ -5,7 +5,8 @@ import { migrate } from '../scripts/migrate.js';
 import { ConfigError, loadConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
 import { createService } from './service.js';
-import { answerSupervisor, superviseWorkerProcess, type WorkerProcess } from './worker-process.js';
+import { answerSupervisor, reportToSupervisor, superviseWorkerProcess, type WorkerProcess } from './worker-process.js';
+import { takeBack } from './jobs/lifecycle.js';
 import { startMetricsServer } from './worker/metrics-server.js';
 
 const mode = process.argv[2] ?? 'all';
@@ -44,8 +45,14 @@ const service = await createService(config, logger, {
   api: mode !== 'worker',
   worker: mode === 'worker',
   workerMetrics: () => workerProcess?.metrics() ?? Promise.resolve(undefined),
+  // A worker child reports the jobs it holds, so that its supervisor can put them back if it dies.
+  workerOptions: mode === 'worker' && process.send ? { track: reportToSupervisor } : undefined,
 });
-if (mode === 'all') workerProcess = superviseWorkerProcess(logger);
+if (mode === 'all') {
+  workerProcess = superviseWorkerProcess(logger, async (jobs) => {
+    for (const j of jobs) await takeBack({ db: service.db, queues: service.queues, logger }, j.queue, j.jobId, j.token, 'the worker process died');
+  });
+}
 if (service.app) {
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });
   logger.info({ address, docs: `${address}/docs` }, 'API listening');
@@ -55,11 +62,11 @@ if (service.app) {
 
 let stopping = false;
 // A worker child answers its supervisor's metric requests; a worker started alone serves its own.
-const metricsServer =
-  mode !== 'worker' ? undefined
-  : process.send ? void answerSupervisor()
-  : config.WORKER_METRICS_PORT > 0 ? await startMetricsServer(config.WORKER_METRICS_PORT, config.HOST, () => !stopping, logger)
-  : undefined;
+let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+if (mode === 'worker' && process.send) answerSupervisor();
+else if (mode === 'worker' && config.WORKER_METRICS_PORT > 0) {
+  metricsServer = await startMetricsServer(config.WORKER_METRICS_PORT, config.HOST, () => !stopping, logger);
+}
 async function shutdown(reason: string): Promise<void> {
   if (stopping) process.exit(1); // a second signal: stop now
   stopping = true;

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from './shared/logger.js';
 import { snapshot, type MetricsSnapshot } from './shared/metrics.js';
+import type { JobTracker } from './worker/index.js';
 
 /** The entry point next to this file, in its own extension (.ts under tsx, .js when compiled). */
 const MAIN = fileURLToPath(new URL(`./main${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -26,8 +27,24 @@ export interface WorkerProcess {
 
 /** IPC between the supervisor and its worker child. */
 type ToChild = { type: 'metrics'; id: number };
-type FromChild = { type: 'metrics'; id: number; metrics: MetricsSnapshot };
+type FromChild =
+  | { type: 'metrics'; id: number; metrics: MetricsSnapshot }
+  | { type: 'job-started'; queue: string; jobId: string; token: string }
+  | { type: 'job-ended'; jobId: string };
+
+/** A job the child holds: its queue and lock token. */
+export interface HeldJob {
+  queue: string;
+  jobId: string;
+  token: string;
+}
 const METRICS_TIMEOUT_MS = 1000;
+
+/** In the worker child: tells the supervisor which jobs this process holds (see superviseWorkerProcess's onLost). */
+export const reportToSupervisor: JobTracker = {
+  started: (queue, jobId, token) => process.connected && process.send?.({ type: 'job-started', queue, jobId, token } satisfies FromChild),
+  ended: (jobId) => process.connected && process.send?.({ type: 'job-ended', jobId } satisfies FromChild),
+};
 
 /** In the worker child: answers the supervisor's requests for this process's metrics. */
 export function answerSupervisor(): void {
@@ -37,7 +54,11 @@ export function answerSupervisor(): void {
   });
 }
 
-export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = process.env): WorkerProcess {
+/**
+ * Starts the worker child and restarts it when it dies. `onLost` gets the jobs a dead child held, to
+ * put them back on the queue at once (the child reports each job it takes and ends over IPC).
+ */
+export function superviseWorkerProcess(logger: Logger, onLost: (jobs: HeldJob[]) => Promise<void>, env: NodeJS.ProcessEnv = process.env): WorkerProcess {
   let child: ChildProcess | undefined;
   let stopping = false;
   let delay = FIRST_DELAY_MS;
@@ -58,12 +79,20 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
       detached: true,
     });
     child = c;
+    const held = new Map<string, HeldJob>();
     logger.info({ workerPid: c.pid }, 'worker process started');
     exited = new Promise((resolve) => {
       c.once('exit', (code, signal) => {
         if (child === c) child = undefined;
         resolve();
         if (stopping) return;
+        if (held.size) {
+          const jobs = [...held.values()];
+          void onLost(jobs).then(
+            () => logger.warn({ jobs: jobs.map((j) => j.jobId) }, 'jobs of the dead worker process put back on the queue'),
+            (err) => logger.error({ err }, 'could not put back the jobs of the dead worker process; they return when their lock expires'),
+          );
+        }
         delay = Date.now() - startedAt > HEALTHY_MS ? FIRST_DELAY_MS : delay;
         logger.error({ workerPid: c.pid, code, signal, restartInMs: delay }, 'worker process exited; restarting it');
         restartTimer = setTimeout(start, delay);
@@ -73,6 +102,8 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
     c.on('error', (err) => logger.error({ err }, 'worker process error'));
     c.on('message', (msg: FromChild) => {
       if (msg?.type === 'metrics') waiting.get(msg.id)?.(msg.metrics);
+      else if (msg?.type === 'job-started') held.set(msg.jobId, { queue: msg.queue, jobId: msg.jobId, token: msg.token });
+      else if (msg?.type === 'job-ended') held.delete(msg.jobId);
     });
   };
   start();

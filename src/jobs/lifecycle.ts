@@ -55,6 +55,24 @@ export async function requeue(deps: LifecycleDeps & { queues: Queues }, type: Jo
   await enqueue(deps.queues, type, id);
 }
 
+/**
+ * Puts back on its queue a job that a worker held when that worker died (npm start's supervisor
+ * knows which, and their lock tokens): at once, rather than after the lock expires and the stalled
+ * check runs (up to lockDuration + stalledInterval, 30 + 30 s by default).
+ */
+export async function takeBack(deps: LifecycleDeps & { queues: Queues }, queueName: string, id: string, token: string, reason: string): Promise<boolean> {
+  const queue = Object.values(deps.queues).find((q) => q.name === queueName);
+  const entry = await queue?.getJob(id);
+  if (!entry) return false;
+  try {
+    await entry.moveToWait(token);
+  } catch {
+    return false; // its lock expired meanwhile: the stalled check has it
+  }
+  await withRetry('requeue', () => deps.db.jobTransition.create({ data: { jobId: id, status: 'requeued', reason } }), { logger: deps.logger, budgetMs: 10_000 }).catch(() => {});
+  return true;
+}
+
 export type Claimed = { kind: 'run'; row: JobWithHistory; resumed: boolean } | { kind: 'skip'; why: string } | { kind: 'cancelled'; row: JobWithHistory };
 
 /** Takes a job for a worker: `run` it, `skip` it (gone, finished already), or it was `cancelled` before it started. */

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -79,6 +80,7 @@ async function prepare(url: string) {
     return ['succeeded', 'failed', 'cancelled'].includes(status);
   }, `job ${id} ends`);
   assert.equal(status, 'succeeded');
+  return id;
 }
 
 it('runs jobs in a worker process, restarts it when it dies, and stops it on SIGTERM', async () => {
@@ -101,6 +103,38 @@ it('runs jobs in a worker process, restarts it when it dies, and stops it on SIG
   main.proc.kill('SIGTERM');
   assert.deepEqual(await exited, [0, null]);
   assert.equal(alive(main.workerPids[1]), false, 'the worker process stopped with the API process');
+});
+
+it("puts a killed worker process's training back at once; the next worker resumes it from its checkpoint", async () => {
+  const main = await startMain();
+  await main.workers(1);
+  const datasetId = await prepare(main.url);
+  const epochs = 5;
+  const res = await fetch(`${main.url}/v1/jobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ type: 'train', params: { datasetId, architecture: 'mlp', epochs, batchSize: 16, seed: 7 } }),
+  });
+  const { id } = (await res.json()) as { id: string };
+  const stateFile = path.join(dataDir, 'checkpoints', id, 'state.json');
+  await until(() => existsSync(stateFile), 'the first checkpoint is written', 120_000);
+  process.kill(main.workerPids[0]!, 'SIGKILL');
+  const killedAt = Date.now();
+  const job = async () => (await (await fetch(`${main.url}/v1/jobs/${id}`)).json()) as any;
+  await until(async () => (await job()).attempts >= 2, 'the training runs again', 30_000);
+  const resumedAfterMs = Date.now() - killedAt;
+  console.log(`# resumed ${resumedAfterMs} ms after its worker process was killed`);
+  assert.ok(resumedAfterMs < 20_000, `resumed after ${resumedAfterMs} ms`);
+  await until(async () => ['succeeded', 'failed', 'cancelled'].includes((await job()).status), 'the training ends', 120_000);
+  const done = await job();
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  assert.ok(done.result.resumedFromEpoch >= 1, `resumed from epoch ${done.result.resumedFromEpoch}`);
+  assert.ok(done.history.some((h: any) => h.status === 'requeued' && h.reason === 'the worker process died'), JSON.stringify(done.history));
+  const metrics = (await (await fetch(`${main.url}/v1/jobs/${id}/metrics`)).json()) as { items: { epoch: number }[] };
+  assert.deepEqual(metrics.items.map((m) => m.epoch), [1, 2, 3, 4, 5]);
+  const exited = once(main.proc, 'exit');
+  main.proc.kill('SIGTERM');
+  await exited;
 });
 
 it('stops its worker process when the API process is killed outright', async () => {
