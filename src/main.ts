@@ -1,12 +1,11 @@
 // Entry point. `tsx src/main.ts [all|api|worker]`: `all` (the default) runs the API here and the
 // workers in a child process it supervises (see worker-process.ts); `api` and `worker` run either
 // alone, to scale them apart.
-import { migrate } from '../scripts/migrate.js';
+import { migrate } from './shared/migrate.js';
 import { ConfigError, loadConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
 import { createService } from './service.js';
 import { answerSupervisor, reportToSupervisor, superviseWorkerProcess, type WorkerProcess } from './worker-process.js';
-import { takeBack } from './jobs/lifecycle.js';
 import { startMetricsServer } from './worker/metrics-server.js';
 
 const mode = process.argv[2] ?? 'all';
@@ -50,7 +49,7 @@ const service = await createService(config, logger, {
 });
 if (mode === 'all') {
   workerProcess = superviseWorkerProcess(logger, async (jobs) => {
-    for (const j of jobs) await takeBack({ db: service.db, queues: service.queues, logger }, j.queue, j.jobId, j.token, 'the worker process died');
+    for (const j of jobs) await service.jobs.takeBack(j.queue, j.jobId, j.token, 'the worker process died');
   });
 }
 if (service.app) {

@@ -12,9 +12,10 @@ import { createWebhookPublisher, createWebhookQueue, type WebhookPublisher } fro
 import { startDeliveryWorker } from './webhooks/delivery.js';
 import { createJobEventBus, type JobEventBus } from './shared/job-events.js';
 import { createReconciler } from './jobs/reconciler.js';
-import { HEARTBEAT_STALE_MS, requeue } from './jobs/lifecycle.js';
+import { HEARTBEAT_STALE_MS } from './jobs/store.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
+import { JobsStore } from './jobs/store.js';
 
 export interface ServiceOptions {
   api?: boolean;
@@ -28,6 +29,7 @@ export interface Service {
   config: Config;
   db: Db;
   queues: Queues;
+  jobs: JobsStore;
   webhooks: WebhookPublisher;
   events: JobEventBus;
   app?: FastifyInstance;
@@ -54,6 +56,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     workers = await startWorkers({ config, db, logger, queues, webhooks, events }, opts.workerOptions);
     deliveries = startDeliveryWorker({ config, db, logger });
   }
+  const jobs = new JobsStore(db, queues, config, { logger, events, webhooks });
   // Every process runs it; a Redis lock lets one pass run at a time across all of them.
   const reconciler = createReconciler({
     db,
@@ -63,7 +66,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     logger,
     webhooks,
     staleMs: HEARTBEAT_STALE_MS,
-    requeue: (type, id, reason) => requeue({ db, queues, logger }, type, id, reason),
+    requeue: (type, id, reason) => jobs.requeue(type, id, reason),
   });
   reconciler.start(config.RECONCILE_INTERVAL_MS);
   if (opts.api) {
@@ -72,6 +75,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       config,
       db,
       queues,
+      jobs,
       logger,
       webhooks,
       events,
@@ -86,6 +90,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     config,
     db,
     queues,
+    jobs,
     webhooks,
     events,
     app,

@@ -9,7 +9,7 @@ export interface SseEvent {
  * Opens `url` and calls `onEvent` for each event as it arrives (comments are counted, not passed);
  * resolves when the server ends the stream, or when `onEvent` returns true (the client then hangs up).
  */
-export async function readSse(url: string, headers: Record<string, string>, onEvent: (e: SseEvent) => boolean | void) {
+export async function readSse(url: string, headers: Record<string, string>, onEvent: (e: SseEvent) => boolean | undefined) {
   const abort = new AbortController();
   const res = await fetch(url, { headers: { accept: 'text/event-stream', ...headers }, signal: abort.signal });
   const decoder = new TextDecoder();
@@ -19,8 +19,7 @@ export async function readSse(url: string, headers: Record<string, string>, onEv
   try {
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       buffer += decoder.decode(chunk, { stream: true });
-      let cut;
-      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+      for (let cut = buffer.indexOf('\n\n'); cut >= 0; cut = buffer.indexOf('\n\n')) {
         const block = buffer.slice(0, cut);
         buffer = buffer.slice(cut + 2);
         if (block.startsWith(':')) {

@@ -4,21 +4,18 @@
 // that reconnects with Last-Event-ID gets what it missed, from that id on. A comment line every
 // HEARTBEAT_MS keeps proxies from closing an idle stream; the stream ends after the final status.
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Db } from '../shared/db.js';
-import { notFound } from '../shared/errors.js';
 import { STREAM_ID_RE, type JobEvent, type JobEventBus } from '../shared/job-events.js';
-import { TERMINAL_STATUSES } from '../shared/jobs.js';
-import { toApiJob } from '../shared/job-rows.js';
+import { isTerminal, type Job } from '../jobs/contract.js';
+import type { JobsStore } from '../jobs/store.js';
 
 export const HEARTBEAT_MS = 15_000;
 
-export async function streamJobEvents(req: FastifyRequest, reply: FastifyReply, { db, events }: { db: Db; events: JobEventBus }, id: string): Promise<void> {
+export async function streamJobEvents(req: FastifyRequest, reply: FastifyReply, { jobs, events }: { jobs: JobsStore; events: JobEventBus }, id: string): Promise<void> {
   const lastEventId = req.headers['last-event-id'];
   const resumeFrom = typeof lastEventId === 'string' && STREAM_ID_RE.test(lastEventId) ? lastEventId : undefined;
   // The latest event id first, then the row: whatever is published in between is sent again, never missed.
   let cursor = resumeFrom ?? (await events.lastId(id).catch(() => '0-0'));
-  const row = await db.job.findUnique({ where: { id } });
-  if (!row) throw notFound('Job', id, 'JOB_NOT_FOUND');
+  const job = await jobs.get(id); // 404 JOB_NOT_FOUND
 
   reply.hijack();
   const res = reply.raw;
@@ -31,24 +28,23 @@ export async function streamJobEvents(req: FastifyRequest, reply: FastifyReply, 
   });
   const send = (e: Omit<JobEvent, 'id'> & { id?: string }) => res.write(`id: ${e.id ?? cursor}\nevent: ${e.type}\ndata: ${JSON.stringify(e.data)}\n\n`);
   /** The end of the stream, read from Postgres: for a client that connects late, or an `end` event that was lost. */
-  const finishFromRow = (r: NonNullable<typeof row>) => {
-    send({ type: 'status', data: toApiJob(r) });
-    send({ type: 'end', data: { status: r.status } });
+  const finishFrom = (j: Job) => {
+    send({ type: 'status', data: j });
+    send({ type: 'end', data: { status: j.status } });
   };
 
   try {
     if (!resumeFrom) {
-      send({ type: 'status', data: toApiJob(row) });
-      const metrics = await db.epochMetric.findMany({ where: { jobId: id }, orderBy: { epoch: 'asc' } });
-      for (const { jobId, createdAt, ...m } of metrics) send({ type: 'metric', data: m });
-      if (row.progress) send({ type: 'progress', data: row.progress });
-      if (TERMINAL_STATUSES.includes(row.status)) {
-        send({ type: 'end', data: { status: row.status } });
+      send({ type: 'status', data: job });
+      for (const m of await jobs.epochs(id)) send({ type: 'metric', data: m });
+      if (job.progress) send({ type: 'progress', data: job.progress });
+      if (isTerminal(job.status)) {
+        send({ type: 'end', data: { status: job.status } });
         return;
       }
     }
     // A finished job's stream replays at once; only a live one waits for news.
-    let wait = TERMINAL_STATUSES.includes(row.status) ? 1 : HEARTBEAT_MS;
+    let wait = isTerminal(job.status) ? 1 : HEARTBEAT_MS;
     while (!closed) {
       let batch: JobEvent[] = [];
       try {
@@ -65,8 +61,8 @@ export async function streamJobEvents(req: FastifyRequest, reply: FastifyReply, 
       }
       if (batch.length > 0) continue;
       res.write(': heartbeat\n\n');
-      const now = await db.job.findUnique({ where: { id } }).catch(() => null);
-      if (now && TERMINAL_STATUSES.includes(now.status)) return finishFromRow(now);
+      const now = await jobs.get(id).catch(() => null);
+      if (now && isTerminal(now.status)) return finishFrom(now);
       wait = HEARTBEAT_MS;
     }
   } finally {

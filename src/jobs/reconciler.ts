@@ -12,8 +12,8 @@ import { Redis } from 'ioredis';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
 import type { Queues } from '../shared/queue.js';
-import { JOB_TYPES, TERMINAL_STATUSES, type JobType } from '../shared/jobs.js';
-import { fromDbType } from '../shared/job-rows.js';
+import { JOB_TYPES, isTerminal, type JobType } from './contract.js';
+import { fromDbType } from './rows.js';
 import type { WebhookPublisher } from '../webhooks/events.js';
 
 export interface ReconcilerDeps {
@@ -23,7 +23,7 @@ export interface ReconcilerDeps {
   prefix: string;
   logger: Logger;
   webhooks?: WebhookPublisher;
-  /** Puts a job on its queue as the store does (same id, same options), recording why in its history. */
+  /** Puts a job on its queue as the store does (JobsStore.requeue: same id, same options, why in its history). */
   requeue(type: JobType, id: string, reason: string): Promise<void>;
   /** A running job whose heartbeat is younger than this has a live worker. */
   staleMs: number;
@@ -66,7 +66,7 @@ export function createReconciler(deps: ReconcilerDeps) {
         const ids = entries.map((e) => e?.id).filter((id): id is string => !!id);
         if (ids.length === 0) continue;
         const rows = await db.job.findMany({ where: { id: { in: ids } }, select: { id: true, status: true } });
-        const open = new Set(rows.filter((r) => !TERMINAL_STATUSES.includes(r.status)).map((r) => r.id));
+        const open = new Set(rows.filter((r) => !isTerminal(r.status)).map((r) => r.id));
         for (const e of entries) {
           if (!e?.id || open.has(e.id)) continue;
           await e.remove().catch(() => {});

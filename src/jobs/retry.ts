@@ -17,12 +17,13 @@ const REDIS_TRANSIENT = /Connection is closed|Stream isn't writeable|max retries
 
 /** Whether `err` says a dependency (Postgres, Redis, the network) is unavailable, rather than the job is wrong. */
 export function isTransient(err: unknown): boolean {
+  // biome-ignore lint/suspicious/noExplicitAny: walks an error's cause chain, whatever threw it
   for (let e: any = err, depth = 0; e && depth < 5; e = e.cause, depth++) {
     if (e instanceof Prisma.PrismaClientInitializationError) return true;
     if (e instanceof Prisma.PrismaClientKnownRequestError) {
       if (PRISMA_TRANSIENT.has(e.code)) return true;
-      const cause = (e.meta as any)?.driverAdapterError?.cause;
-      if (cause && (ADAPTER_TRANSIENT.has(cause.kind) || (cause.kind === 'postgres' && PG_TRANSIENT.test(String(cause.code))))) return true;
+      const cause = (e.meta as { driverAdapterError?: { cause?: { kind?: string; code?: unknown } } } | undefined)?.driverAdapterError?.cause;
+      if (cause && (ADAPTER_TRANSIENT.has(cause.kind ?? '') || (cause.kind === 'postgres' && PG_TRANSIENT.test(String(cause.code))))) return true;
       return false;
     }
     if (e instanceof Prisma.PrismaClientUnknownRequestError && /connect|terminat|closed|timeout/i.test(e.message)) return true;

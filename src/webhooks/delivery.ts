@@ -31,7 +31,7 @@ const describe = (err: unknown): string => {
 export async function deliver(deps: DeliveryDeps, job: Job<DeliveryPayload>): Promise<void> {
   const { config, db, logger } = deps;
   const msg = await db.webhookMessage.findUnique({ where: { id: job.data.messageId }, include: { webhook: { select: { secret: true } } } });
-  if (!msg || msg.status !== 'pending') return; // deleted with its webhook, or done already
+  if (msg?.status !== 'pending') return; // deleted with its webhook, or done already
   const secret = msg.webhookId ? msg.webhook?.secret : config.CALLBACK_SECRET;
   const attempt = msg.attempts + 1;
   const at = new Date();

@@ -1,9 +1,10 @@
 // BullMQ workers: one per job type, each handing its jobs to that type's processor through runJob.
 import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
-import { JOB_TYPES, type JobProgress, type JobType } from '../shared/jobs.js';
-import { finish } from '../jobs/lifecycle.js';
+import { JOB_TYPES, type JobType } from '../jobs/contract.js';
+import type { Processors } from '../jobs/registry.js';
+import { JobsStore } from '../jobs/store.js';
 import { queueName, redisConnection, type QueuePayload, type Queues } from '../shared/queue.js';
-import { runJob, type Processor, type WorkerDeps } from './job-context.js';
+import { runJob, type WorkerDeps } from './job-context.js';
 
 export interface WorkerOptions {
   /** Which job types this process serves (default all). */
@@ -24,7 +25,7 @@ export interface Workers {
   close(): Promise<void>;
 }
 
-async function loadProcessors(): Promise<Record<JobType, Processor>> {
+async function loadProcessors(): Promise<Processors> {
   // Imported here so that TensorFlow.js loads only in processes that run workers.
   const [{ datasetPrep }, { train }, { fineTune }, { predictJob }] = await Promise.all([
     import('./processors/dataset-prep.js'),
@@ -44,6 +45,7 @@ const CONCURRENCY: Record<JobType, (c: number) => number> = {
 
 export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: WorkerOptions = {}): Promise<Workers> {
   const { config, db, logger, queues } = deps;
+  const store = new JobsStore(db, queues, config, { logger, events: deps.events, webhooks: deps.webhooks });
   const processors = await loadProcessors();
   const types = opts.types ?? JOB_TYPES;
   // Aborted by close(): long jobs then stop at their next safe point and are put back on the queue.
@@ -54,12 +56,12 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
       async (job, token) => {
         opts.track?.started(queueName(type), job.id!, token!);
         try {
-          const run = await runJob(deps, job.data.jobId, processors[type], shutdown.signal);
+          const run = await runJob({ ...deps, store }, job.data.jobId, processors, shutdown.signal);
           if (run.kind === 'released') {
             await job.moveToWait(token);
             throw new WaitingError(); // tells BullMQ the job was moved, not finished
           }
-          // The queue retries it with backoff (attempts in jobQueueOptions); the reconciler after that.
+          // The queue retries it with backoff (enqueueOptions' attempts), and the reconciler after that.
           if (run.kind === 'retry') throw run.error;
           // Recorded as failed: the queue must not run it again.
           if (run.failed) throw new UnrecoverableError(`${run.failed.code}: ${run.failed.message}`);
@@ -84,13 +86,7 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
       // keeps killing its worker (out of memory, say), so it is failed rather than run forever.
       if (!/stalled more than allowable limit/.test(err.message)) return;
       logger.error({ jobId: job.data.jobId, err }, 'queue gave up on a job');
-      try {
-        const row = await db.job.findUnique({ where: { id: job.data.jobId } });
-        const progress = { ...((row?.progress as JobProgress | null) ?? { percent: 0 }), stage: 'failed' };
-        if (row) await finish(deps, row.id, { status: 'failed', error: { code: 'WORKER_LOST', message: err.message }, progress }, logger);
-      } catch (e) {
-        logger.error({ err: e }, 'could not record a lost job; the reconciler will requeue it');
-      }
+      await store.markLost(job.data.jobId, err.message).catch((e) => logger.error({ err: e }, 'could not record a lost job'));
     });
     worker.on('error', (err) => logger.error({ err }, 'worker error'));
     return worker;

@@ -4,19 +4,18 @@
 import { mkdir, writeFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset } from '../generated/prisma/client.js';
-import * as tf from '../ml/tf.js';
+import type * as tf from '../ml/tf.js';
 import { loadSplit } from '../ml/data/files.js';
 import { evaluate } from '../ml/evaluate.js';
 import { disposeCheckpointTensors, loadCheckpoint, saveCheckpoint, saveModel } from '../ml/model-io.js';
 import { trainingCurveSvg } from '../ml/chart.js';
 import { backendName } from '../ml/backend.js';
-import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMetrics } from '../ml/train.js';
+import { train, type TrainOptions, type TrainLoopResult, type EpochMetrics } from '../ml/train.js';
 import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
 import { trainingEpochs, trainingSamples } from '../shared/metrics.js';
 import { toApiModel } from '../shared/model-rows.js';
-import { recordEpoch } from '../jobs/lifecycle.js';
-import type { TrainResult } from '../shared/jobs.js';
+import type { TrainResult } from '../jobs/contract.js';
 import { Released, type JobContext } from './job-context.js';
 
 export interface RunData {
@@ -66,7 +65,7 @@ export async function findCheckpoint(ctx: JobContext) {
   }
 }
 
-export interface RunOutcome extends LoopResult {
+export interface RunOutcome extends TrainLoopResult {
   resumedFromEpoch: number;
 }
 
@@ -121,8 +120,7 @@ export async function trainWithCheckpoints(
             seconds: m.seconds,
             samplesPerSec: m.samplesPerSec,
           };
-          await recordEpoch(ctx, ctx.id, { epoch: m.epoch, ...row }, ctx.log);
-          await ctx.events?.publish(ctx.id, 'metric', { epoch: m.epoch, ...row });
+          await ctx.recordEpoch({ epoch: m.epoch, ...row });
           await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
           trainingEpochs.inc({ type: ctx.type });
           trainingSamples.inc({ type: ctx.type }, data.train.count);

@@ -40,7 +40,10 @@ it('pushes a training’s events and resumes from Last-Event-ID', async () => {
 
   // Reconnect: the events after that id, none twice, up to the end.
   const second: SseEvent[] = [];
-  const b = await readSse(`${base}/v1/jobs/${job.id}/events`, { 'last-event-id': resumeAt.id! }, (e) => void second.push(e));
+  const b = await readSse(`${base}/v1/jobs/${job.id}/events`, { 'last-event-id': resumeAt.id! }, (e) => {
+    second.push(e);
+    return undefined;
+  });
   assert.equal(b.hungUp, false, 'the server ends the stream after the final status');
   assert.equal(second.at(-1)!.event, 'end');
   assert.deepEqual(second.at(-1)!.data, { status: 'succeeded' });
@@ -58,6 +61,9 @@ it('pushes a training’s events and resumes from Last-Event-ID', async () => {
 
   // A client that connects after the end gets the job as it is and the end at once.
   const late: SseEvent[] = [];
-  await readSse(`${base}/v1/jobs/${job.id}/events`, {}, (e) => void late.push(e));
+  await readSse(`${base}/v1/jobs/${job.id}/events`, {}, (e) => {
+    late.push(e);
+    return undefined;
+  });
   assert.deepEqual(late.map((e) => e.event), ['status', 'metric', 'metric', 'metric', 'metric', 'progress', 'end']);
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
 import type { FastifyInstance } from 'fastify';
-import { migrate } from '../../scripts/migrate.js';
+import { migrate } from '../../src/shared/migrate.js';
 import { startService, submit } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 import { startPrivatePostgres, startPrivateRedis } from '../fixtures/private-infra.js';

@@ -6,7 +6,7 @@ import type { Webhook as WebhookRow } from '../../generated/prisma/client.js';
 import { notFound } from '../../shared/errors.js';
 import { WEBHOOK_EVENTS, newSecret } from '../../webhooks/events.js';
 import { checkWebhookUrl } from '../../webhooks/outbound.js';
-import { afterCursor, pageOrder, toPage } from '../pagination.js';
+import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 
