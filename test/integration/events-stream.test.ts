@@ -6,7 +6,7 @@ import { startService, submit, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 import { readSse, type SseEvent } from '../sse.js';
 
-const svc = await startService({ api: true, worker: true });
+const svc = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
 const { app } = svc;
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(1200, 100)) });
 const base = await app.listen({ port: 0, host: '127.0.0.1' });

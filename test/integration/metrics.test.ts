@@ -6,7 +6,7 @@ import { startService, submit, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 import { labelSets, seriesValue } from '../prom.js';
 
-const svc = await startService({ api: true, worker: true });
+const svc = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
 const { app } = svc;
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(600, 100)) });
 after(async () => {

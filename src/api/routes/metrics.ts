@@ -9,6 +9,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { w
     '/metrics',
     {
       schema: {
+        operationId: 'getMetrics',
         tags: ['health'],
         summary: 'Prometheus metrics',
         description: 'The Prometheus text format; under `npm start` the worker process\'s series are merged in.',

@@ -39,7 +39,9 @@ const Delivery = Type.Object({
   statusCode: Type.Union([Type.Integer(), Type.Null()], { description: "The receiver's answer; null when it gave none" }),
   error: Type.Union([Type.String(), Type.Null()], { description: 'Why the attempt failed: timed out, ECONNREFUSED, …' }),
   durationMs: Type.Integer(),
-  nextRetryAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'When the next attempt is due; null after success or the last attempt' }),
+  nextRetryAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+    description: 'When the next attempt is due; null after success or the last attempt',
+  }),
   createdAt: Type.String({ format: 'date-time' }),
 });
 
@@ -53,6 +55,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     '/v1/webhooks',
     {
       schema: {
+        operationId: 'createWebhook',
         tags: ['webhooks'],
         summary: 'Register a webhook',
         description: `Events are POSTed to \`url\` as \`{type, timestamp, data}\` with Standard Webhooks signatures; \`data\` is the job or model as GET returns it. Events: ${WEBHOOK_EVENTS.join(', ')}.`,
@@ -71,13 +74,24 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
       const { url, events, description } = req.body;
       checkWebhookUrl(url, outboundPolicy(config));
       const row = await db.webhook.create({ data: { id: randomUUID(), url, events: events as string[], description, secret: newSecret() } });
-      return reply.code(201).header('location', `/v1/webhooks/${row.id}`).send({ ...toApi(row), secret: row.secret });
+      return reply
+        .code(201)
+        .header('location', `/v1/webhooks/${row.id}`)
+        .send({ ...toApi(row), secret: row.secret });
     },
   );
 
   app.get(
     '/v1/webhooks',
-    { schema: { tags: ['webhooks'], summary: 'List webhooks, newest first', querystring: Type.Object(PageQuery), response: { 200: page(Type.Ref('Webhook')), ...errors() } } },
+    {
+      schema: {
+        operationId: 'listWebhooks',
+        tags: ['webhooks'],
+        summary: 'List webhooks, newest first',
+        querystring: Type.Object(PageQuery),
+        response: { 200: page(Type.Ref('Webhook')), ...errors() },
+      },
+    },
     async (req) => {
       const rows = await db.webhook.findMany({ where: afterCursor(req.query.cursor), orderBy: pageOrder, take: req.query.limit + 1 });
       return toPage(rows, req.query.limit, toApi);
@@ -86,13 +100,23 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
 
   app.get(
     '/v1/webhooks/:id',
-    { schema: { tags: ['webhooks'], summary: 'A webhook', params: IdParams, response: { 200: Type.Ref('Webhook'), ...errors(404) } } },
+    {
+      schema: { operationId: 'getWebhook', tags: ['webhooks'], summary: 'A webhook', params: IdParams, response: { 200: Type.Ref('Webhook'), ...errors(404) } },
+    },
     async (req) => toApi(await getWebhook(req.params.id)),
   );
 
   app.delete(
     '/v1/webhooks/:id',
-    { schema: { tags: ['webhooks'], summary: 'Delete a webhook (its pending deliveries are dropped)', params: IdParams, response: { 204: Type.Null(), ...errors(404) } } },
+    {
+      schema: {
+        operationId: 'deleteWebhook',
+        tags: ['webhooks'],
+        summary: 'Delete a webhook (its pending deliveries are dropped)',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errors(404) },
+      },
+    },
     async (req, reply) => {
       const { count } = await db.webhook.deleteMany({ where: { id: req.params.id } });
       if (count === 0) throw notFound('Webhook', req.params.id, 'WEBHOOK_NOT_FOUND');
@@ -104,6 +128,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     '/v1/webhooks/:id/test',
     {
       schema: {
+        operationId: 'testWebhook',
         tags: ['webhooks'],
         summary: 'Send a webhook.test event to this webhook',
         params: IdParams,
@@ -112,7 +137,11 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     },
     async (req, reply) => {
       const hook = await getWebhook(req.params.id);
-      const [messageId] = await webhooks.publish('webhook.test', { webhookId: hook.id, message: 'This is a test event from mnist-jobs' }, { onlyWebhookId: hook.id });
+      const [messageId] = await webhooks.publish(
+        'webhook.test',
+        { webhookId: hook.id, message: 'This is a test event from mnist-jobs' },
+        { onlyWebhookId: hook.id },
+      );
       if (!messageId) throw new Error('the test event could not be queued');
       return reply.code(202).send({ messageId });
     },
@@ -122,6 +151,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     '/v1/webhooks/:id/deliveries',
     {
       schema: {
+        operationId: 'listWebhookDeliveries',
         tags: ['webhooks'],
         summary: 'Delivery attempts of this webhook, newest first',
         params: IdParams,
