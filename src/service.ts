@@ -86,7 +86,9 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       workerMetrics: opts.workerMetrics,
     }).catch(async (err) => {
       // Refused to start (e.g. AUTH_REQUIRED without a key): release what was opened, then say why.
-      await Promise.allSettled([workers?.close(), predict?.close(), closeQueues(queues), db.$disconnect()]);
+      await reconciler.close();
+      await Promise.allSettled([workers?.close(), deliveries?.close(), predict?.close(), closeQueues(queues), webhooks.close(), events.close()]);
+      await db.$disconnect();
       throw err;
     });
   }
