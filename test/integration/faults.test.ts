@@ -52,7 +52,7 @@ it('rides out Postgres stopped for 10 s mid-training, and a job picked up meanwh
   const url = new URL(pg.url);
   url.pathname = '/mnist_faults';
   await migrate(url.toString());
-  const svc = await startService({ api: true, worker: true }, { DATABASE_URL: url.toString() });
+  const svc = await startService({ api: true, worker: true }, { DATABASE_URL: url.toString(), OUTBOUND_ALLOW_PRIVATE: true });
   cleanups.push(() => svc.close());
   const { app } = svc;
 
@@ -85,7 +85,7 @@ it('rides out Postgres stopped for 10 s mid-training, and a job picked up meanwh
 it('re-enqueues a job whose queue entry Redis lost, while the running training goes on', async () => {
   const redis = await startPrivateRedis();
   cleanups.push(() => redis.destroy());
-  const svc = await startService({ api: true, worker: true }, { REDIS_URL: redis.url, RECONCILE_INTERVAL_MS: 2000 });
+  const svc = await startService({ api: true, worker: true }, { REDIS_URL: redis.url, RECONCILE_INTERVAL_MS: 2000, OUTBOUND_ALLOW_PRIVATE: true });
   cleanups.push(() => svc.close());
   const { app } = svc;
 

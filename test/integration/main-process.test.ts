@@ -27,7 +27,7 @@ async function startMain() {
   const port = await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: path.resolve(import.meta.dirname, '../..'),
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'info', OUTBOUND_ALLOW_PRIVATE: 'true' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   started.push(proc);
@@ -150,7 +150,7 @@ it('a worker started alone serves its own /metrics and /health on WORKER_METRICS
   const port = await freePort();
   const proc = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'worker'], {
     cwd: path.resolve(import.meta.dirname, '../..'),
-    env: { ...process.env, WORKER_METRICS_PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir },
+    env: { ...process.env, WORKER_METRICS_PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, OUTBOUND_ALLOW_PRIVATE: 'true' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   started.push(proc);
