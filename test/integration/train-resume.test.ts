@@ -10,6 +10,8 @@ import { after, it } from 'node:test';
 import { startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
+// The IDX server below is on loopback: the API and every worker here (forked ones too) may fetch from it.
+process.env.OUTBOUND_ALLOW_PRIVATE = 'true';
 const api = await startService({ api: true, worker: false });
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(3000, 300)) });
 const workers: Awaited<ReturnType<typeof startService>>[] = [];
