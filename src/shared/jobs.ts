@@ -174,8 +174,9 @@ export interface EvalMetrics {
 }
 
 export interface TrainResult {
-  modelId: string;
-  test: EvalMetrics;
+  /** null for a sweep's trial stopped early whose model the sweep does not keep. */
+  modelId: string | null;
+  test: EvalMetrics | null;
   backend: string;
   epochsRun: number;
   stoppedEarly: boolean;
@@ -190,7 +191,7 @@ export interface FineTuneResult extends TrainResult {
   frozenLayers: string[];
   headReplaced: boolean;
   before: EvalMetrics | null;
-  after: EvalMetrics;
+  after: EvalMetrics | null;
   delta: { accuracy: number; loss: number } | null;
 }
 
