@@ -7,6 +7,8 @@ import { AppError } from '../shared/errors.js';
 import type { DatasetPrepParams, FineTuneParams, JobParams, JobType, PredictJobParams, TrainParams } from '../shared/jobs.js';
 import { resolveModel } from '../shared/model-registry.js';
 import { hostAllowed, parseAllowedHosts } from '../shared/url-policy.js';
+import type { SweepParams } from '../jobs/sweep/params.js';
+import { trialParams, validateSweep } from '../jobs/sweep/validate.js';
 
 async function requireDataset(db: Db, datasetId: string) {
   const dataset = await db.dataset.findUnique({ where: { id: datasetId } });
@@ -73,5 +75,11 @@ export async function checkJobParams(db: Db, config: Pick<Config, 'DOWNLOAD_ALLO
       return checkFineTune(db, params as FineTuneParams);
     case 'predict':
       return checkPredict(db, params as PredictJobParams);
+    case 'sweep': {
+      // The space against the trial's schema, then the trial as a job of its own (dataset, base model).
+      const p = params as SweepParams;
+      validateSweep(p);
+      return checkJobParams(db, config, p.trial.type, trialParams(p.trial.type, p.trial.params) as JobParams);
+    }
   }
 }

@@ -46,6 +46,7 @@ export const Job = Type.Object(
     result: Type.Union([Type.Unknown(), Type.Null()]),
     error: Type.Union([Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }), Type.Null()]),
     idempotencyKey: Type.Union([Type.String(), Type.Null()]),
+    parentId: Type.Union([Type.String({ format: 'uuid' }), Type.Null()], { description: 'The sweep this job is a trial of' }),
     attempts: Type.Integer(),
     createdAt: Type.String({ format: 'date-time' }),
     startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),

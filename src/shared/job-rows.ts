@@ -17,6 +17,8 @@ export interface ApiJob {
   result: unknown;
   error: { code: string; message: string; details?: unknown } | null;
   idempotencyKey: string | null;
+  /** The sweep this job is a trial of. */
+  parentId: string | null;
   attempts: number;
   createdAt: string;
   startedAt: string | null;
@@ -33,6 +35,7 @@ export function toApiJob(row: JobRow): ApiJob {
     result: row.result ?? null,
     error: (row.error as ApiJob['error']) ?? null,
     idempotencyKey: row.idempotencyKey,
+    parentId: row.parentId,
     attempts: row.attempts,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,

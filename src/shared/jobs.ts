@@ -1,8 +1,9 @@
 // Parameters and results of every job type: one TypeBox schema each, which validates API requests,
 // documents them in OpenAPI, and types the worker's processors.
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
+import { SweepParams } from '../jobs/sweep/params.js';
 
-export const JOB_TYPES = ['dataset-prep', 'train', 'fine-tune', 'predict'] as const;
+export const JOB_TYPES = ['dataset-prep', 'train', 'fine-tune', 'predict', 'sweep'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -244,8 +245,9 @@ export const JOB_PARAMS: Record<JobType, TSchema> = {
   train: TrainParams,
   'fine-tune': FineTuneParams,
   predict: PredictJobParams,
+  sweep: SweepParams,
 };
-export type JobParams = DatasetPrepParams | TrainParams | FineTuneParams | PredictJobParams;
+export type JobParams = DatasetPrepParams | TrainParams | FineTuneParams | PredictJobParams | SweepParams;
 
 /** What a running job reports; `percent` always, the rest where it applies. */
 export interface JobProgress {

@@ -17,15 +17,17 @@ export interface Workers {
   close(): Promise<void>;
 }
 
-async function loadProcessors(): Promise<Record<JobType, Processor>> {
+async function loadProcessors(deps: WorkerDeps & { queues: Queues }): Promise<Record<JobType, Processor>> {
   // Imported here so that TensorFlow.js loads only in processes that run workers.
-  const [{ datasetPrep }, { train }, { fineTune }, { predictJob }] = await Promise.all([
+  const [{ datasetPrep }, { train }, { fineTune }, { predictJob }, { sweepProcessor }, { trialJobs }] = await Promise.all([
     import('./processors/dataset-prep.js'),
     import('./processors/train.js'),
     import('./processors/fine-tune.js'),
     import('./processors/predict.js'),
+    import('./processors/sweep.js'),
+    import('./trial-jobs.js'),
   ]);
-  return { 'dataset-prep': datasetPrep, train, 'fine-tune': fineTune, predict: predictJob };
+  return { 'dataset-prep': datasetPrep, train, 'fine-tune': fineTune, predict: predictJob, sweep: sweepProcessor(trialJobs(deps)) };
 }
 
 const CONCURRENCY: Record<JobType, (c: number) => number> = {
@@ -33,11 +35,13 @@ const CONCURRENCY: Record<JobType, (c: number) => number> = {
   train: (c) => c,
   'fine-tune': (c) => c,
   predict: (c) => Math.max(c, 2),
+  // A sweep only reads rows and submits trials: a few at once cost next to nothing.
+  sweep: (c) => Math.max(c, 4),
 };
 
 export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: WorkerOptions = {}): Promise<Workers> {
   const { config, db, logger, queues } = deps;
-  const processors = await loadProcessors();
+  const processors = await loadProcessors(deps);
   const types = opts.types ?? JOB_TYPES;
   // Aborted by close(): long jobs then stop at their next safe point and are put back on the queue.
   const shutdown = new AbortController();

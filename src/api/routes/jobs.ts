@@ -13,6 +13,9 @@ import { afterCursor, pageOrder, toPage } from '../pagination.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendFile } from '../send-file.js';
+import { Trial, type SweepParams } from '../../jobs/sweep/params.js';
+import { bestTrial, leaderboard } from '../../jobs/sweep/trials.js';
+import { loadTrials } from '../../jobs/sweep/load.js';
 
 const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, description: 'Resubmitting with the same key returns the first job' });
 
@@ -32,6 +35,7 @@ export const CreateJobBody = Type.Unsafe<{ type: JobType; params: JobParams; ide
 const ListQuery = Type.Object({
   type: Type.Optional(Type.Union(JOB_TYPES.map((t) => Type.Literal(t)))),
   status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
+  parentId: Type.Optional(Type.String({ format: 'uuid', description: "A sweep's id: its trials" })),
   ...PageQuery,
 });
 
@@ -132,9 +136,9 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
     '/v1/jobs',
     { schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: ListQuery, response: { 200: page(jobRef), ...errors() } } },
     async (req) => {
-      const { type, status, limit, cursor } = req.query;
+      const { type, status, parentId, limit, cursor } = req.query;
       const rows = await db.job.findMany({
-        where: { ...(type ? { type: toDbType(type) } : {}), ...(status ? { status } : {}), ...afterCursor(cursor) },
+        where: { ...(type ? { type: toDbType(type) } : {}), ...(status ? { status } : {}), ...(parentId ? { parentId } : {}), ...afterCursor(cursor) },
         orderBy: pageOrder,
         take: limit + 1,
       });
@@ -169,7 +173,34 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
         where: { id, status: 'queued' },
         data: { status: 'cancelled', finishedAt: new Date(), progress: { ...(row.progress as object), stage: 'cancelled' } },
       });
+      // A sweep's trials go with it (also when no worker runs the sweep right now).
+      for (const child of await db.job.findMany({ where: { parentId: id, status: { in: ['queued', 'running'] } }, select: { id: true, type: true } })) {
+        await db.job.update({ where: { id: child.id }, data: { cancelRequested: true } });
+        const queuedChild = await queues[fromDbType(child.type)].getJob(child.id);
+        if (queuedChild && (await queuedChild.getState()) !== 'active') await queuedChild.remove().catch(() => {});
+        await db.job.updateMany({ where: { id: child.id, status: 'queued' }, data: { status: 'cancelled', finishedAt: new Date() } });
+      }
       return reply.code(202).send(toApiJob(await getJob(id)));
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id/trials',
+    {
+      schema: {
+        tags: ['jobs'],
+        summary: "A sweep's trials: the leaderboard so far",
+        description: 'Every trial (a child job) with its searched params, objective, epochs run, status and model, best objective first.',
+        params: IdParams,
+        response: { 200: Type.Object({ sweepId: Type.String(), best: Type.Union([Trial, Type.Null()]), items: Type.Array(Trial) }), ...errors(404, 409) },
+      },
+    },
+    async (req) => {
+      const row = await getJob(req.params.id);
+      if (fromDbType(row.type) !== 'sweep') throw new AppError('NOT_A_SWEEP', `Job ${row.id} is a ${fromDbType(row.type)} job, not a sweep`);
+      const p = row.params as unknown as SweepParams;
+      const items = leaderboard(await loadTrials(db, row.id, p.space, p.objective.metric), p.objective.goal);
+      return { sweepId: row.id, best: bestTrial(items), items };
     },
   );
 

@@ -9,11 +9,14 @@ export type ObjectiveMetric = (typeof OBJECTIVE_METRICS)[number];
 export const TRIAL_TYPES = ['train', 'fine-tune'] as const;
 export type TrialType = (typeof TRIAL_TYPES)[number];
 
+/** A union of string literals whose static type is the union of the values (Type.Union over a mapped array types as never). */
+const oneOf = <T extends string>(values: readonly T[], opts: object = {}) => Type.Unsafe<T>(Type.Union(values.map((v) => Type.Literal(v)), opts));
+
 export const SweepParams = Type.Object(
   {
     trial: Type.Object(
       {
-        type: Type.Union(TRIAL_TYPES.map((t) => Type.Literal(t))),
+        type: oneOf(TRIAL_TYPES),
         params: Type.Record(Type.String(), Type.Unknown(), {
           description: 'Complete params of a job of that type; validated against its schema with every point of `space` put in',
         }),
@@ -21,7 +24,7 @@ export const SweepParams = Type.Object(
       { additionalProperties: false, description: 'The job each trial runs, before the searched values are put in' },
     ),
     space: SearchSpace,
-    algorithm: Type.Union(ALGORITHMS.map((a) => Type.Literal(a)), {
+    algorithm: oneOf(ALGORITHMS, {
       default: 'random',
       description: '`grid` runs every point of the `grid`/`choice` lists; `random` samples; `tpe` (Tree-structured Parzen Estimator) samples where the finished trials did well',
     }),
@@ -30,7 +33,7 @@ export const SweepParams = Type.Object(
     maxFailedTrials: Type.Integer({ minimum: 0, maximum: 1000, default: 3, description: 'More failed trials than this fail the sweep (TOO_MANY_FAILED_TRIALS)' }),
     objective: Type.Object(
       {
-        metric: Type.Union(OBJECTIVE_METRICS.map((m) => Type.Literal(m)), { default: 'valAccuracy' }),
+        metric: oneOf(OBJECTIVE_METRICS, { default: 'valAccuracy' }),
         goal: Type.Union([Type.Literal('maximize'), Type.Literal('minimize')], { default: 'maximize' }),
       },
       { additionalProperties: false, default: {}, description: "A per-epoch metric; a trial's objective is its value at the trial's last epoch" },
@@ -62,7 +65,7 @@ export const Trial = Type.Object({
   params: Type.Record(Type.String(), Type.Unknown(), { description: 'The searched values: path → value' }),
   objective: Type.Union([Type.Number(), Type.Null()]),
   epochsRun: Type.Integer(),
-  status: Type.Union(TRIAL_STATUSES.map((s) => Type.Literal(s))),
+  status: oneOf(TRIAL_STATUSES),
   stoppedEarly: Type.Boolean({ description: 'Stopped by ASHA (or by its own early stopping)' }),
   modelId: Type.Union([Type.String(), Type.Null()]),
   testAccuracy: Type.Union([Type.Number(), Type.Null()]),

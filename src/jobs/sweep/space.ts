@@ -105,15 +105,20 @@ export type ParamsCheck = (params: unknown) => string | null;
 
 const invalid = (message: string, details: Record<string, unknown>) => new AppError('INVALID_SEARCH_SPACE', message, details);
 
-/** The values of a dimension worth checking: every listed value, or both bounds of a range. */
+/**
+ * The values of a dimension worth checking: every listed value, or both bounds of a range and, for
+ * a continuous one, a fractional point inside (an integer parameter refuses it).
+ */
 function candidates(d: Dimension): unknown[] {
-  return d.kind === 'categorical' ? d.values : [d.low, d.high];
+  if (d.kind === 'categorical') return d.values;
+  if (d.kind === 'intUniform') return [d.low, d.high];
+  return [d.low, d.high, d.low + (d.high - d.low) / Math.PI];
 }
 
 /**
  * Validates the space against the trial: each path must name a parameter of the trial type, and each
- * value the distribution can produce must make valid params (a range is checked at both bounds;
- * schema bounds are intervals, so the values between are valid too). Throws INVALID_SEARCH_SPACE
+ * value the distribution can produce must make valid params (a range is checked at both bounds and
+ * one fractional point: schema bounds are intervals, so the values between are valid too). Throws INVALID_SEARCH_SPACE
  * naming the path. `check` validates a whole candidate params object the way a submit would.
  */
 export function validateSpace(space: SearchSpace, trialType: string, trialSchema: TSchema, trialParams: object, check: ParamsCheck): void {

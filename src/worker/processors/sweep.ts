@@ -5,14 +5,14 @@
 // shut down therefore carries on where it was: the trials it proposes are reproducible from the seed
 // (see samplers.ts) and ASHA's decisions from the metric rows (see asha.ts).
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Db } from '../../shared/db.js';
 import { AppError } from '../../shared/errors.js';
 import { ashaStopAt, rungs } from '../../jobs/sweep/asha.js';
 import { ashaSetup, rungValues } from '../../jobs/sweep/gate.js';
-import { DEFAULT_MAX_TRIALS, type ObjectiveMetric, type SweepParams, type SweepResult, type TrialType } from '../../jobs/sweep/params.js';
+import { DEFAULT_MAX_TRIALS, type SweepParams, type SweepResult, type TrialType } from '../../jobs/sweep/params.js';
 import { createSampler, type Observation } from '../../jobs/sweep/samplers.js';
-import { applyAssignment, dimensions, getPath, type Assignment, type SearchSpace } from '../../jobs/sweep/space.js';
-import { bestTrial, leaderboard, progressOf, type TrialRow } from '../../jobs/sweep/trials.js';
+import { applyAssignment } from '../../jobs/sweep/space.js';
+import { bestTrial, leaderboard, progressOf } from '../../jobs/sweep/trials.js';
+import { loadTrials, type Child } from '../../jobs/sweep/load.js';
 import { Released, type JobContext, type Processor } from '../job-context.js';
 
 /** What the sweep does to other jobs; all of it goes through the jobs store. */
@@ -28,44 +28,6 @@ export interface TrialJobs {
 const POLL_MS = 500;
 const ACTIVE = ['queued', 'running'];
 export const trialKey = (sweepId: string, index: number) => `sweep:${sweepId}:trial:${index}`;
-
-interface Child extends TrialRow {
-  params: { epochs?: number };
-  stopRequested: boolean;
-  error: unknown;
-}
-
-/** The sweep's trials as they stand in Postgres, in proposal order, with their latest objective. */
-export async function loadTrials(db: Db, sweepId: string, space: SearchSpace, metric: ObjectiveMetric): Promise<Child[]> {
-  const rows = await db.job.findMany({
-    where: { parentId: sweepId },
-    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
-    select: { id: true, status: true, params: true, result: true, error: true, idempotencyKey: true, stopRequested: true },
-  });
-  const metrics = (await db.epochMetric.findMany({
-    where: { job: { parentId: sweepId } },
-    orderBy: { epoch: 'asc' },
-    select: { jobId: true, epoch: true, [metric]: true },
-  })) as unknown as ({ jobId: string; epoch: number } & Record<ObjectiveMetric, number | null>)[];
-  const last = new Map<string, { epochs: number; value: number | null }>();
-  for (const m of metrics) last.set(m.jobId, { epochs: m.epoch, value: m[metric] });
-  const dims = dimensions(space);
-  return rows.map((r, i) => {
-    const index = Number(r.idempotencyKey?.split(':').pop());
-    return {
-      id: r.id,
-      index: Number.isInteger(index) ? index : i,
-      status: r.status,
-      params: r.params as Child['params'],
-      assignment: Object.fromEntries(dims.map((d) => [d.path, getPath(r.params, d.path)])) as Assignment,
-      result: r.result as TrialRow['result'],
-      lastObjective: last.get(r.id)?.value ?? null,
-      epochs: last.get(r.id)?.epochs ?? 0,
-      stopRequested: r.stopRequested,
-      error: r.error,
-    };
-  });
-}
 
 export function sweepProcessor(jobs: TrialJobs): Processor<SweepParams> {
   return async (ctx) => {
