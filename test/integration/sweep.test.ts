@@ -74,8 +74,8 @@ describe('sweep', () => {
       assert.equal(metrics.length, t.epochsRun);
     }
     for (const t of result.leaderboard.filter((t: any) => !t.stoppedEarly)) assert.equal(t.epochsRun, 4);
-    assert.equal(done.progress!.stopped, stopped.length);
-    assert.equal(done.progress!.done, 8);
+    assert.equal((done.progress as any).stopped, stopped.length);
+    assert.equal((done.progress as any).done, 8);
 
     // Ranked by objective; best is the top trial with a model; the alias points at it.
     const objectives = result.leaderboard.map((t: any) => t.objective);
