@@ -129,6 +129,26 @@ describe('sweep', () => {
     expectError(grid, 400, 'INVALID_SEARCH_SPACE');
   });
 
+  it('runs fine-tune trials, and fails with TOO_MANY_FAILED_TRIALS once more trials failed than allowed', async () => {
+    const base = await submit(app, 'train', { datasetId, architecture: 'mlp', epochs: 1, subset: { train: 300 }, seed: 1 });
+    assert.equal((await waitForJob(app, base.id)).status, 'succeeded');
+    const fineTune = (extra: object) => ({ type: 'fine-tune', params: { baseModelId: base.id, datasetId, epochs: 1, subset: { train: 300 }, ...extra } });
+    const ok = await submit(app, 'sweep', { trial: fineTune({}), space: { l2sp: { grid: [0, 0.01] } }, algorithm: 'grid' });
+    const done = await waitForJob(app, ok.id, { timeoutMs: 120_000 });
+    assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+    const trials = await children(ok.id);
+    assert.deepEqual(trials.map((t: any) => t.params.l2sp).sort(), [0, 0.01]);
+    assert.ok(trials.every((t) => t.type === 'fine-tune' && (t.result as any).baseModelId === base.id));
+
+    // A head of 2 or 3 classes for 10-class labels: each trial fails when training starts.
+    const bad = await submit(app, 'sweep', { trial: fineTune({}), space: { numClasses: { choice: [2, 3] } }, maxTrials: 4, maxParallel: 1, maxFailedTrials: 1 });
+    const failed = await waitForJob(app, bad.id, { timeoutMs: 120_000 });
+    assert.equal(failed.status, 'failed');
+    assert.equal(failed.error?.code, 'TOO_MANY_FAILED_TRIALS');
+    assert.equal(((failed.error?.details as any).failed as unknown[]).length, 2);
+    assert.equal((await children(bad.id)).length, 2, 'no trial is started after the limit');
+  });
+
   it('cancelling a sweep cancels its running trials and starts no more', async () => {
     const sweep = await submit(app, 'sweep', {
       trial: trialOf({ epochs: 200 }),
