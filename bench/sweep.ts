@@ -1,4 +1,4 @@
-// npm run bench:sweep [-- --arch keras-cnn --trials 12 --epochs 9 --train 6000 --val 2000 --parallel 2 --seed 1]
+// npm run bench:sweep [-- --arch keras-cnn --trials 12 --epochs 9 --train 3000 --val 1000 --parallel 2 --seed 1]
 // One random sweep over learning rate and batch size, run twice through the service (`all` mode,
 // WORKER_CONCURRENCY = --parallel): with ASHA early stopping, and with every trial run to the end.
 // Both draw the same trials (same seed); reported: wall time of each, trial-epochs run, and the test
@@ -18,8 +18,8 @@ const arg = (name: string, fallback: string) => {
 const arch = arg('arch', 'keras-cnn');
 const trials = Number(arg('trials', '12'));
 const epochs = Number(arg('epochs', '9'));
-const trainN = Number(arg('train', '6000'));
-const valN = Number(arg('val', '2000'));
+const trainN = Number(arg('train', '3000'));
+const valN = Number(arg('val', '1000'));
 const parallel = Number(arg('parallel', '2'));
 const seed = Number(arg('seed', '1'));
 const log = (msg: string) => console.log(`[${new Date().toISOString().slice(11, 19)}] ${msg}`);

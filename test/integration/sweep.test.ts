@@ -149,6 +149,30 @@ describe('sweep', () => {
     assert.equal((await children(bad.id)).length, 2, 'no trial is started after the limit');
   });
 
+  it('a trial whose stop flag the sweep sets stops at the end of its epoch and succeeds', async () => {
+    const sweep = await submit(app, 'sweep', { trial: trialOf({ epochs: 200 }), space: { batchSize: { choice: [16] } }, maxTrials: 1 });
+    let trial: ApiJob | undefined;
+    const deadline = Date.now() + 60_000;
+    while (!trial || ((trial.progress?.epoch ?? 0) < 2)) {
+      assert.ok(Date.now() < deadline, 'the trial never got going');
+      await new Promise((r) => setTimeout(r, 50));
+      trial = (await children(sweep.id))[0];
+    }
+    // What the sweep does for a trial that went past a rung ASHA stops it at.
+    await svc.db.job.update({ where: { id: trial.id }, data: { stopRequested: true } });
+    const stopped = await waitForJob(app, trial.id);
+    assert.equal(stopped.status, 'succeeded', JSON.stringify(stopped.error));
+    const r = stopped.result as any;
+    assert.equal(r.stoppedEarly, true);
+    assert.equal(r.modelId, null);
+    const metrics = (await app.inject(`/v1/jobs/${trial.id}/metrics`)).json().items;
+    assert.ok(r.epochsRun >= 1 && r.epochsRun < 200 && metrics.length === r.epochsRun, `epochs ${r.epochsRun}, rows ${metrics.length}`);
+    const done = await waitForJob(app, sweep.id);
+    assert.equal(done.status, 'succeeded');
+    assert.equal((done.result as any).leaderboard[0].stoppedEarly, true);
+    assert.equal((done.result as any).best, null, 'no trial has a model');
+  });
+
   it('cancelling a sweep cancels its running trials and starts no more', async () => {
     const sweep = await submit(app, 'sweep', {
       trial: trialOf({ epochs: 200 }),
