@@ -71,10 +71,25 @@ export function withPath<T>(obj: T, path: string, value: unknown): T {
   return out as T;
 }
 
-/** The trial's params with every value of the assignment put in place. */
-export function applyAssignment<T>(params: T, assignment: Assignment): T {
+/**
+ * The trial's params with every value of the assignment put in place. Where a path goes through an
+ * object the trial leaves out and `schema` makes it a union tagged by `type` (an optimizer, a
+ * schedule), the new object gets the `type` of the schema's default: `optimizer.learningRate` alone
+ * then means the default optimizer at that rate, and `schedule.type` alone a schedule of that type
+ * with its own defaults.
+ */
+export function applyAssignment<T>(params: T, assignment: Assignment, schema?: TSchema): T {
   let out = params;
-  for (const [path, value] of Object.entries(assignment)) out = withPath(out, path, value);
+  for (const [path, value] of Object.entries(assignment)) {
+    const keys = path.split('.');
+    for (let i = 1; i < keys.length; i++) {
+      const prefix = keys.slice(0, i).join('.');
+      if (getPath(out, prefix) !== undefined || !schema) continue;
+      const tagged = schemasAt(schema, prefix).find((s) => s.discriminator && (s.default as { type?: unknown } | undefined)?.type !== undefined);
+      if (tagged) out = withPath(out, prefix, { type: (tagged.default as { type: unknown }).type });
+    }
+    out = withPath(out, path, value);
+  }
   return out;
 }
 
@@ -142,7 +157,7 @@ export function validateSpace(space: SearchSpace, trialType: string, trialSchema
   const base: Assignment = Object.fromEntries(dims.map((d) => [d.path, candidates(d)[0]]));
   for (const d of dims) {
     for (const value of candidates(d)) {
-      const why = check(applyAssignment(trialParams, { ...base, [d.path]: value }));
+      const why = check(applyAssignment(trialParams, { ...base, [d.path]: value }, trialSchema));
       if (why) {
         throw invalid(`space: ${JSON.stringify(value)} is not a valid value of "${d.path}" for a ${trialType} job: ${why}`, { path: d.path, value });
       }

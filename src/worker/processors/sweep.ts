@@ -14,6 +14,7 @@ import { applyAssignment } from '../../jobs/sweep/space.js';
 import { bestTrial, leaderboard, progressOf } from '../../jobs/sweep/trials.js';
 import { loadTrials, type Child } from '../../jobs/sweep/load.js';
 import { Released, type JobContext, type Processor } from '../job-context.js';
+import { JOB_PARAMS } from '../../shared/jobs.js';
 
 /** What the sweep does to other jobs; all of it goes through the jobs store. */
 export interface TrialJobs {
@@ -63,7 +64,7 @@ export function sweepProcessor(jobs: TrialJobs): Processor<SweepParams> {
           .map((c) => ({ assignment: c.assignment, objective: c.lastObjective! }));
         const index = children.length;
         const assignment = sampler.sample(index, finished);
-        await jobs.create(ctx, index, p.trial.type, applyAssignment(p.trial.params, assignment));
+        await jobs.create(ctx, index, p.trial.type, applyAssignment(p.trial.params, assignment, JOB_PARAMS[p.trial.type]));
         children = await loadTrials(ctx.db, ctx.id, p.space, metric);
         active++;
       }
