@@ -83,7 +83,8 @@ try {
       onProgress: (j) => {
         const p = j.progress as any;
         const line = `${name}: ${p?.done ?? 0} done (${p?.stopped ?? 0} stopped), ${p?.running ?? 0} running, best ${p?.bestObjective ?? '-'}`;
-        if (line !== last) log((last = line));
+        if (line !== last) log(line);
+        last = line;
       },
     });
     const seconds = (performance.now() - t0) / 1000;
@@ -101,17 +102,29 @@ try {
       'best val acc %': (best.objective * 100).toFixed(2),
       'best test acc %': (best.testAccuracy * 100).toFixed(2),
     });
-    console.log(table(r.leaderboard.map((t: any) => ({
-      trial: t.index, lr: Number(t.params['optimizer.learningRate'].toPrecision(3)), batch: t.params.batchSize,
-      epochs: t.epochsRun, stopped: t.stoppedEarly ? 'yes' : '', 'val acc %': (t.objective * 100).toFixed(2),
-      'test acc %': t.testAccuracy === null ? '-' : (t.testAccuracy * 100).toFixed(2),
-    }))));
+    console.log(
+      table(
+        r.leaderboard.map((t: any) => ({
+          trial: t.index,
+          lr: Number(t.params['optimizer.learningRate'].toPrecision(3)),
+          batch: t.params.batchSize,
+          epochs: t.epochsRun,
+          stopped: t.stoppedEarly ? 'yes' : '',
+          'val acc %': (t.objective * 100).toFixed(2),
+          'test acc %': t.testAccuracy === null ? '-' : (t.testAccuracy * 100).toFixed(2),
+        })),
+      ),
+    );
   }
   const [asha, full] = outcomes as [(typeof outcomes)[0], (typeof outcomes)[0]];
-  console.log(`\n${arch}, ${trials} trials × ${epochs} epochs, random search (seed ${seed}) over lr logUniform[1e-4, 1e-2] × batch {32, 64, 128}; train ${trainN} / val ${valN} images, test: the full 10 000\n${table(rows)}`);
+  console.log(
+    `\n${arch}, ${trials} trials × ${epochs} epochs, random search (seed ${seed}) over lr logUniform[1e-4, 1e-2] × batch {32, 64, 128}; train ${trainN} / val ${valN} images, test: the full 10 000\n${table(rows)}`,
+  );
   const ratio = asha.seconds / full.seconds;
   const gap = full.best - asha.best;
-  console.log(`ASHA took ${(ratio * 100).toFixed(0)} % of the time (target ≤ 50 %): ${ratio <= 0.5 ? 'met' : 'NOT met'}; best test accuracy ${gap >= 0 ? `${gap.toFixed(2)} points below` : `${(-gap).toFixed(2)} points above`} the full sweep's (target within 0.2): ${gap <= 0.2 ? 'met' : 'NOT met'}`);
+  console.log(
+    `ASHA took ${(ratio * 100).toFixed(0)} % of the time (target ≤ 50 %): ${ratio <= 0.5 ? 'met' : 'NOT met'}; best test accuracy ${gap >= 0 ? `${gap.toFixed(2)} points below` : `${(-gap).toFixed(2)} points above`} the full sweep's (target within 0.2): ${gap <= 0.2 ? 'met' : 'NOT met'}`,
+  );
 } catch (err) {
   failed = true;
   console.error(err);

@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { after, it } from 'node:test';
 import { startService, submit, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
-import type { ApiJob } from '../../src/shared/job-rows.js';
+import type { Job as ApiJob } from '../../src/jobs/contract.js';
 
 const api = await startService({ api: true, worker: false });
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(1500, 300)) });
@@ -59,7 +59,10 @@ it('a worker killed mid-sweep leaves a sweep that the next worker completes', as
   const after = await trials();
   assert.equal(after.length, 6, 'exactly maxTrials trials, none doubled');
   assert.equal(new Set(after.map((j) => j.idempotencyKey)).size, 6);
-  assert.ok(after.every((j) => j.status === 'succeeded'), JSON.stringify(after.map((j) => [j.status, j.error])));
+  assert.ok(
+    after.every((j) => j.status === 'succeeded'),
+    JSON.stringify(after.map((j) => [j.status, j.error])),
+  );
   // The trials that existed before the kill are the same jobs, carried on, not started again.
   for (const b of before) assert.ok(after.some((a) => a.id === b.id));
   assert.equal((done.result as any).leaderboard.length, 6);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { expectError, startService, submit, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
-import type { ApiJob } from '../../src/shared/job-rows.js';
+import type { Job as ApiJob } from '../../src/jobs/contract.js';
 
 const svc = await startService({ api: true, worker: true }, { WORKER_CONCURRENCY: 2 });
 const { app } = svc;
@@ -38,7 +38,10 @@ function maxOverlap(jobs: ApiJob[]): number {
   events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   let cur = 0;
   let max = 0;
-  for (const [, d] of events) max = Math.max(max, (cur += d));
+  for (const [, d] of events) {
+    cur += d;
+    max = Math.max(max, cur);
+  }
   return max;
 }
 
@@ -79,7 +82,10 @@ describe('sweep', () => {
 
     // Ranked by objective; best is the top trial with a model; the alias points at it.
     const objectives = result.leaderboard.map((t: any) => t.objective);
-    assert.deepEqual(objectives, [...objectives].sort((a: number, b: number) => b - a));
+    assert.deepEqual(
+      objectives,
+      [...objectives].sort((a: number, b: number) => b - a),
+    );
     assert.equal(result.leaderboard.length, 8);
     assert.ok(result.best.modelId);
     assert.equal(result.best.trialId, result.leaderboard.find((t: any) => t.modelId).trialId);
@@ -115,7 +121,8 @@ describe('sweep', () => {
   });
 
   it('refuses a space path that is not a parameter, or a value outside the schema, with a 400 naming it', async () => {
-    const post = (space: object, trial: object = trialOf()) => app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'sweep', params: { trial, space } } });
+    const post = (space: object, trial: object = trialOf()) =>
+      app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'sweep', params: { trial, space } } });
     let err = expectError(await post({ 'optimizer.learnRate': { logUniform: [1e-4, 1e-1] } }), 400, 'INVALID_SEARCH_SPACE');
     assert.equal(err.details.path, 'optimizer.learnRate');
     assert.match(err.message, /optimizer\.learnRate/);
@@ -124,8 +131,16 @@ describe('sweep', () => {
     assert.equal(err.details.value, 0);
     expectError(await post({ 'optimizer.learningRate': { uniform: [0.1, 0.01] } }), 400, 'INVALID_SEARCH_SPACE');
     expectError(await post({ epochs: { uniform: [1, 3] } }, trialOf()), 400, 'INVALID_SEARCH_SPACE'); // epochs must be integers
-    expectError(await post({ batchSize: { choice: [32] } }, { type: 'train', params: { ...trialOf().params, datasetId: '00000000-0000-4000-8000-000000000000' } }), 404, 'DATASET_NOT_FOUND');
-    const grid = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'sweep', params: { trial: trialOf(), space: { 'optimizer.learningRate': { uniform: [0.001, 0.01] } }, algorithm: 'grid' } } });
+    expectError(
+      await post({ batchSize: { choice: [32] } }, { type: 'train', params: { ...trialOf().params, datasetId: '00000000-0000-4000-8000-000000000000' } }),
+      404,
+      'DATASET_NOT_FOUND',
+    );
+    const grid = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs',
+      payload: { type: 'sweep', params: { trial: trialOf(), space: { 'optimizer.learningRate': { uniform: [0.001, 0.01] } }, algorithm: 'grid' } },
+    });
     expectError(grid, 400, 'INVALID_SEARCH_SPACE');
   });
 
@@ -141,11 +156,17 @@ describe('sweep', () => {
     assert.ok(trials.every((t) => t.type === 'fine-tune' && (t.result as any).baseModelId === base.id));
 
     // A head of 2 or 3 classes for 10-class labels: each trial fails when training starts.
-    const bad = await submit(app, 'sweep', { trial: fineTune({}), space: { numClasses: { choice: [2, 3] } }, maxTrials: 4, maxParallel: 1, maxFailedTrials: 1 });
+    const bad = await submit(app, 'sweep', {
+      trial: fineTune({}),
+      space: { numClasses: { choice: [2, 3] } },
+      maxTrials: 4,
+      maxParallel: 1,
+      maxFailedTrials: 1,
+    });
     const failed = await waitForJob(app, bad.id, { timeoutMs: 120_000 });
     assert.equal(failed.status, 'failed');
     assert.equal(failed.error?.code, 'TOO_MANY_FAILED_TRIALS');
-    assert.equal(((failed.error?.details as any).failed as unknown[]).length, 2);
+    assert.equal(((failed.error!.details as any).failed as unknown[]).length, 2);
     assert.equal((await children(bad.id)).length, 2, 'no trial is started after the limit');
   });
 
@@ -153,7 +174,7 @@ describe('sweep', () => {
     const sweep = await submit(app, 'sweep', { trial: trialOf({ epochs: 200 }), space: { batchSize: { choice: [16] } }, maxTrials: 1 });
     let trial: ApiJob | undefined;
     const deadline = Date.now() + 60_000;
-    while (!trial || ((trial.progress?.epoch ?? 0) < 2)) {
+    while (!trial || (trial.progress?.epoch ?? 0) < 2) {
       assert.ok(Date.now() < deadline, 'the trial never got going');
       await new Promise((r) => setTimeout(r, 50));
       trial = (await children(sweep.id))[0];

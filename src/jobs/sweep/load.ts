@@ -42,4 +42,3 @@ export async function loadTrials(db: Db, sweepId: string, space: SearchSpace, me
     };
   });
 }
-

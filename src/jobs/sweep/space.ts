@@ -22,7 +22,7 @@ export const PATH_PATTERN = '^[A-Za-z][A-Za-z0-9]*(\\.[A-Za-z][A-Za-z0-9]*)*$';
 export const SearchSpace = Type.Record(Type.String({ pattern: PATH_PATTERN }), Distribution, {
   minProperties: 1,
   maxProperties: 20,
-  description: 'Dotted paths into the trial\'s params (e.g. `optimizer.learningRate`), each with its distribution',
+  description: "Dotted paths into the trial's params (e.g. `optimizer.learningRate`), each with its distribution",
 });
 export type SearchSpace = Record<string, Distribution>;
 
@@ -135,8 +135,9 @@ function candidates(d: Dimension): unknown[] {
  * value the distribution can produce must make valid params (a range is checked at both bounds and
  * one fractional point: schema bounds are intervals, so the values between are valid too). Throws INVALID_SEARCH_SPACE
  * naming the path. `check` validates a whole candidate params object the way a submit would.
+ * Returns one valid point (each dimension at its first value).
  */
-export function validateSpace(space: SearchSpace, trialType: string, trialSchema: TSchema, trialParams: object, check: ParamsCheck): void {
+export function validateSpace(space: SearchSpace, trialType: string, trialSchema: TSchema, trialParams: object, check: ParamsCheck): Assignment {
   const dims = dimensions(space);
   for (const d of dims) {
     if (!schemasAt(trialSchema, d.path).length) {
@@ -163,6 +164,7 @@ export function validateSpace(space: SearchSpace, trialType: string, trialSchema
       }
     }
   }
+  return base;
 }
 
 export const MAX_GRID_POINTS = 10_000;

@@ -141,7 +141,10 @@ export function tpeSuggest(dims: Dimension[], observations: TpeObservation[], rn
     }
     const [low, high] = internalBounds(d);
     const values = (obs: TpeObservation[]) =>
-      obs.map((o) => o.assignment[d.path]).filter((v): v is number => typeof v === 'number').map((v) => toInternal(d, v));
+      obs
+        .map((o) => o.assignment[d.path])
+        .filter((v): v is number => typeof v === 'number')
+        .map((v) => toInternal(d, v));
     const l = parzen(values(below), low, high);
     const g = parzen(values(above), low, high);
     let best = l.mus[0]!;

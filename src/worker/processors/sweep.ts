@@ -8,29 +8,18 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError } from '../../shared/errors.js';
 import { ashaStopAt, rungs } from '../../jobs/sweep/asha.js';
 import { ashaSetup, rungValues } from '../../jobs/sweep/gate.js';
-import { DEFAULT_MAX_TRIALS, type SweepParams, type SweepResult, type TrialType } from '../../jobs/sweep/params.js';
+import { DEFAULT_MAX_TRIALS, type SweepParams, type SweepResult } from '../../jobs/sweep/params.js';
 import { createSampler, type Observation } from '../../jobs/sweep/samplers.js';
-import { applyAssignment } from '../../jobs/sweep/space.js';
 import { bestTrial, leaderboard, progressOf } from '../../jobs/sweep/trials.js';
 import { loadTrials, type Child } from '../../jobs/sweep/load.js';
-import { Released, type JobContext, type Processor } from '../job-context.js';
-import { JOB_PARAMS } from '../../shared/jobs.js';
-
-/** What the sweep does to other jobs; all of it goes through the jobs store. */
-export interface TrialJobs {
-  /** Submits trial `index` as a child job (idempotent per sweep and index). */
-  create(sweep: JobContext, index: number, type: TrialType, params: unknown): Promise<void>;
-  cancel(id: string): Promise<void>;
-  /** Asks a running trial to stop at the end of its current epoch (and succeed). */
-  requestStop(id: string): Promise<void>;
-  promoteAlias(alias: string, modelId: string): Promise<void>;
-}
+import type { JobContext, Processor } from '../../jobs/registry.js';
+import type { TrialJobs } from '../../jobs/sweep/trial-jobs.js';
+import { Released } from '../job-context.js';
 
 const POLL_MS = 500;
 const ACTIVE = ['queued', 'running'];
-export const trialKey = (sweepId: string, index: number) => `sweep:${sweepId}:trial:${index}`;
 
-export function sweepProcessor(jobs: TrialJobs): Processor<SweepParams> {
+export function sweepProcessor(jobs: TrialJobs): Processor<'sweep'> {
   return async (ctx) => {
     const p = ctx.params;
     const t0 = performance.now();
@@ -64,7 +53,7 @@ export function sweepProcessor(jobs: TrialJobs): Processor<SweepParams> {
           .map((c) => ({ assignment: c.assignment, objective: c.lastObjective! }));
         const index = children.length;
         const assignment = sampler.sample(index, finished);
-        await jobs.create(ctx, index, p.trial.type, applyAssignment(p.trial.params, assignment, JOB_PARAMS[p.trial.type]));
+        await jobs.create(ctx.id, index, p.trial.type, p.trial.params, assignment);
         children = await loadTrials(ctx.db, ctx.id, p.space, metric);
         active++;
       }
@@ -98,7 +87,7 @@ export function sweepProcessor(jobs: TrialJobs): Processor<SweepParams> {
  * it should have stopped at (its decision was missed, e.g. it resumed from a later checkpoint) is
  * asked to stop now, at the end of its current epoch.
  */
-async function stopMissed(ctx: JobContext, jobs: TrialJobs, p: SweepParams, children: Child[]) {
+async function stopMissed(ctx: JobContext<'sweep'>, jobs: TrialJobs, p: SweepParams, children: Child[]) {
   const running = children.filter((c) => c.status === 'running' && !c.stopRequested && c.epochs > 0);
   if (!running.length || !p.earlyStopping) return;
   const setups = new Map(running.map((c) => [c.id, ashaSetup(p, c.params.epochs ?? 1)!]));

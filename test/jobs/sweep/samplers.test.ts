@@ -52,7 +52,11 @@ const toy = (p: Record<string, unknown>) => -((Math.log10(p['optimizer.learningR
 const good = (p: Record<string, unknown>) => Math.abs(Math.log10(p['optimizer.learningRate'] as number) + 2.5) < 0.35 && p.batchSize === 64;
 
 function runSweep(algorithm: 'random' | 'tpe', seed: number, n: number) {
-  const s = createSampler(algorithm, { 'optimizer.learningRate': { logUniform: [1e-4, 1e-1] }, batchSize: { choice: [32, 64, 128] } }, { seed, maxTrials: n, goal: 'maximize', startupTrials: 5 });
+  const s = createSampler(
+    algorithm,
+    { 'optimizer.learningRate': { logUniform: [1e-4, 1e-1] }, batchSize: { choice: [32, 64, 128] } },
+    { seed, maxTrials: n, goal: 'maximize', startupTrials: 5 },
+  );
   const finished: Observation[] = [];
   for (let i = 0; i < n; i++) {
     const a = s.sample(i, finished);
