@@ -49,7 +49,8 @@ describe('sweep', () => {
   it('a random sweep with ASHA runs 8 trials two at a time, stops some early, ranks them and promotes the alias', async () => {
     const sweep = await submit(app, 'sweep', {
       trial: trialOf(),
-      space: { 'optimizer.learningRate': { logUniform: [1e-4, 3e-2] }, batchSize: { choice: [16, 32] } },
+      // The issue's own space: a schedule type alone is a schedule of that type with its defaults.
+      space: { 'optimizer.learningRate': { logUniform: [1e-4, 3e-2] }, batchSize: { choice: [16, 32] }, 'schedule.type': { choice: ['constant', 'cosine'] } },
       algorithm: 'random',
       maxTrials: 8,
       maxParallel: 2,
@@ -89,8 +90,8 @@ describe('sweep', () => {
     assert.equal(result.leaderboard.length, 8);
     assert.ok(result.best.modelId);
     assert.equal(result.best.trialId, result.leaderboard.find((t: any) => t.modelId).trialId);
-    const model = (await app.inject(`/v1/models/${result.best.modelId}`)).json();
-    assert.deepEqual(model.aliases, ['sweep-best']);
+    const alias = (await app.inject('/v1/models/aliases/sweep-best')).json();
+    assert.equal(alias.model.id, result.best.modelId);
     // A predict by the alias uses that model.
     const predict = await app.inject({ method: 'POST', url: '/v1/predict', payload: { model: 'sweep-best', inputs: [new Array(784).fill(0)] } });
     assert.equal(predict.statusCode, 200, predict.body);
@@ -100,6 +101,7 @@ describe('sweep', () => {
       const job = trials.find((j) => j.id === t.trialId)! as any;
       assert.equal(job.params.optimizer.learningRate, t.params['optimizer.learningRate']);
       assert.equal(job.params.batchSize, t.params.batchSize);
+      assert.equal(job.params.schedule.type, t.params['schedule.type']);
     }
 
     const listed = (await app.inject(`/v1/jobs/${sweep.id}/trials`)).json();

@@ -1,6 +1,7 @@
 // What a sweep does to other jobs, all through the jobs store: submit its trials as child jobs,
 // cancel them, ask one to stop early, and point an alias at the best model.
 import type { Db } from '../../shared/db.js';
+import { AppError } from '../../shared/errors.js';
 import type { JobsStore } from '../store.js';
 import type { TrialType } from './params.js';
 import type { Assignment } from './space.js';
@@ -21,7 +22,13 @@ export const trialKey = (sweepId: string, index: number) => `sweep:${sweepId}:tr
 export function trialJobs(store: JobsStore, db: Db): TrialJobs {
   return {
     async create(sweepId, index, type, params, assignment) {
-      await store.submit({ type, params: trialParams(type, params, assignment), idempotencyKey: trialKey(sweepId, index), parentId: sweepId });
+      try {
+        await store.submit({ type, params: trialParams(type, params, assignment), idempotencyKey: trialKey(sweepId, index), parentId: sweepId });
+      } catch (err) {
+        // Trial `index` exists already with other values: a second run of this sweep (its lock lapsed
+        // while the first still ran) proposed it too. The first one stands.
+        if (!(err instanceof AppError && err.code === 'IDEMPOTENCY_KEY_REUSED')) throw err;
+      }
     },
     async cancel(id) {
       await store.cancel(id).catch(() => {}); // finished meanwhile: nothing to cancel
