@@ -194,6 +194,7 @@ export const ROUTE_ROLES: Readonly<Record<string, Access>> = {
   'GET /v1/jobs/:id/metrics': 'read',
   'GET /v1/jobs/:id/events': 'read',
   'GET /v1/jobs/:id/predictions': 'read',
+  'GET /v1/jobs/:id/trials': 'read',
 
   'GET /v1/datasets': 'read',
   'GET /v1/datasets/:id': 'read',

@@ -9,6 +9,7 @@ import { resolveModel } from '../shared/model-registry.js';
 import { checkOutboundUrl } from '../shared/outbound.js';
 import { parseAllowedHosts } from '../shared/url-policy.js';
 import { datasetPrepBytes, requireFreeSpace } from '../shared/disk.js';
+import { trialParams, validateSweep } from './sweep/validate.js';
 
 async function requireDataset(db: Db, datasetId: string) {
   const dataset = await db.dataset.findUnique({ where: { id: datasetId } });
@@ -75,7 +76,14 @@ const CHECKS: { [T in JobType]: (db: Db, config: ChecksConfig, p: ParamsOf<T>) =
     }
     return checkPredict(db, p);
   },
+  sweep: (db, config, p) => checkSweep(db, config, p),
 };
+
+/** The space against the trial's schema, then the trial as a job of its own (dataset, base model). */
+async function checkSweep(db: Db, config: ChecksConfig, p: ParamsOf<'sweep'>) {
+  const point = validateSweep(p);
+  await checkJobParams(db, config, p.trial.type, trialParams(p.trial.type, p.trial.params, point));
+}
 
 export async function checkJobParams<T extends JobType>(db: Db, config: ChecksConfig, type: T, params: ParamsOf<T>): Promise<void> {
   await CHECKS[type](db, config, params);

@@ -17,8 +17,9 @@ import {
 } from '../ml/catalog.js';
 import { EvaluationResult } from '../ml/results.js';
 import { Prediction } from '../serving/answer.js';
+import { SweepParams, SweepProgressFields, SweepResult } from './sweep/params.js';
 
-export const JOB_TYPES = ['dataset-prep', 'train', 'fine-tune', 'predict'] as const;
+export const JOB_TYPES = ['dataset-prep', 'train', 'fine-tune', 'predict', 'sweep'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
 export const JOB_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -226,8 +227,8 @@ export const FineTuneParams = Type.Object(
 export type FineTuneParams = Static<typeof FineTuneParams>;
 
 const trainResultFields = {
-  modelId: Uuid,
-  test: EvaluationResult,
+  modelId: Type.Union([Uuid, Type.Null()], { description: 'null for a sweep trial stopped early whose model the sweep does not keep' }),
+  test: Type.Union([EvaluationResult, Type.Null()], { description: 'null when no model was kept (see modelId)' }),
   backend: Type.String({ description: 'TensorFlow.js backend the model was trained on' }),
   epochsRun: Type.Integer({ minimum: 0 }),
   stoppedEarly: Type.Boolean(),
@@ -246,7 +247,7 @@ export const FineTuneResult = Type.Object(
     frozenLayers: Type.Array(Type.String()),
     headReplaced: Type.Boolean(),
     before: Type.Union([EvaluationResult, Type.Null()], { description: "The base model's test metrics on the new data (null when the classes differ)" }),
-    after: EvaluationResult,
+    after: Type.Union([EvaluationResult, Type.Null()], { description: 'null when no model was kept (see modelId)' }),
     delta: Type.Union([Type.Object({ accuracy: Type.Number(), loss: Type.Number() }), Type.Null()]),
   },
   { title: 'fine-tune result' },
@@ -321,7 +322,8 @@ export const JOB_CONTRACT = {
   train: { params: TrainParams, result: TrainResult },
   'fine-tune': { params: FineTuneParams, result: FineTuneResult },
   predict: { params: PredictJobParams, result: PredictJobResult },
-} as const satisfies Record<JobType, { params: TSchema; result: TSchema }>;
+  sweep: { params: SweepParams, result: SweepResult, progress: Type.Object({ ...JobProgress.properties, ...SweepProgressFields.properties }, { title: 'sweep progress' }) },
+} as const satisfies Record<JobType, { params: TSchema; result: TSchema; progress?: TSchema }>;
 
 export type ParamsOf<T extends JobType> = Static<(typeof JOB_CONTRACT)[T]['params']>;
 export type ResultOf<T extends JobType> = Static<(typeof JOB_CONTRACT)[T]['result']>;
@@ -342,19 +344,23 @@ export const JobTransition = Type.Object(
   { title: 'Job transition' },
 );
 
-const jobOf = <T extends JobType, P extends TSchema, R extends TSchema>(type: T, { params, result }: { params: P; result: R }) =>
+const jobOf = <T extends JobType, P extends TSchema, R extends TSchema, G extends TSchema = typeof JobProgress>(
+  type: T,
+  { params, result, progress = JobProgress as unknown as G }: { params: P; result: R; progress?: G },
+) =>
   Type.Object(
     {
       id: Uuid,
       type: Type.Literal(type),
       status: literals(JOB_STATUSES),
       params,
-      progress: Type.Union([JobProgress, Type.Null()]),
+      progress: Type.Union([progress, Type.Null()]),
       result: Type.Union([result, Type.Null()], { description: 'Set once the job succeeded' }),
       error: Type.Union([JobError, Type.Null()], { description: 'Set once the job failed' }),
       idempotencyKey: Type.Union([Type.String(), Type.Null()]),
       submittedBy: Type.Union([Type.String(), Type.Null()], { description: 'The API key that submitted it (`ip:<address>` when the API runs open)' }),
       paramsOmitted: Type.Optional(Type.Array(Type.String(), { description: 'Bulky params left out of job lists (a predict job\'s inline `inputs`); GET /v1/jobs/{id} has them' })),
+      parentId: Type.Union([Uuid, Type.Null()], { description: 'The sweep this job is a trial of' }),
       attempts: Type.Integer({ minimum: 0 }),
       createdAt: Type.String({ format: 'date-time' }),
       startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
@@ -370,6 +376,7 @@ export const Job = tagged(
     jobOf('train', JOB_CONTRACT.train),
     jobOf('fine-tune', JOB_CONTRACT['fine-tune']),
     jobOf('predict', JOB_CONTRACT.predict),
+    jobOf('sweep', JOB_CONTRACT.sweep),
   ],
   { $id: 'Job', title: 'Job' },
 );

@@ -25,6 +25,7 @@ export function toApiJob(row: JobRowWithHistory): Job {
     error: row.error ?? null,
     idempotencyKey: row.idempotencyKey,
     submittedBy: row.submittedBy,
+    parentId: row.parentId,
     attempts: row.attempts,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,

@@ -21,6 +21,9 @@ import { checkJobParams, type ChecksConfig } from './checks.js';
 import { isTerminal, type Job, type JobProgress, type JobStatus, type JobType, type ParamsOf } from './contract.js';
 import { withRetry } from './retry.js';
 import { fromDbType, includeHistory, paramsHash, toApiJob, toDbType, type JobRow, type JobRowWithHistory } from './rows.js';
+import { loadTrials } from './sweep/load.js';
+import type { Trial } from './sweep/params.js';
+import { leaderboard } from './sweep/trials.js';
 
 export interface Submission<T extends JobType = JobType> {
   type: T;
@@ -28,11 +31,14 @@ export interface Submission<T extends JobType = JobType> {
   idempotencyKey?: string;
   /** POSTed the job once it ends (signed with CALLBACK_SECRET). */
   callbackUrl?: string;
+  /** The sweep this job is a trial of. */
+  parentId?: string;
 }
 
 export interface ListFilter {
   type?: JobType;
   status?: JobStatus;
+  parentId?: string;
   limit: number;
   cursor?: string;
 }
@@ -108,7 +114,7 @@ export class JobsStore {
    * Records a job and queues it. A resubmission with the same idempotency key answers the first job
    * (`replayed`), unless its type or params differ (IDEMPOTENCY_KEY_REUSED).
    */
-  async submit<T extends JobType>({ type, params, idempotencyKey, callbackUrl }: Submission<T>, submittedBy: string | null = null): Promise<{ job: Job; replayed: boolean }> {
+  async submit<T extends JobType>({ type, params, idempotencyKey, callbackUrl, parentId }: Submission<T>, submittedBy: string | null = null): Promise<{ job: Job; replayed: boolean }> {
     const hash = paramsHash(type, params);
     const replay = (existing: JobRowWithHistory) => {
       if (existing.paramsHash !== hash || existing.type !== toDbType(type)) {
@@ -135,6 +141,7 @@ export class JobsStore {
           paramsHash: hash,
           idempotencyKey,
           callbackUrl,
+          parentId,
           submittedBy,
           progress: { percent: 0 },
           transitions: { create: { status: 'queued' } },
@@ -171,9 +178,9 @@ export class JobsStore {
    * A page of jobs, newest first. A predict job's inline `inputs` (up to megabytes) are left out of
    * lists, by Postgres itself (`params - 'inputs'`), and named in `paramsOmitted`.
    */
-  async list({ type, status, limit, cursor }: ListFilter) {
+  async list({ type, status, parentId, limit, cursor }: ListFilter) {
     const rows = await this.db.job.findMany({
-      where: { ...(type ? { type: toDbType(type) } : {}), ...(status ? { status } : {}), ...afterCursor(cursor) },
+      where: { ...(type ? { type: toDbType(type) } : {}), ...(status ? { status } : {}), ...(parentId ? { parentId } : {}), ...afterCursor(cursor) },
       orderBy: pageOrder,
       take: limit + 1,
       omit: { params: true },
@@ -188,6 +195,11 @@ export class JobsStore {
       const p = byId.get(row.id);
       return { ...toApiJob({ ...row, params: (p?.params ?? {}) as JobRow['params'] }), ...(p?.omitted ? { paramsOmitted: ['inputs'] } : {}) };
     });
+  }
+
+  /** A sweep's trials, best objective first: the leaderboard so far. */
+  async trials(sweepId: string, params: ParamsOf<'sweep'>): Promise<Trial[]> {
+    return leaderboard(await loadTrials(this.db, sweepId, params.space, params.objective.metric), params.objective.goal);
   }
 
   /** Per-epoch metric rows of a job, oldest first; those after `afterEpoch` when given. */
@@ -230,7 +242,15 @@ export class JobsStore {
       return tx.job.findUniqueOrThrow({ where: { id }, include: includeHistory });
     });
     if (ended) await this.announceEnd(ended);
+    // A sweep's unfinished trials go with it (also while no worker runs the sweep itself).
+    const trials = await this.db.job.findMany({ where: { parentId: id, status: { in: ['queued', 'running'] } }, select: { id: true } });
+    for (const t of trials) await this.cancel(t.id, by).catch((err) => (err instanceof AppError && err.code === 'JOB_NOT_CANCELLABLE' ? undefined : Promise.reject(err)));
     return this.get(id);
+  }
+
+  /** Asks a sweep's running trial to stop at the end of its current epoch and succeed (ASHA). */
+  async requestStop(id: string): Promise<void> {
+    await this.db.job.updateMany({ where: { id, status: { in: ['queued', 'running'] } }, data: { stopRequested: true } });
   }
 
   /** Puts a job on its type's queue (a no-op when the queue holds it already). */

@@ -3,6 +3,8 @@ import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { JOB_TYPES, type JobType } from '../jobs/contract.js';
 import type { Processors } from '../jobs/registry.js';
 import { JobsStore } from '../jobs/store.js';
+import { trialJobs } from '../jobs/sweep/trial-jobs.js';
+import type { Db } from '../shared/db.js';
 import { queueName, redisConnection, type QueuePayload, type Queues } from '../shared/queue.js';
 import { runJob, type WorkerDeps } from './job-context.js';
 
@@ -25,15 +27,16 @@ export interface Workers {
   close(): Promise<void>;
 }
 
-async function loadProcessors(): Promise<Processors> {
+async function loadProcessors(store: JobsStore, db: Db): Promise<Processors> {
   // Imported here so that TensorFlow.js loads only in processes that run workers.
-  const [{ datasetPrep }, { train }, { fineTune }, { predictJob }] = await Promise.all([
+  const [{ datasetPrep }, { train }, { fineTune }, { predictJob }, { sweepProcessor }] = await Promise.all([
     import('./processors/dataset-prep.js'),
     import('./processors/train.js'),
     import('./processors/fine-tune.js'),
     import('./processors/predict.js'),
+    import('./processors/sweep.js'),
   ]);
-  return { 'dataset-prep': datasetPrep, train, 'fine-tune': fineTune, predict: predictJob };
+  return { 'dataset-prep': datasetPrep, train, 'fine-tune': fineTune, predict: predictJob, sweep: sweepProcessor(trialJobs(store, db)) };
 }
 
 const CONCURRENCY: Record<JobType, (c: number) => number> = {
@@ -41,12 +44,14 @@ const CONCURRENCY: Record<JobType, (c: number) => number> = {
   train: (c) => c,
   'fine-tune': (c) => c,
   predict: (c) => Math.max(c, 2),
+  // A sweep only reads rows and submits trials: a few at once cost next to nothing.
+  sweep: (c) => Math.max(c, 4),
 };
 
 export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: WorkerOptions = {}): Promise<Workers> {
   const { config, db, logger, queues } = deps;
   const store = new JobsStore(db, queues, config, { logger, events: deps.events, webhooks: deps.webhooks });
-  const processors = await loadProcessors();
+  const processors = await loadProcessors(store, db);
   const types = opts.types ?? JOB_TYPES;
   // Aborted by close(): long jobs then stop at their next safe point and are put back on the queue.
   const shutdown = new AbortController();

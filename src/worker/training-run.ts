@@ -16,6 +16,7 @@ import { AppError } from '../shared/errors.js';
 import { trainingEpochs, trainingSamples } from '../shared/metrics.js';
 import { toApiModel } from '../shared/model-rows.js';
 import type { TrainResult } from '../jobs/contract.js';
+import { trialGate, type GateDecision } from '../jobs/sweep/gate.js';
 import { Released, type JobContext } from './job-context.js';
 
 export interface RunData {
@@ -67,6 +68,8 @@ export async function findCheckpoint(ctx: JobContext) {
 
 export interface RunOutcome extends TrainLoopResult {
   resumedFromEpoch: number;
+  /** Set when the run is a sweep's trial that the sweep stopped early (ASHA, or its stop flag). */
+  stoppedBySweep?: GateDecision;
 }
 
 /**
@@ -88,13 +91,17 @@ export async function trainWithCheckpoints(
   const totalBatches = (opts.epochs - resumedFromEpoch) * batchesPerEpoch;
   let done = 0;
   let result;
+  // A sweep's trial asks its sweep after every epoch whether to go on (src/jobs/sweep/gate.ts).
+  const gate = await trialGate(ctx.db, ctx.id);
+  let stoppedBySweep: GateDecision | undefined;
   try {
     result = await train(
       model,
       { train: data.train, val: data.val },
       { ...opts, startEpoch: resumedFromEpoch, initialState: resume ? { ...resume.state, optimizerWeights: resume.optimizerWeights } : undefined },
       {
-        shouldStop: () => ctx.cancelled() || ctx.stopping(),
+        // A sweep's stop is seen before the next epoch's first batch: the weights stay those of the epoch.
+        shouldStop: () => ctx.cancelled() || ctx.stopping() || !!stoppedBySweep,
         onBatch: (b) => {
           done++;
           const elapsed = (performance.now() - t0) / 1000;
@@ -121,6 +128,15 @@ export async function trainWithCheckpoints(
             samplesPerSec: m.samplesPerSec,
           };
           await ctx.recordEpoch({ epoch: m.epoch, ...row });
+          if (gate && m.epoch < opts.epochs) {
+            const decision = await gate(m.epoch);
+            if (decision.stop) {
+              // No checkpoint: a crash from here re-runs this epoch, which takes the same decision.
+              stoppedBySweep = decision;
+              ctx.log.info({ epoch: m.epoch }, 'trial stopped early by its sweep');
+              return;
+            }
+          }
           await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
           trainingEpochs.inc({ type: ctx.type });
           trainingSamples.inc({ type: ctx.type }, data.train.count);
@@ -131,6 +147,9 @@ export async function trainWithCheckpoints(
   } finally {
     // train() copied what it needs from the checkpoint's tensors.
     if (resume) disposeCheckpointTensors(resume);
+  }
+  if (stoppedBySweep && !ctx.cancelled()) {
+    return { ...result, cancelled: false, stoppedEarly: true, resumedFromEpoch, stoppedBySweep };
   }
   if (result.cancelled) {
     // Stopped by the shutdown of this worker, not by a cancel: the next worker resumes the job.
@@ -163,6 +182,21 @@ export interface SaveModelInput {
  */
 export async function finishModel(ctx: JobContext, input: SaveModelInput): Promise<TrainResult> {
   const { model, data, run } = input;
+  if (run.stoppedBySweep && !run.stoppedBySweep.keepModel) {
+    // A trial its sweep stopped early, whose model the sweep does not keep: nothing to evaluate or
+    // save (its checkpoint goes once the terminal state is committed, as every run's does).
+    return {
+      modelId: null,
+      test: null,
+      backend: backendName(),
+      epochsRun: run.epochsCompleted,
+      stoppedEarly: true,
+      bestEpoch: run.bestEpoch,
+      trainSamplesPerSec: Math.round(run.samplesPerSec),
+      seconds: Math.round((performance.now() - input.startedAt) / 100) / 10,
+      resumedFromEpoch: run.resumedFromEpoch,
+    };
+  }
   ctx.progress({ percent: 99, stage: 'evaluate' });
   const test = await evaluate(model, data.test, { batchSize: 256 });
   const dir = modelDir(ctx);

@@ -162,7 +162,7 @@ describe('service endpoints', () => {
     const job = served.components.schemas.Job;
     assert.equal(job.discriminator.propertyName, 'type');
     const resultOf = (type: string) => job.anyOf.find((b: any) => (b.properties.type.const ?? b.properties.type.enum[0]) === type).properties.result.anyOf[0];
-    assert.ok(resultOf('train').properties.modelId && resultOf('train').properties.test.properties.confusionMatrix);
+    assert.ok(resultOf('train').properties.modelId && resultOf('train').properties.test.anyOf[0].properties.confusionMatrix);
     assert.ok(resultOf('dataset-prep').properties.datasetId && resultOf('dataset-prep').properties.counts);
     const optimizerOf = (type: string) => job.anyOf.find((b: any) => (b.properties.type.const ?? b.properties.type.enum[0]) === type).properties.params.properties.optimizer;
     assert.deepEqual(optimizerOf('fine-tune').anyOf, optimizerOf('train').anyOf.map((b: any) => ({ ...b, properties: { ...b.properties, learningRate: { ...b.properties.learningRate, default: 0.0005 } } })));

@@ -52,7 +52,7 @@ describe('optimizers and schedules', () => {
     for (const optimizer of [{ type: 'sgd', learningRate: 0.1 }, { type: 'momentum', learningRate: 0.05 }, { type: 'adam' }] as const) {
       const job = await train({ optimizer: optimizer as ParamsOf<'train'>['optimizer'], epochs: 1 });
       const done = await waitForJob(app, job.id, { timeoutMs: 120_000 });
-      assert.ok(resultOf(done, 'train').test.accuracy > 0.3, `${optimizer.type}: ${JSON.stringify(done.result)}`);
+      assert.ok(resultOf(done, 'train').test!.accuracy > 0.3, `${optimizer.type}: ${JSON.stringify(done.result)}`);
       const stored = done.params as ParamsOf<'train'>;
       assert.equal(stored.optimizer.type, optimizer.type);
       if (optimizer.type === 'momentum') assert.deepEqual(stored.optimizer, { type: 'momentum', learningRate: 0.05, momentum: 0.9 });
@@ -86,7 +86,7 @@ describe('optimizers and schedules', () => {
 describe('fine-tune freeze forms', () => {
   let base: string;
   before(async () => {
-    base = (await run('train', { datasetId: mnist, architecture: 'mlp', epochs: 1, subset: { train: 640, val: 64, test: 64 } })).modelId;
+    base = (await run('train', { datasetId: mnist, architecture: 'mlp', epochs: 1, subset: { train: 640, val: 64, test: 64 } })).modelId!;
   });
 
   it('an integer, `all-but-head` and `none` freeze what they say', async () => {

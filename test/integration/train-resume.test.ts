@@ -52,7 +52,7 @@ it('resumes a killed worker’s training from its last checkpoint with one metri
   assert.equal(done.attempts, 2);
   const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
   assert.deepEqual(metrics.map((m: any) => m.epoch), [1, 2, 3, 4, 5, 6]);
-  assert.ok(result.test.accuracy > 0.7, `accuracy ${result.test.accuracy}`);
+  assert.ok(result.test!.accuracy > 0.7, `accuracy ${result.test!.accuracy}`);
   for (const w of workers.splice(0)) await w.close();
 });
 

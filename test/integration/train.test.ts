@@ -42,7 +42,7 @@ describe('train', () => {
         assert.ok(Number.isFinite(m.loss) && Number.isFinite(m.valLoss) && m.valAccuracy >= 0 && m.valAccuracy <= 1);
       }
 
-      const test = result.test;
+      const test = result.test!; // null only for a sweep trial stopped early
       assert.equal(test.count, 300);
       assert.equal(test.confusionMatrix.length, 10);
       assert.equal(test.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), 300);

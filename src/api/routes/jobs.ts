@@ -15,6 +15,8 @@ import { audit } from '../audit.js';
 import { streamJobEvents } from '../job-stream.js';
 import { checkCallbackUrl } from '../../webhooks/outbound.js';
 import { outboundPolicy, type OutboundPolicy } from '../../shared/outbound.js';
+import { Trial } from '../../jobs/sweep/params.js';
+import { bestTrial } from '../../jobs/sweep/trials.js';
 
 const CallbackUrl = Type.String({
   format: 'uri',
@@ -65,6 +67,7 @@ function parseSubmission(body: unknown, callbackSecret: string, policy: Outbound
 const ListQuery = Type.Object({
   type: Type.Optional(Type.Union(JOB_TYPES.map((t) => Type.Literal(t)))),
   status: Type.Optional(Type.Union(JOB_STATUSES.map((s) => Type.Literal(s)))),
+  parentId: Type.Optional(Type.String({ format: 'uuid', description: "A sweep's id: its trials" })),
   ...PageQuery,
 });
 
@@ -127,6 +130,26 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       const job = await jobs.cancel(req.params.id, req.principal);
       await audit(db, req, 'job.cancel', job.id);
       return reply.code(202).send(job);
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id/trials',
+    {
+      schema: {
+        operationId: 'getSweepTrials',
+        tags: ['jobs'],
+        summary: "A sweep's trials: the leaderboard so far",
+        description: 'Every trial (a child job) with its searched params, objective, epochs run, status and model, best objective first.',
+        params: IdParams,
+        response: { 200: Type.Object({ sweepId: Type.String({ format: 'uuid' }), best: Type.Union([Trial, Type.Null()]), items: Type.Array(Trial) }), ...errors(404, 409) },
+      },
+    },
+    async (req) => {
+      const job = await jobs.get(req.params.id);
+      if (job.type !== 'sweep') throw new AppError('NOT_A_SWEEP', `Job ${job.id} is a ${job.type} job, not a sweep`);
+      const items = await jobs.trials(job.id, job.params);
+      return { sweepId: job.id, best: bestTrial(items), items };
     },
   );
 

@@ -51,7 +51,7 @@ export const fineTune: Processor<'fine-tune'> = async (ctx) => {
       run = await trainWithCheckpoints(ctx, model, data, { ...common, epochs: phaseOne, optimizer: p.optimizer }, resume);
       if (run.cancelled) return undefined;
     }
-    if (phaseOne < p.epochs) {
+    if (phaseOne < p.epochs && !run?.stoppedBySweep) {
       // Gradual unfreezing: everything trains from here on, at a tenth of the rate.
       setTrainable(model, prepared.frozenLayers, true);
       const again = await findCheckpoint(ctx);
@@ -76,7 +76,7 @@ export const fineTune: Processor<'fine-tune'> = async (ctx) => {
       headReplaced: prepared.headReplaced,
       before,
       after: saved.test,
-      delta: before ? { accuracy: saved.test.accuracy - before.accuracy, loss: saved.test.loss - before.loss } : null,
+      delta: before && saved.test ? { accuracy: saved.test.accuracy - before.accuracy, loss: saved.test.loss - before.loss } : null,
     };
     return result;
   } finally {
