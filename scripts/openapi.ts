@@ -16,6 +16,7 @@ export async function buildOpenApi(): Promise<unknown> {
     config: loadConfig(),
     db: unused as never,
     queues: unused as never,
+    store: unused as never,
     logger: createLogger('silent'),
     predict: unused as never,
     backendName: () => null,

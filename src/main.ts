@@ -4,6 +4,7 @@
 import { migrate } from '../scripts/migrate.js';
 import { ConfigError, loadConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
+import { AppError } from './shared/errors.js';
 import { createService } from './service.js';
 import { superviseWorkerProcess } from './worker-process.js';
 
@@ -31,7 +32,14 @@ if (process.env.MIGRATE_ON_START !== 'false') {
   if (res.applied.length) logger.info({ applied: res.applied }, 'database migrated');
 }
 
-const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' });
+const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' }).catch((err: unknown) => {
+  // A dependency that is not there (e.g. a bad or unreachable bucket): say which, and stop.
+  if (err instanceof AppError) {
+    logger.fatal({ code: err.code, details: err.details }, err.message);
+    process.exit(1);
+  }
+  throw err;
+});
 const workerProcess = mode === 'all' ? superviseWorkerProcess(logger) : undefined;
 if (service.app) {
   const address = await service.app.listen({ port: config.PORT, host: config.HOST });

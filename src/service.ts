@@ -9,17 +9,21 @@ import type { Logger } from './shared/logger.js';
 import { closeQueues, createQueues, type Queues } from './shared/queue.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
+import { openArtifacts, type Artifacts } from './storage/index.js';
 
 export interface ServiceOptions {
   api?: boolean;
   worker?: boolean;
   workerOptions?: WorkerOptions;
+  /** How long a start waits for an artifact store that is not reachable yet (tests shorten it). */
+  storeWaitMs?: number;
 }
 
 export interface Service {
   config: Config;
   db: Db;
   queues: Queues;
+  artifacts: Artifacts;
   app?: FastifyInstance;
   workers?: Workers;
   /** API only: loads the aliased and the latest model for serving (main.ts calls it after listen). */
@@ -28,6 +32,8 @@ export interface Service {
 }
 
 export async function createService(config: Config, logger: Logger, opts: ServiceOptions = { api: true, worker: true }): Promise<Service> {
+  // First: a bad or unreachable bucket stops the start here, before any job is taken.
+  const artifacts = await openArtifacts(config, logger, opts.storeWaitMs);
   const db = createDb(config.DATABASE_URL);
   const queues = createQueues(config.REDIS_URL, config.QUEUE_PREFIX);
   let app: FastifyInstance | undefined;
@@ -46,6 +52,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       db,
       queues,
       logger,
+      store: artifacts.store,
       predict,
       backendName: () => predict?.backendName() ?? null,
       loadedModels: () => predict?.loadedModels() ?? [],
@@ -56,6 +63,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     config,
     db,
     queues,
+    artifacts,
     app,
     workers,
     preloadModels: async () => (predict ? predict.preload() : []),
@@ -65,6 +73,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       await predict?.close();
       await closeQueues(queues);
       await db.$disconnect();
+      await artifacts.store.close();
     },
   };
 }

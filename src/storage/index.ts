@@ -34,8 +34,9 @@ export function createArtifacts(config: Config): Artifacts {
 }
 
 /**
- * The store, once it answers. An endpoint that cannot be reached yet (a MinIO container starting
- * beside this one) is retried for `waitMs`; a missing bucket or refused credentials fail at once.
+ * The store, once it answers. An endpoint that cannot be reached yet or a bucket not created yet (a
+ * MinIO container and its create-bucket step starting beside this one) are retried for `waitMs`,
+ * each retry logged with the reason; refused credentials and anything else fail at once.
  */
 export async function openArtifacts(config: Config, logger: Logger, waitMs = 30_000): Promise<Artifacts> {
   const artifacts = createArtifacts(config);
@@ -46,8 +47,8 @@ export async function openArtifacts(config: Config, logger: Logger, waitMs = 30_
       logger.info({ store: artifacts.store.kind, location: artifacts.store.location }, 'artifact store ready');
       return artifacts;
     } catch (err) {
-      const unreachable = /cannot reach|did not answer/.test((err as Error).message);
-      if (!unreachable || Date.now() + delay > deadline) {
+      const transient = /cannot reach|did not answer|does not exist/.test((err as Error).message);
+      if (!transient || Date.now() + delay > deadline) {
         await artifacts.store.close();
         throw err instanceof AppError ? err : new AppError('STORE_UNAVAILABLE', (err as Error).message);
       }
