@@ -85,7 +85,7 @@ build_from() { # name dockerfile base-arg base-image [extra build args...]
 }
 files_hash() { cat "$here/$1" "${@:2}" | sha256sum | cut -c1-12; }
 postgres_image="mnist-jobs-local/postgres:15-$(hash_of "$debian_image" "$(files_hash postgres.Dockerfile "$here/postgres-entrypoint.sh")")"
-redis_image="mnist-jobs-local/redis:7-$(hash_of "$debian_image" "$(files_hash redis.Dockerfile)")"
+redis_image="mnist-jobs-local/redis:7-$(hash_of "$debian_image" "$(files_hash redis.Dockerfile "$here/redis-entrypoint.sh")")"
 s3_image="mnist-jobs-local/s3rver:3.7.1-$(hash_of "$node_image" "$(files_hash s3.Dockerfile "$here/minio-shim.cjs")")"
 build_from "$postgres_image" postgres.Dockerfile DEBIAN_IMAGE "$debian_image"
 build_from "$redis_image" redis.Dockerfile DEBIAN_IMAGE "$debian_image"

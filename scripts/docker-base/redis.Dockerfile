@@ -3,7 +3,9 @@ ARG DEBIAN_IMAGE
 FROM ${DEBIAN_IMAGE}
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends redis-server >/dev/null \
  && rm -rf /var/lib/apt/lists/* && mkdir -p /data && chown redis:redis /data
+COPY redis-entrypoint.sh /usr/local/bin/docker-entrypoint.sh
 WORKDIR /data
 USER redis
 EXPOSE 6379
-CMD ["redis-server", "--protected-mode", "no"]
+ENTRYPOINT ["docker-entrypoint.sh"]
+CMD ["redis-server"]
