@@ -17,6 +17,7 @@ export async function buildOpenApi(): Promise<unknown> {
     db: unused as never,
     queues: unused as never,
     store: unused as never,
+    jobs: unused as never,
     logger: createLogger('silent'),
     predict: unused as never,
     backendName: () => null,

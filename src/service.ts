@@ -10,6 +10,7 @@ import { closeQueues, createQueues, type Queues } from './shared/queue.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
 import { openArtifacts, type Artifacts } from './storage/index.js';
+import { JobsStore } from './jobs/store.js';
 
 export interface ServiceOptions {
   api?: boolean;
@@ -51,6 +52,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       config,
       db,
       queues,
+      jobs: new JobsStore(db, queues, config),
       logger,
       store: artifacts.store,
       predict,
