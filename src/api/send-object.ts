@@ -17,7 +17,7 @@ export interface SendObjectOptions {
 const IMMUTABLE = 'public, max-age=31536000, immutable';
 
 export async function sendObject(req: FastifyRequest, reply: FastifyReply, store: ArtifactStore, key: string, opts: SendObjectOptions): Promise<FastifyReply> {
-  let object;
+  let object: Awaited<ReturnType<ArtifactStore['get']>>;
   try {
     object = await store.get(key);
   } catch (err) {
@@ -28,7 +28,7 @@ export async function sendObject(req: FastifyRequest, reply: FastifyReply, store
   const etag = `"${info.etag}"`;
   reply.header('etag', etag).header('cache-control', opts.immutable ? IMMUTABLE : 'no-cache');
   const match = req.headers['if-none-match'];
-  if (match && match.split(',').some((t) => [etag, `W/${etag}`, '*'].includes(t.trim()))) {
+  if (match?.split(',').some((t) => [etag, `W/${etag}`, '*'].includes(t.trim()))) {
     body.destroy();
     return reply.code(304).send();
   }

@@ -5,7 +5,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { access, constants, copyFile, mkdir, readdir, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Readable, Transform } from 'node:stream';
+import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   assertKey,
@@ -121,7 +121,7 @@ export class FsStore implements ArtifactStore {
     const dirKey = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
     const out: ObjectInfo[] = [];
     const walk = async (rel: string): Promise<void> => {
-      let entries;
+      let entries: import('node:fs').Dirent[];
       try {
         entries = await readdir(path.join(this.location, rel), { withFileTypes: true });
       } catch (err) {

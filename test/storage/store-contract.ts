@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { it } from 'node:test';
-import { AppError } from '../../src/shared/errors.js';
+import type { AppError } from '../../src/shared/errors.js';
 import { getBuffer, type ArtifactStore } from '../../src/storage/index.js';
 
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
@@ -73,9 +73,8 @@ export function storeContract(store: () => ArtifactStore) {
   it('a reader never sees half an object: while a slow stream is written, the old one stays whole', async () => {
     const s = store();
     await s.put('atomic/obj', 'old content');
-    let push!: (b: Buffer | null) => void;
     const body = new Readable({ read() {} });
-    push = (b) => body.push(b);
+    const push = (b: Buffer | null) => body.push(b);
     const writing = s.put('atomic/obj', body);
     push(Buffer.alloc(64 * 1024, 1));
     await new Promise((r) => setTimeout(r, 50));
