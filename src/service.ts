@@ -44,10 +44,10 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     const { initBackend } = await import('./ml/backend.js');
     const backend = await initBackend(config.TFJS_BACKEND);
     logger.info({ backend }, 'TensorFlow.js backend ready');
-    workers = await startWorkers({ config, db, logger, queues }, opts.workerOptions);
+    workers = await startWorkers({ config, db, logger, queues, artifacts }, opts.workerOptions);
   }
   if (opts.api) {
-    predict = await createPredictService({ config, db, logger });
+    predict = await createPredictService({ config, db, logger, artifacts });
     app = await buildApp({
       config,
       db,

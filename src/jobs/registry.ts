@@ -4,6 +4,7 @@
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
+import type { Artifacts } from '../storage/index.js';
 import type { JobProgress, JobType, ParamsOf, ResultOf } from './contract.js';
 import type { EpochRow } from './store.js';
 
@@ -11,6 +12,8 @@ export interface WorkerDeps {
   config: Config;
   db: Db;
   logger: Logger;
+  /** Where a job reads and writes its files (datasets, checkpoints, models, predictions). */
+  artifacts: Artifacts;
 }
 
 export interface JobContext<T extends JobType = JobType> extends WorkerDeps {

@@ -6,6 +6,8 @@ import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { resolveModel } from '../shared/model-registry.js';
+import { modelPrefix } from '../storage/keys.js';
+import type { Artifacts } from '../storage/index.js';
 import type { Normalization } from '../ml/types.js';
 import { OverloadedError } from './batcher.js';
 import { InputError, inputsToBatch } from './inputs.js';
@@ -27,7 +29,7 @@ interface Resolved {
   at: number;
 }
 
-export async function createPredictService({ config, db, logger }: { config: Config; db: Db; logger: Logger }) {
+export async function createPredictService({ config, db, logger, artifacts }: { config: Config; db: Db; logger: Logger; artifacts: Artifacts }) {
   const { initBackend } = await import('../ml/backend.js');
   const backend = await initBackend(config.TFJS_BACKEND);
 
@@ -39,7 +41,9 @@ export async function createPredictService({ config, db, logger }: { config: Con
       const row = await db.model.findUnique({ where: { id } });
       if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`);
       const { loadModel } = await import('../ml/model-io.js');
-      const model = await loadModel(row.path);
+      // Through the local artifact cache: a model trained on another machine is downloaded once.
+      const view = await artifacts.cache.materialize(modelPrefix(id));
+      const model = await loadModel(view.dir).finally(() => view.release());
       logger.info({ modelId: id, architecture: row.architecture }, 'model loaded for serving');
       return { model, normalization: row.normalization as unknown as Normalization, inputShape: row.inputShape as number[] };
     },

@@ -27,12 +27,13 @@ async function filesUnder(dir: string, rel = ''): Promise<string[]> {
 }
 
 /**
- * Uploads every file of `dir` under `prefix` (ending with `/`), `last` after all the others. With the
- * fs store and `dir` already at the prefix's place, nothing moves. Returns the objects written.
+ * Uploads every file of `dir` under `prefix` (ending with `/`), `last` after all the others. `move`:
+ * `dir` is scratch, and the fs store renames its files into place. Returns the objects written.
  */
-export async function putDir(store: ArtifactStore, dir: string, prefix: string, last?: string): Promise<ObjectInfo[]> {
+export async function putDir(store: ArtifactStore, dir: string, prefix: string, opts: { last?: string; move?: boolean } = {}): Promise<ObjectInfo[]> {
+  const { last, move } = opts;
   const files = await filesUnder(dir);
-  const put = (f: string) => store.putFile(prefix + f, path.join(dir, f), { contentType: contentTypeOf(f) });
+  const put = (f: string) => store.putFile(prefix + f, path.join(dir, f), { contentType: contentTypeOf(f), move });
   const infos = await Promise.all(files.filter((f) => f !== last).map(put));
   if (last && files.includes(last)) infos.push(await put(last));
   return infos;
@@ -46,9 +47,9 @@ export async function putDir(store: ArtifactStore, dir: string, prefix: string, 
  */
 export const POINTER = 'current.json';
 
-export async function saveGeneration(store: ArtifactStore, prefix: string, dir: string): Promise<string> {
+export async function saveGeneration(store: ArtifactStore, prefix: string, dir: string, opts: { move?: boolean } = {}): Promise<string> {
   const generation = `${Date.now().toString(36)}-${randomUUID().slice(0, 8)}`;
-  await putDir(store, dir, `${prefix}${generation}/`);
+  await putDir(store, dir, `${prefix}${generation}/`, opts);
   await store.put(prefix + POINTER, JSON.stringify({ generation }), { contentType: 'application/json' });
   // Older generations, and any a crash left half-written, go once the pointer has moved on.
   const stale = new Set((await store.list(prefix)).map((o) => o.key.slice(prefix.length).split('/')[0]!).filter((g) => g !== POINTER && g !== generation));

@@ -16,6 +16,7 @@ import {
   type ArtifactStore,
   type Body,
   type ObjectInfo,
+  type PutOptions,
 } from './store.js';
 
 const isMissing = (err: unknown) => ['ENOENT', 'ENOTDIR', 'EISDIR'].includes((err as NodeJS.ErrnoException).code ?? '');
@@ -28,6 +29,10 @@ export class FsStore implements ArtifactStore {
   constructor(readonly root: string) {
     this.location = path.resolve(root);
     this.tmpDir = path.join(this.location, 'tmp', 'store');
+  }
+
+  url(key: string): string {
+    return path.join(this.location, key);
   }
 
   localPath(key: string): string {
@@ -75,10 +80,19 @@ export class FsStore implements ArtifactStore {
     return this.write(key, body);
   }
 
-  async putFile(key: string, file: string): Promise<ObjectInfo> {
+  async putFile(key: string, file: string, opts: PutOptions = {}): Promise<ObjectInfo> {
     assertKey(key);
-    if (path.resolve(file) === this.localPath(key)) {
-      return this.info(key, await stat(file), await sha256OfFile(file));
+    const final = this.localPath(key);
+    if (path.resolve(file) === final) return this.info(key, await stat(file));
+    if (opts.move) {
+      // Scratch files under DATA_DIR: a rename, as the layout always did, not a copy.
+      await mkdir(path.dirname(final), { recursive: true });
+      try {
+        await rename(file, final);
+        return this.info(key, await stat(final));
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+      }
     }
     return this.write(key, createReadStream(file));
   }

@@ -86,6 +86,10 @@ export class S3Store implements ArtifactStore {
     });
   }
 
+  url(key: string): string {
+    return `s3://${this.bucket}/${this.prefix}${key}`;
+  }
+
   private k(key: string) {
     return this.prefix + key;
   }

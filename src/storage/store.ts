@@ -29,6 +29,8 @@ export type Body = Buffer | Uint8Array | string | Readable;
 
 export interface PutOptions {
   contentType?: string;
+  /** putFile: the source file is scratch; the fs store may move it into place instead of copying. */
+  move?: boolean;
 }
 
 export interface ArtifactStore {
@@ -53,6 +55,8 @@ export interface ArtifactStore {
   deletePrefix(prefix: string): Promise<number>;
   /** Throws STORE_UNAVAILABLE, with a message saying why, when the store cannot be written. */
   check(): Promise<void>;
+  /** Where a key lives, for rows and logs: a file path, or an s3:// URL. */
+  url(key: string): string;
   /** fs only: the local file of a key, so that readers on this machine need no copy. */
   localPath?(key: string): string;
   close(): Promise<void>;

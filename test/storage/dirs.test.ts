@@ -45,7 +45,7 @@ for (const kind of ['fs', 's3'] as const) {
 
     it('putDir uploads a directory, its commit file last, and materialize brings it back', async () => {
       const dir = await localDir({ 'manifest.json': '{"m":1}', 'a.bin': 'AAA', 'sub/b.txt': 'B' });
-      const infos = await putDir(store, dir, 'datasets/d1/', 'manifest.json');
+      const infos = await putDir(store, dir, 'datasets/d1/', { last: 'manifest.json' });
       assert.equal(infos.at(-1)?.key, 'datasets/d1/manifest.json');
       const view = await cache.materialize('datasets/d1/');
       assert.equal(await readFile(path.join(view.dir, 'sub/b.txt'), 'utf8'), 'B');

@@ -1,6 +1,4 @@
 // Route group /v1/models: the model registry (trained models, lineage, aliases).
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Model as ModelRow } from '../../generated/prisma/client.js';
@@ -9,7 +7,8 @@ import { ALIAS_RE, RESERVED_ALIASES } from '../../shared/model-registry.js';
 import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
-import { sendFile } from '../send-file.js';
+import { sendObject } from '../send-object.js';
+import { modelPrefix } from '../../storage/keys.js';
 
 const Model = Type.Object(
   {
@@ -50,7 +49,7 @@ const toApi = (m: ModelRow & { aliases: { alias: string }[] }) => ({
   createdAt: m.createdAt.toISOString(),
 });
 
-export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, onModelChanged }) => {
+export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, store, onModelChanged }) => {
   app.addSchema(Model);
   const include = { aliases: { select: { alias: true } } } as const;
 
@@ -102,7 +101,8 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       async (req, reply) => {
         const model = await db.model.findUnique({ where: { id: req.params.id } });
         if (!model) throw notFound('Model', req.params.id, 'MODEL_NOT_FOUND');
-        return sendFile(reply, path.join(model.path, file.name), file.type, `Model ${model.id} has no ${file.name}`);
+        // A model's files never change once its row exists: cacheable for good.
+        return sendObject(req, reply, store, modelPrefix(model.id) + file.name, { type: file.type, immutable: true, missing: `Model ${model.id} has no ${file.name}` });
       },
     );
   }
@@ -126,7 +126,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
         throw new AppError('MODEL_HAS_ALIASES', `Aliases point at this model: ${model.aliases.map((a) => a.alias).join(', ')}; move or delete them first`);
       }
       await db.model.delete({ where: { id: model.id } });
-      await rm(model.path, { recursive: true, force: true });
+      await store.deletePrefix(modelPrefix(model.id));
       onModelChanged(model.id, 'deleted');
       return reply.code(204).send(null);
     },
