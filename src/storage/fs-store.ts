@@ -11,7 +11,6 @@ import {
   assertKey,
   assertPrefix,
   notFoundError,
-  sha256OfFile,
   unavailable,
   type ArtifactStore,
   type Body,

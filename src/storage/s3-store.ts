@@ -65,6 +65,8 @@ export class S3Store implements ArtifactStore {
   private readonly bucket: string;
   private readonly prefix: string;
   private readonly partSize: number;
+  /** Bytes sent and received as object bodies, since the store was made (for figures and logs). */
+  readonly transfer = { uploadedBytes: 0, downloadedBytes: 0 };
 
   constructor(opts: S3StoreOptions) {
     this.bucket = opts.bucket;
@@ -129,15 +131,18 @@ export class S3Store implements ArtifactStore {
       const data = typeof body === 'string' ? Buffer.from(body) : Buffer.from(body.buffer, body.byteOffset, body.byteLength);
       const sha256 = sha256Of(data);
       await this.upload(key, data, sha256, opts, data.length);
+      this.transfer.uploadedBytes += data.length;
       return this.headOrFail(key);
     }
     // A stream's hash is known only at its end: upload it under a staging key, then copy it to its
     // key with the hash as metadata (a server-side copy, no second upload).
     const staging = `${STAGING}${randomUUID()}`;
     const h = createHash('sha256');
+    const transfer = this.transfer;
     const hashing = new Transform({
       transform(chunk, _enc, cb) {
         h.update(chunk as Buffer);
+        transfer.uploadedBytes += (chunk as Buffer).length;
         cb(null, chunk);
       },
     });
@@ -167,6 +172,7 @@ export class S3Store implements ArtifactStore {
     assertKey(key);
     const [sha256, st] = await Promise.all([sha256OfFile(file), stat(file)]);
     await this.upload(key, createReadStream(file), sha256, opts, st.size);
+    this.transfer.uploadedBytes += st.size;
     return this.headOrFail(key);
   }
 
@@ -204,6 +210,7 @@ export class S3Store implements ArtifactStore {
     try {
       const r = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.k(key) }));
       const info = this.info(key, r.ContentLength ?? 0, r.LastModified, r.ETag, r.Metadata?.sha256, r.ContentType);
+      this.transfer.downloadedBytes += info.size; // bodies are read whole by every caller here
       return { info, body: r.Body as Readable };
     } catch (err) {
       this.fail(err, key);
