@@ -37,3 +37,28 @@ it('/ready checks the store: 200 while the bucket answers, 503 with the reason o
     await service.close();
   }
 });
+
+it('serves artifact files from the fs store with an ETag, Cache-Control: immutable, and 304 on a match', async () => {
+  const { gzipAll, mnistSlice, startIdxServer } = await import('../fixtures/idx-server.js');
+  const { submit, waitForJob } = await import('../helpers.js');
+  const idx = await startIdxServer({ small: gzipAll(await mnistSlice(500, 100)) });
+  const service = await startService({ api: true, worker: true });
+  try {
+    const prep = await submit(service.app, 'dataset-prep', { source: { url: idx.url('small') }, seed: 1 });
+    assert.equal((await waitForJob(service.app, prep.id)).status, 'succeeded');
+    const url = `/v1/datasets/${prep.id}/preview.png`;
+    const first = await service.app.inject(url);
+    assert.equal(first.statusCode, 200);
+    assert.equal(first.headers['content-type'], 'image/png');
+    assert.match(String(first.headers['cache-control']), /max-age=31536000, immutable/);
+    const etag = String(first.headers.etag);
+    assert.match(etag, /^".+"$/);
+    const again = await service.app.inject({ url, headers: { 'if-none-match': etag } });
+    assert.equal(again.statusCode, 304);
+    assert.equal(again.rawPayload.length, 0);
+    assert.equal((await service.app.inject({ url, headers: { 'if-none-match': '"other"' } })).statusCode, 200);
+  } finally {
+    await service.close();
+    await idx.close();
+  }
+});
