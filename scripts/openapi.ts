@@ -18,6 +18,7 @@ export async function buildOpenApi(): Promise<unknown> {
     queues: unused as never,
     webhooks: { queue: undefined } as never, // the queue UI lists no queues here
     events: unused as never,
+    store: unused as never,
     jobs: unused as never,
     logger: createLogger('silent'),
     predict: unused as never,

@@ -4,6 +4,7 @@
 import { migrate } from './shared/migrate.js';
 import { ConfigError, loadConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
+import { AppError } from './shared/errors.js';
 import { createService } from './service.js';
 import { answerSupervisor, reportToSupervisor, superviseWorkerProcess, type WorkerProcess } from './worker-process.js';
 import { startMetricsServer } from './worker/metrics-server.js';
@@ -51,6 +52,11 @@ const service = await createService(config, logger, {
   if (err instanceof ConfigError) {
     console.error(err.message);
     process.exit(2);
+  }
+  // A dependency that is not there (e.g. a bad or unreachable bucket): say which, and stop.
+  if (err instanceof AppError) {
+    logger.fatal({ code: err.code, details: err.details }, err.message);
+    process.exit(1);
   }
   throw err;
 });

@@ -15,6 +15,7 @@ import { createReconciler } from './jobs/reconciler.js';
 import { HEARTBEAT_STALE_MS } from './jobs/store.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
+import { openArtifacts, type Artifacts } from './storage/index.js';
 import { JobsStore } from './jobs/store.js';
 
 export interface ServiceOptions {
@@ -23,6 +24,8 @@ export interface ServiceOptions {
   workerOptions?: WorkerOptions;
   /** Under `npm start`: the worker child's metrics, merged into the API's GET /metrics. */
   workerMetrics?: AppDeps['workerMetrics'];
+  /** How long a start waits for an artifact store that is not reachable yet (tests shorten it). */
+  storeWaitMs?: number;
 }
 
 export interface Service {
@@ -32,6 +35,7 @@ export interface Service {
   jobs: JobsStore;
   webhooks: WebhookPublisher;
   events: JobEventBus;
+  artifacts: Artifacts;
   app?: FastifyInstance;
   workers?: Workers;
   /** API only: loads the aliased and the latest model for serving (main.ts calls it after listen). */
@@ -40,6 +44,8 @@ export interface Service {
 }
 
 export async function createService(config: Config, logger: Logger, opts: ServiceOptions = { api: true, worker: true }): Promise<Service> {
+  // First: a bad or unreachable bucket stops the start here, before any job is taken.
+  const artifacts = await openArtifacts(config, logger, opts.storeWaitMs);
   const db = createDb(config.DATABASE_URL);
   const queues = createQueues(config.REDIS_URL, config.QUEUE_PREFIX);
   trackQueueDepth(() => queueCounts(queues));
@@ -53,7 +59,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     const { initBackend } = await import('./ml/backend.js');
     const backend = await initBackend(config.TFJS_BACKEND);
     logger.info({ backend }, 'TensorFlow.js backend ready');
-    workers = await startWorkers({ config, db, logger, queues, webhooks, events }, opts.workerOptions);
+    workers = await startWorkers({ config, db, logger, queues, webhooks, events, artifacts }, opts.workerOptions);
     deliveries = startDeliveryWorker({ config, db, logger });
   }
   const jobs = new JobsStore(db, queues, config, { logger, events, webhooks });
@@ -70,7 +76,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
   });
   reconciler.start(config.RECONCILE_INTERVAL_MS);
   if (opts.api) {
-    predict = await createPredictService({ config, db, logger });
+    predict = await createPredictService({ config, db, logger, artifacts });
     app = await buildApp({
       config,
       db,
@@ -79,6 +85,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       logger,
       webhooks,
       events,
+      store: artifacts.store,
       predict,
       backendName: () => predict?.backendName() ?? null,
       loadedModels: () => predict?.loadedModels() ?? [],
@@ -99,6 +106,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
     jobs,
     webhooks,
     events,
+    artifacts,
     app,
     workers,
     preloadModels: async () => (predict ? predict.preload() : []),
@@ -112,6 +120,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       await webhooks.close();
       await events.close();
       await db.$disconnect();
+      await artifacts.store.close();
     },
   };
 }

@@ -7,6 +7,7 @@ import type { Logger } from '../shared/logger.js';
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import type { Queues } from '../shared/queue.js';
+import type { ArtifactStore } from '../storage/index.js';
 import { statusOf, toAppError } from './http-errors.js';
 import { Job } from '../jobs/contract.js';
 import type { JobsStore } from '../jobs/store.js';
@@ -34,6 +35,8 @@ export interface AppDeps {
   /** Submits, reads and cancels jobs: routes never move a job's status themselves. */
   jobs: JobsStore;
   logger: Logger;
+  /** Where datasets, models and prediction files are (fs or s3). */
+  store: ArtifactStore;
   /** Synchronous predictions; the only door from the API to TensorFlow. */
   predict: PredictService;
   /** The TensorFlow.js backend serving predictions in this process, once loaded. */

@@ -6,6 +6,7 @@ import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
 import type { JobEventBus } from '../shared/job-events.js';
 import type { WebhookPublisher } from '../webhooks/events.js';
+import type { Artifacts } from '../storage/index.js';
 import type { JobProgress, JobType, ParamsOf, ResultOf } from './contract.js';
 import type { EpochRow } from './store.js';
 
@@ -17,6 +18,8 @@ export interface WorkerDeps {
   webhooks?: WebhookPublisher;
   /** Live job events, for the SSE streams. */
   events?: JobEventBus;
+  /** Where a job reads and writes its files (datasets, checkpoints, models, predictions). */
+  artifacts: Artifacts;
 }
 
 export interface JobContext<T extends JobType = JobType> extends WorkerDeps {

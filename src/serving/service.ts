@@ -7,6 +7,8 @@ import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { UUID_RE, resolveModel } from '../shared/model-registry.js';
 import { modelCacheHits, modelCacheMisses, predictBatchSize, predictComputeSeconds, predictImages, predictQueueSeconds } from '../shared/metrics.js';
+import { modelPrefix } from '../storage/keys.js';
+import type { Artifacts } from '../storage/index.js';
 import type { Normalization } from '../ml/types.js';
 import { toPredictions, type PredictAnswer } from './answer.js';
 import { OverloadedError } from './batcher.js';
@@ -40,7 +42,7 @@ function semaphore(n: number) {
   };
 }
 
-export async function createPredictService({ config, db, logger }: { config: Config; db: Db; logger: Logger }) {
+export async function createPredictService({ config, db, logger, artifacts }: { config: Config; db: Db; logger: Logger; artifacts: Artifacts }) {
   const { initBackend } = await import('../ml/backend.js');
   const backend = await initBackend(config.TFJS_BACKEND);
 
@@ -65,10 +67,12 @@ export async function createPredictService({ config, db, logger }: { config: Con
       const { loadModel } = await import('../ml/model-io.js');
       let model;
       try {
-        model = await loadModel(row.path);
+        // Through the local artifact cache: a model trained on another machine is downloaded once.
+        const view = await artifacts.cache.materialize(modelPrefix(id));
+        model = await loadModel(view.dir).finally(() => view.release());
       } catch (err) {
         // The row says the model exists, its files say otherwise: an integrity error, not the client's.
-        logger.error({ err, modelId: id, path: row.path, integrity: true }, 'integrity error: a registered model cannot be loaded from its files');
+        logger.error({ err, modelId: id, integrity: true }, 'integrity error: a registered model cannot be loaded from its files');
         throw new AppError('MODEL_UNAVAILABLE', `Model ${id} is registered but its files cannot be loaded`, { modelId: id });
       }
       logger.info({ modelId: id, architecture: row.architecture }, 'model loaded for serving');

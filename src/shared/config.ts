@@ -64,6 +64,17 @@ const ConfigSchema = Type.Object({
   WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000 }),
   /** Signs the deliveries to a job's `callbackUrl` (Standard Webhooks `whsec_…` secret); empty: callbackUrl is refused. */
   CALLBACK_SECRET: Type.String({ pattern: '^(whsec_[A-Za-z0-9+/=]{16,})?$' }),
+  /** Where artifacts live: `fs` (under DATA_DIR) or `s3` (a bucket shared by every machine). */
+  ARTIFACT_STORE: Type.Union([Type.Literal('fs'), Type.Literal('s3')]),
+  S3_BUCKET: Type.String({ pattern: '^([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])?$' }),
+  /** Prepended to every key in the bucket, e.g. `mnist-jobs/`; empty: the bucket's root. */
+  S3_PREFIX: Type.String({ pattern: '^([A-Za-z0-9!_.*()-]+/?)*$' }),
+  /** For S3-compatible services other than AWS, e.g. http://minio:9000; empty: AWS. */
+  S3_ENDPOINT: Type.String({ pattern: '^(https?://.+)?$' }),
+  S3_FORCE_PATH_STYLE: Type.Boolean(),
+  AWS_REGION: Type.String(),
+  /** Bound of each process's local cache of downloaded artifacts (DATA_DIR/cache). */
+  ARTIFACT_CACHE_MAX_BYTES: Type.Integer({ minimum: 0 }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -104,6 +115,13 @@ const DEFAULTS: Record<keyof Config, string> = {
   WORKER_METRICS_PORT: '9464',
   WEBHOOK_TIMEOUT_MS: '10000',
   CALLBACK_SECRET: '',
+  ARTIFACT_STORE: 'fs',
+  S3_BUCKET: '',
+  S3_PREFIX: '',
+  S3_ENDPOINT: '',
+  S3_FORCE_PATH_STYLE: 'false',
+  AWS_REGION: 'us-east-1',
+  ARTIFACT_CACHE_MAX_BYTES: String(2 * 1024 * 1024 * 1024),
 };
 
 export class ConfigError extends Error {}
@@ -123,5 +141,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     throw new ConfigError(`Invalid configuration:\n${[...new Set(lines)].join('\n')}`);
   }
   const config = merged as Config;
+  if (config.ARTIFACT_STORE === 's3' && !config.S3_BUCKET) throw new ConfigError('Invalid configuration:\n  S3_BUCKET: required when ARTIFACT_STORE=s3');
   return { ...config, DATA_DIR: path.resolve(config.DATA_DIR) };
 }

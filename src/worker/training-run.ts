@@ -1,13 +1,16 @@
 // The run machinery shared by train and fine-tune jobs: load the dataset splits, train with progress,
 // per-epoch metric rows and checkpoints (resuming from the last one after a crash), then evaluate,
-// save the model with its chart, and record the Model row.
-import { mkdir, writeFile, readdir, stat } from 'node:fs/promises';
+// save the model with its chart, and record the Model row. Every file goes through the artifact
+// store: src/ml reads and writes local directories (scratch under DATA_DIR/tmp, or views of the
+// local cache), which are uploaded to and materialized from the store.
+import { randomUUID } from 'node:crypto';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset } from '../generated/prisma/client.js';
 import type * as tf from '../ml/tf.js';
 import { loadSplit } from '../ml/data/files.js';
 import { evaluate } from '../ml/evaluate.js';
-import { disposeCheckpointTensors, loadCheckpoint, saveCheckpoint, saveModel } from '../ml/model-io.js';
+import { disposeCheckpointTensors, loadCheckpoint, loadModel, saveCheckpoint, saveModel, type CheckpointInput } from '../ml/model-io.js';
 import { trainingCurveSvg } from '../ml/chart.js';
 import { backendName } from '../ml/backend.js';
 import { train, type TrainOptions, type TrainLoopResult, type EpochMetrics } from '../ml/train.js';
@@ -17,6 +20,9 @@ import { trainingEpochs, trainingSamples } from '../shared/metrics.js';
 import { toApiModel } from '../shared/model-rows.js';
 import type { TrainResult } from '../jobs/contract.js';
 import { trialGate, type GateDecision } from '../jobs/sweep/gate.js';
+import { openGeneration, putDir, saveGeneration } from '../storage/dirs.js';
+import { checkpointPrefix, datasetPrefix, modelPrefix } from '../storage/keys.js';
+import type { ObjectInfo } from '../storage/index.js';
 import { Released, type JobContext } from './job-context.js';
 
 export interface RunData {
@@ -46,23 +52,58 @@ export async function loadRunData(
   const dataset = await ctx.db.dataset.findUnique({ where: { id: datasetId } });
   if (!dataset) throw new AppError('DATASET_NOT_FOUND', `No prepared dataset with id ${datasetId}`);
   const norm = normalization ?? (dataset.manifest as unknown as { normalization: Normalization }).normalization;
-  const [trainSet, val, test] = await Promise.all(
-    (['train', 'val', 'test'] as const).map(async (s) => first(await loadSplit(dataset.path, s, norm), subset[s])),
-  );
-  return { dataset, normalization: norm, train: trainSet!, val: val!, test: test! };
+  // A view of the dataset in the local cache (downloaded once per machine), read into memory.
+  const view = await ctx.artifacts.cache.materialize(datasetPrefix(datasetId));
+  try {
+    const [trainSet, val, test] = await Promise.all(
+      (['train', 'val', 'test'] as const).map(async (s) => first(await loadSplit(view.dir, s, norm), subset[s])),
+    );
+    return { dataset, normalization: norm, train: trainSet!, val: val!, test: test! };
+  } finally {
+    await view.release();
+  }
 }
 
-// Deleted by runJob once the run's terminal status is committed (until then a rerun resumes from it).
-export const checkpointDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'checkpoints', ctx.id);
-export const modelDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'models', ctx.id);
+/** A registered model's network, read through the local artifact cache. */
+export async function loadStoredModel(ctx: JobContext, modelId: string): Promise<tf.LayersModel> {
+  const view = await ctx.artifacts.cache.materialize(modelPrefix(modelId));
+  try {
+    return await loadModel(view.dir);
+  } finally {
+    await view.release();
+  }
+}
 
-/** A checkpoint left by an earlier attempt of this job, if any. */
+/** A fresh scratch directory of this job under DATA_DIR/tmp (the caller removes it). */
+const scratch = (ctx: JobContext, what: string) => path.join(ctx.config.DATA_DIR, 'tmp', `${what}-${ctx.id}-${randomUUID().slice(0, 8)}`);
+
+/** Deletes the run's checkpoint once nothing will resume from it (the run succeeded, failed or was cancelled). */
+const dropCheckpoint = (ctx: JobContext) => ctx.artifacts.store.deletePrefix(checkpointPrefix(ctx.id));
+
+/** A checkpoint left by an earlier attempt of this job (on any machine), if any. */
 export async function findCheckpoint(ctx: JobContext) {
   try {
-    return await loadCheckpoint(checkpointDir(ctx));
+    const view = await openGeneration(ctx.artifacts.store, ctx.artifacts.cache, checkpointPrefix(ctx.id));
+    if (!view) return null;
+    try {
+      return await loadCheckpoint(view.dir);
+    } finally {
+      await view.release();
+    }
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') ctx.log.warn({ err }, 'checkpoint unreadable; starting over');
+    ctx.log.warn({ err }, 'checkpoint unreadable; starting over');
     return null;
+  }
+}
+
+/** Writes the checkpoint locally, then to the store as a new generation replacing the last one. */
+async function storeCheckpoint(ctx: JobContext, input: CheckpointInput) {
+  const dir = scratch(ctx, 'checkpoint');
+  try {
+    await saveCheckpoint(dir, input);
+    await saveGeneration(ctx.artifacts.store, checkpointPrefix(ctx.id), dir, { move: true });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
   }
 }
 
@@ -137,7 +178,7 @@ export async function trainWithCheckpoints(
               return;
             }
           }
-          await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
+          await storeCheckpoint(ctx, { model: current, optimizer, state });
           trainingEpochs.inc({ type: ctx.type });
           trainingSamples.inc({ type: ctx.type }, data.train.count);
           ctx.log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, seconds: Math.round(m.seconds) }, 'epoch done');
@@ -158,12 +199,6 @@ export async function trainWithCheckpoints(
   return { ...result, resumedFromEpoch };
 }
 
-async function dirSize(dir: string): Promise<number> {
-  let total = 0;
-  for (const f of await readdir(dir)) total += (await stat(path.join(dir, f))).size;
-  return total;
-}
-
 export interface SaveModelInput {
   model: tf.LayersModel;
   data: RunData;
@@ -177,8 +212,8 @@ export interface SaveModelInput {
 }
 
 /**
- * Evaluates on the test split, saves model + chart under DATA_DIR/models/<jobId>/, records the row,
- * and returns the job's result.
+ * Evaluates on the test split, saves model + chart under models/<jobId>/ in the store, then records
+ * the row (so a model appears only once its files are complete), and returns the job's result.
  */
 export async function finishModel(ctx: JobContext, input: SaveModelInput): Promise<TrainResult> {
   const { model, data, run } = input;
@@ -199,11 +234,17 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
   }
   ctx.progress({ percent: 99, stage: 'evaluate' });
   const test = await evaluate(model, data.test, { batchSize: 256 });
-  const dir = modelDir(ctx);
+  const dir = scratch(ctx, 'model');
   await mkdir(dir, { recursive: true });
-  await saveModel(model, dir);
-  const history = (await ctx.db.epochMetric.findMany({ where: { jobId: ctx.id }, orderBy: { epoch: 'asc' } })).map(({ jobId, createdAt, ...m }) => m);
-  await writeFile(path.join(dir, 'training-curve.svg'), trainingCurveSvg(history as EpochMetrics[]));
+  let files: ObjectInfo[] = [];
+  try {
+    await saveModel(model, dir);
+    const history = (await ctx.db.epochMetric.findMany({ where: { jobId: ctx.id }, orderBy: { epoch: 'asc' } })).map(({ jobId, createdAt, ...m }) => m);
+    await writeFile(path.join(dir, 'training-curve.svg'), trainingCurveSvg(history as EpochMetrics[]));
+    files = await putDir(ctx.artifacts.store, dir, modelPrefix(ctx.id), { last: 'model.json', move: true });
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
   const backend = backendName();
   const inputShape = model.inputs[0]!.shape.slice(1) as number[];
   const numClasses = model.outputs[0]!.shape[1] as number;
@@ -219,8 +260,8 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
     inputShape,
     numClasses,
     backend,
-    path: dir,
-    sizeBytes: BigInt(await dirSize(dir)),
+    path: ctx.artifacts.store.url(modelPrefix(ctx.id)),
+    sizeBytes: BigInt(files.reduce((n, f) => n + f.size, 0)),
   };
   const saved = await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row, include: { aliases: { select: { alias: true } } } });
   await ctx.webhooks?.publish('model.created', toApiModel(saved));

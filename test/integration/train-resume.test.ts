@@ -32,8 +32,8 @@ it('resumes a killed worker’s training from its last checkpoint with one metri
   const job = await submit(api.app, 'train', { datasetId: prep.id, architecture: 'mlp', epochs, batchSize: 16, seed: 4 });
 
   // Kill the worker once its first checkpoint is on disk (it is written just after the epoch's
-  // metric row, and swapped in whole, so the state file means a complete checkpoint).
-  const stateFile = path.join(api.config.DATA_DIR, 'checkpoints', job.id, 'state.json');
+  // metric row; its pointer, current.json, is written after its files, so it means a complete one).
+  const stateFile = path.join(api.config.DATA_DIR, 'checkpoints', job.id, 'current.json');
   const deadline = Date.now() + 120_000;
   while (!existsSync(stateFile)) {
     assert.ok(Date.now() < deadline, 'no checkpoint was written');

@@ -17,3 +17,17 @@ it('converts and validates values, naming every bad one', () => {
     (err: Error) => err instanceof ConfigError && /PORT/.test(err.message) && /REDIS_URL/.test(err.message) && /LOG_LEVEL/.test(err.message),
   );
 });
+
+it('defaults to the fs artifact store; s3 needs a bucket, and bad S3 settings are named', () => {
+  const c = loadConfig({});
+  assert.equal(c.ARTIFACT_STORE, 'fs');
+  assert.equal(c.S3_FORCE_PATH_STYLE, false);
+  assert.ok(c.ARTIFACT_CACHE_MAX_BYTES > 0);
+  assert.throws(() => loadConfig({ ARTIFACT_STORE: 's3' }), (err: Error) => err instanceof ConfigError && /S3_BUCKET/.test(err.message));
+  assert.throws(
+    () => loadConfig({ ARTIFACT_STORE: 'gcs', S3_ENDPOINT: 'minio:9000', ARTIFACT_CACHE_MAX_BYTES: '-1' }),
+    (err: Error) => /ARTIFACT_STORE/.test(err.message) && /S3_ENDPOINT/.test(err.message) && /ARTIFACT_CACHE_MAX_BYTES/.test(err.message),
+  );
+  const s3 = loadConfig({ ARTIFACT_STORE: 's3', S3_BUCKET: 'my-bucket', S3_FORCE_PATH_STYLE: 'true', S3_ENDPOINT: 'http://minio:9000' });
+  assert.equal(s3.S3_FORCE_PATH_STYLE, true);
+});

@@ -1,5 +1,4 @@
 // Route group /v1/datasets: prepared datasets with their manifest, counts and statistics.
-import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Dataset as DatasetRow } from '../../generated/prisma/client.js';
@@ -7,7 +6,8 @@ import { notFound } from '../../shared/errors.js';
 import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
-import { sendFile } from '../send-file.js';
+import { sendObject } from '../send-object.js';
+import { datasetPrefix } from '../../storage/keys.js';
 
 const Dataset = Type.Object(
   {
@@ -41,7 +41,7 @@ const toApi = (d: DatasetRow) => ({
   createdAt: d.createdAt.toISOString(),
 });
 
-export const datasetsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db }) => {
+export const datasetsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, store }) => {
   app.addSchema(Dataset);
   const get = async (id: string) => (await db.dataset.findUnique({ where: { id } })) ?? Promise.reject(notFound('Dataset', id, 'DATASET_NOT_FOUND'));
 
@@ -85,7 +85,7 @@ export const datasetsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     },
     async (req, reply) => {
       const d = await get(req.params.id);
-      return sendFile(reply, path.join(d.path, 'preview.png'), 'image/png', `Dataset ${d.id} has no preview.png`);
+      return sendObject(req, reply, store, `${datasetPrefix(d.id)}preview.png`, { type: 'image/png', immutable: true, missing: `Dataset ${d.id} has no preview.png` });
     },
   );
 };

@@ -18,13 +18,13 @@ async function timed(fn: () => Promise<unknown>) {
 const Ready = (status: 'ready' | 'unavailable') =>
   Type.Object({
     status: Type.Literal(status),
-    checks: Type.Object({ postgres: Check, redis: Check }),
+    checks: Type.Object({ postgres: Check, redis: Check, store: Check }),
     backend: Type.Union([Type.String(), Type.Null()], { description: 'TensorFlow.js backend serving predictions' }),
     models: Type.Array(Type.String(), { description: 'Ids of the models loaded for serving' }),
     auth: Type.Union([Type.Literal('on'), Type.Literal('off')], { description: '`off`: no API key is configured and the API is open' }),
   });
 
-export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps & { authMode: () => 'on' | 'off' }> = async (app, { db, queues, backendName, loadedModels, authMode }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps & { authMode: () => 'on' | 'off' }> = async (app, { db, queues, store, backendName, loadedModels, authMode }) => {
   app.get(
     '/health',
     { schema: { operationId: 'getHealth', tags: ['health'], summary: 'Liveness: the process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
@@ -37,17 +37,18 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps & { authMode: () =>
       schema: {
         operationId: 'getReadiness',
         tags: ['health'],
-        summary: 'Readiness: Postgres and Redis answer',
+        summary: 'Readiness: Postgres, Redis and the artifact store answer',
         response: { 200: Ready('ready'), 503: Ready('unavailable') },
       },
     },
     async (_req, reply) => {
-      const [postgres, redis] = await Promise.all([
+      const [postgres, redis, artifacts] = await Promise.all([
         timed(() => db.$queryRaw`SELECT 1`),
         timed(() => queues['dataset-prep'].count()),
+        timed(() => store.check()),
       ]);
-      const ok = postgres.ok && redis.ok;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, backend: backendName(), models: loadedModels(), auth: authMode() });
+      const ok = postgres.ok && redis.ok && artifacts.ok;
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis, store: artifacts }, backend: backendName(), models: loadedModels(), auth: authMode() });
     },
   );
 };

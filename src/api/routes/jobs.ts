@@ -1,6 +1,5 @@
 // Route group /v1/jobs: submit, read, list, cancel, per-epoch metrics, bulk predictions and a
 // server-sent event stream. Handlers parse the request and call the jobs store.
-import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { EpochMetrics } from '../../ml/results.js';
@@ -10,7 +9,7 @@ import { explain, isJobType, parseJobParams } from '../../jobs/params.js';
 import type { Submission } from '../../jobs/store.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
-import { sendFile } from '../send-file.js';
+import { sendObject } from '../send-object.js';
 import { audit } from '../audit.js';
 import { streamJobEvents } from '../job-stream.js';
 import { checkCallbackUrl } from '../../webhooks/outbound.js';
@@ -72,7 +71,7 @@ const ListQuery = Type.Object({
 });
 
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, jobs, events }) => {
+export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, jobs, events, store }) => {
   app.post(
     '/v1/jobs',
     {
@@ -188,7 +187,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       if (!result) {
         throw new AppError('NO_PREDICTIONS', `Job ${job.id} is a ${job.type} job with status ${job.status}: only a succeeded predict job has predictions`);
       }
-      return sendFile(reply, path.join(config.DATA_DIR, result.predictionsFile), 'application/x-ndjson', `The predictions of job ${job.id} are gone from disk`);
+      return sendObject(req, reply, store, result.predictionsFile, { type: 'application/x-ndjson', immutable: true, missing: `The predictions of job ${job.id} are gone from the store` });
     },
   );
 

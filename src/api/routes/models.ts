@@ -1,7 +1,4 @@
 // Route group /v1/models: the model registry (trained models, lineage, aliases).
-import { randomUUID } from 'node:crypto';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, notFound } from '../../shared/errors.js';
@@ -11,7 +8,8 @@ import { toApiModel as toApi } from '../../shared/model-rows.js';
 import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
-import { sendFile } from '../send-file.js';
+import { sendObject } from '../send-object.js';
+import { modelPrefix } from '../../storage/keys.js';
 import { audit } from '../audit.js';
 
 const Model = Type.Object(
@@ -42,37 +40,7 @@ const Alias = Type.Object({
 });
 
 
-/**
- * Deletes a model so that a failure at any step leaves the row and its files in agreement: the files
- * move to a tombstone first (one rename: on a read-only or failing disk nothing has changed yet), then
- * the row goes (if that fails the files move back), then the tombstone is removed (if that fails the
- * model is gone all the same and only unreferenced bytes are left under DATA_DIR/trash/).
- */
-async function deleteModel(db: AppDeps['db'], dataDir: string, model: ModelRow, log: { error(o: object, m: string): void }) {
-  const trash = path.join(dataDir, 'trash');
-  const tomb = path.join(trash, `model-${model.id}-${randomUUID()}`);
-  let moved = false;
-  try {
-    await mkdir(trash, { recursive: true });
-    await rename(model.path, tomb);
-    moved = true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-      log.error({ err, modelId: model.id }, 'model files cannot be moved: delete refused, nothing changed');
-      throw new AppError('STORE_UNAVAILABLE', `The files of model ${model.id} cannot be removed (${(err as NodeJS.ErrnoException).code}); nothing was deleted`);
-    }
-    // Already gone from disk: only the row is left to delete.
-  }
-  try {
-    await db.model.delete({ where: { id: model.id } });
-  } catch (err) {
-    if (moved) await rename(tomb, model.path).catch((e) => log.error({ err: e, modelId: model.id, tomb }, 'integrity error: model files left in the tombstone'));
-    throw err;
-  }
-  if (moved) await rm(tomb, { recursive: true, force: true }).catch((err) => log.error({ err, tomb }, 'a deleted model\'s files could not be removed'));
-}
-
-export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, config, onModelChanged, webhooks }) => {
+export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, store, onModelChanged, webhooks }) => {
   app.addSchema(Model);
   const include = { aliases: { select: { alias: true } } } as const;
 
@@ -124,7 +92,8 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       async (req, reply) => {
         const model = await db.model.findUnique({ where: { id: req.params.id } });
         if (!model) throw notFound('Model', req.params.id, 'MODEL_NOT_FOUND');
-        return sendFile(reply, path.join(model.path, file.name), file.type, `Model ${model.id} has no ${file.name}`);
+        // A model's files never change once its row exists: cacheable for good.
+        return sendObject(req, reply, store, modelPrefix(model.id) + file.name, { type: file.type, immutable: true, missing: `Model ${model.id} has no ${file.name}` });
       },
     );
   }
@@ -147,7 +116,17 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       if (model.aliases.length > 0) {
         throw new AppError('MODEL_HAS_ALIASES', `Aliases point at this model: ${model.aliases.map((a) => a.alias).join(', ')}; move or delete them first`);
       }
-      await deleteModel(db, config.DATA_DIR, model, req.log);
+      // The row goes only once the files are gone (in one transaction): a store that cannot delete
+      // (a read-only disk, a bucket away) leaves row and files as they were and answers 503.
+      await db.$transaction(async (tx) => {
+        await tx.model.delete({ where: { id: model.id } });
+        try {
+          await store.deletePrefix(modelPrefix(model.id));
+        } catch (err) {
+          req.log.error({ err, modelId: model.id }, 'model files cannot be deleted: delete refused');
+          throw new AppError('STORE_UNAVAILABLE', `The files of model ${model.id} cannot be removed; nothing was deleted`);
+        }
+      });
       onModelChanged(model.id, 'deleted');
       await audit(db, req, 'model.delete', model.id, { architecture: model.architecture });
       await webhooks.publish('model.deleted', toApi(model));

@@ -1,24 +1,25 @@
 // dataset-prep: fetch a source's four IDX files, split / augment / check them, write the dataset
-// under DATA_DIR/datasets/<jobId>/ and record it. The dataset id is the job id.
-import { mkdir, rename, rm } from 'node:fs/promises';
+// to datasets/<jobId>/ in the artifact store (manifest.json last) and record it. The dataset id is
+// the job id.
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { readIdxDataset } from '../../ml/data/idx.js';
 import { prepareDatasetAsync } from '../../ml/data/prepare.js';
-import { writeDataset } from '../../ml/data/files.js';
+import { MANIFEST_FILE, writeDataset } from '../../ml/data/files.js';
+import { putDir } from '../../storage/dirs.js';
+import { datasetPrefix } from '../../storage/keys.js';
 import type { DatasetPrepResult } from '../../jobs/contract.js';
 import type { Processor } from '../../jobs/registry.js';
 import { resolveSource } from '../sources.js';
 import { parseAllowedHosts } from '../../shared/url-policy.js';
 import { datasetPrepBytes, requireFreeSpace } from '../../shared/disk.js';
 
-export const datasetDir = (dataDir: string, id: string) => path.join(dataDir, 'datasets', id);
-
 export const datasetPrep: Processor<'dataset-prep'> = async (ctx) => {
-  const { id, params, config, db, signal } = ctx;
+  const { id, params, config, db, signal, artifacts } = ctx;
   const t0 = performance.now();
   const tmpDir = path.join(config.DATA_DIR, 'tmp', id);
-  const finalDir = datasetDir(config.DATA_DIR, id);
-  const stagingDir = `${finalDir}.partial`;
+  const stagingDir = path.join(config.DATA_DIR, 'tmp', `dataset-${id}`);
+  const prefix = datasetPrefix(id);
   // A rerun after a crash starts clean: nothing half-written is kept.
   await Promise.all([tmpDir, stagingDir].map((d) => rm(d, { recursive: true, force: true })));
   // Checked at submit, and again here: other jobs may have filled the disk since.
@@ -47,8 +48,9 @@ export const datasetPrep: Processor<'dataset-prep'> = async (ctx) => {
     );
     ctx.progress({ percent: 85, stage: 'write' });
     const written = await writeDataset(stagingDir, prepared, { source: files.description, name: params.name ?? null, params });
-    await rm(finalDir, { recursive: true, force: true });
-    await rename(stagingDir, finalDir);
+    // What an earlier, crashed attempt left goes first; the manifest goes last (it marks completeness).
+    await artifacts.store.deletePrefix(prefix);
+    await putDir(artifacts.store, stagingDir, prefix, { last: MANIFEST_FILE, move: true });
 
     const { manifest } = written;
     const stats = {
@@ -69,7 +71,7 @@ export const datasetPrep: Processor<'dataset-prep'> = async (ctx) => {
       numClasses: manifest.numClasses,
       height: manifest.shape.height,
       width: manifest.shape.width,
-      path: finalDir,
+      path: artifacts.store.url(prefix),
       sizeBytes: BigInt(written.totalBytes),
     };
     await db.dataset.upsert({ where: { id }, create: { id, ...row }, update: row });

@@ -3,13 +3,12 @@
 // unfreezing), and report the test metrics before and after.
 import { evaluate } from '../../ml/evaluate.js';
 import { prepareFineTune, l2spRegularizer, setTrainable } from '../../ml/finetune.js';
-import { loadModel } from '../../ml/model-io.js';
 import type { Normalization } from '../../ml/types.js';
 import { AppError } from '../../shared/errors.js';
 import type { FineTuneResult } from '../../jobs/contract.js';
 import type { Processor } from '../../jobs/registry.js';
 import type { EvaluationResult } from '../../ml/results.js';
-import { findCheckpoint, finishModel, loadRunData, trainWithCheckpoints, type RunOutcome } from '../training-run.js';
+import { findCheckpoint, finishModel, loadRunData, loadStoredModel, trainWithCheckpoints, type RunOutcome } from '../training-run.js';
 
 export const fineTune: Processor<'fine-tune'> = async (ctx) => {
   const p = ctx.params;
@@ -20,7 +19,7 @@ export const fineTune: Processor<'fine-tune'> = async (ctx) => {
   // Inputs are normalized as the base model saw them in its own training.
   const data = await loadRunData(ctx, p.datasetId, p.subset, baseRow.normalization as unknown as Normalization);
   const numClasses = p.numClasses ?? data.dataset.numClasses;
-  const base = await loadModel(baseRow.path);
+  const base = await loadStoredModel(ctx, baseRow.id);
   const disposables: { dispose(): void }[] = [base];
   try {
     const before: EvaluationResult | null = baseRow.numClasses === numClasses ? await evaluate(base, data.test, { batchSize: 256 }) : null;

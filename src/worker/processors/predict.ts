@@ -1,10 +1,9 @@
 // predict (bulk): run a model over inline inputs or a dataset split; write every prediction to
-// DATA_DIR/predictions/<jobId>.jsonl and, where labels exist, report accuracy and a confusion matrix.
+// predictions/<jobId>.jsonl in the store and, where labels exist, report accuracy and a confusion matrix.
 import { createWriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
-import { loadModel } from '../../ml/model-io.js';
 import { predictProbs } from '../../ml/evaluate.js';
 import { normalizePixels } from '../../ml/data/normalize.js';
 import { accuracyFromConfusion, argmax, confusionMatrix } from '../../ml/metrics.js';
@@ -15,7 +14,8 @@ import { AppError } from '../../shared/errors.js';
 import { resolveModel } from '../../shared/model-registry.js';
 import type { PredictJobResult } from '../../jobs/contract.js';
 import type { Processor } from '../../jobs/registry.js';
-import { loadRunData } from '../training-run.js';
+import { predictionsKey } from '../../storage/keys.js';
+import { loadRunData, loadStoredModel } from '../training-run.js';
 
 /** Inline predictions are also returned in the result up to this many; the file always has them all. */
 const INLINE_RESULT_LIMIT = 1000;
@@ -44,13 +44,15 @@ export const predictJob: Processor<'predict'> = async (ctx) => {
     images = normalizePixels(await inputsToBatch(p.inputs!), norm);
   }
 
-  const model = await loadModel(row.path);
+  const model = await loadStoredModel(ctx, row.id);
   const numClasses = row.numClasses;
-  const file = path.join(ctx.config.DATA_DIR, 'predictions', `${ctx.id}.jsonl`);
+  // Written locally, then to the store whole: a reader never sees a partial file.
+  const file = path.join(ctx.config.DATA_DIR, 'tmp', `predictions-${ctx.id}.jsonl`);
   await mkdir(path.dirname(file), { recursive: true });
   const out = createWriteStream(file);
   const predicted = labels ? new Uint32Array(count) : null;
   const inline: Prediction[] = [];
+  let complete = false;
   try {
     for (let start = 0; start < count; start += CHUNK) {
       if (ctx.cancelled()) return undefined;
@@ -69,16 +71,20 @@ export const predictJob: Processor<'predict'> = async (ctx) => {
       if (!out.write(text)) await once(out, 'drain');
       ctx.progress({ percent: (100 * (start + n)) / count, stage: 'predict' });
     }
+    complete = true;
   } finally {
     out.end();
     await once(out, 'close');
     model.dispose();
+    if (!complete) await rm(file, { force: true });
   }
   const confusion = labels && predicted ? confusionMatrix(labels, predicted, numClasses, count) : null;
+  await ctx.artifacts.store.putFile(predictionsKey(ctx.id), file, { contentType: 'application/x-ndjson', move: true });
+  await rm(file, { force: true });
   const result: PredictJobResult = {
     modelId: row.id,
     count,
-    predictionsFile: path.relative(ctx.config.DATA_DIR, file),
+    predictionsFile: predictionsKey(ctx.id),
     ...(confusion ? { accuracy: accuracyFromConfusion(confusion), confusionMatrix: confusion } : { predictions: inline }),
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
