@@ -4,6 +4,7 @@ import seedrandom from 'seedrandom';
 import * as tf from './tf.js';
 import type { ImageSet } from './types.js';
 import { withoutInputGradient } from './kernels/conv2d_backprop_input.js';
+import { recomputeBatchNormStats } from './batch-norm.js';
 import {
   createOptimizer, disposeOptimizer, learningRateAt, setLearningRate,
   type OptimizerSpec, type ScheduleSpec,
@@ -58,6 +59,12 @@ export interface TrainOptions {
   regularizer?: (model: tf.LayersModel) => tf.Scalar;
   /** Restricts which trainable weights are updated (by default all of model.trainableWeights). */
   trainableFilter?: (weight: tf.LayerVariable) => boolean;
+  /**
+   * Batch-norm statistics at the end of each epoch (see batch-norm.ts): `trainable` (default)
+   * recomputes those of the trainable batch-norm layers from the training images, `all` also those
+   * of frozen layers (adapting a fine-tuned base to the new data), `none` keeps the moving averages.
+   */
+  batchNormStats?: 'trainable' | 'all' | 'none';
   /** Batch size for the validation pass (default max(batchSize, 256)). */
   evalBatchSize?: number;
   /** Read the running loss/accuracy back from the backend every this many batches (default 10). */
@@ -432,6 +439,9 @@ export async function train(
       trainSeconds += trainMs / 1000;
       if (cancelled) break;
 
+      if (opts.batchNormStats !== 'none') {
+        await recomputeBatchNormStats(model, trainSet, { order, includeFrozen: opts.batchNormStats === 'all', batchSize: evalBatchSize });
+      }
       const v = val ? await lossAndAccuracy(model, val, evalBatchSize) : null;
       const metrics: EpochMetrics = {
         epoch: epochNo,
