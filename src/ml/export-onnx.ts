@@ -74,8 +74,10 @@ function readWeights(files: SavedModelFiles): Map<string, { shape: number[]; dat
     if (spec.dtype !== 'float32') throw new OnnxExportError(`weight ${spec.name} is ${spec.dtype}; only float32 weights are exported`);
     const n = spec.shape.reduce((a, d) => a * d, 1);
     if (offset + 4 * n > bytes.byteLength) throw new OnnxExportError('weights.bin is shorter than model.json says');
-    // Copied into an aligned buffer (the shard offset need not be a multiple of 4).
-    const data = new Float32Array(bytes.slice(offset, offset + 4 * n).buffer);
+    // Copied into an aligned buffer of its own (the offset need not be a multiple of 4, and a
+    // Buffer's .buffer may be a larger shared pool).
+    const data = new Float32Array(n);
+    new Uint8Array(data.buffer).set(bytes.subarray(offset, offset + 4 * n));
     out.set(spec.name, { shape: spec.shape, data });
     offset += 4 * n;
   }

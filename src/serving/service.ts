@@ -13,7 +13,7 @@ import { createPredictor } from './predictor.js';
 
 export interface PredictAnswer {
   modelId: string;
-  predictions: { class: number; probabilities: number[] }[];
+  predictions: { class: number; probabilities: number[]; confidence: number; lowConfidence: boolean }[];
 }
 
 /** How long an alias (or `latest`) stays resolved in this process before it is looked up again. */
@@ -105,7 +105,9 @@ export async function createPredictService({ config, db, logger }: { config: Con
           const row = Array.from(probabilities.subarray(i * numClasses, (i + 1) * numClasses));
           let best = 0;
           for (let c = 1; c < numClasses; c++) if (row[c]! > row[best]!) best = c;
-          predictions.push({ class: best, probabilities: row });
+          // The probabilities are already temperature-scaled (the fitted temperature is folded into
+          // the saved model's head, see ml/evaluate.ts), so the top one is the confidence as is.
+          predictions.push({ class: best, probabilities: row, confidence: row[best]!, lowConfidence: row[best]! < config.PREDICT_LOW_CONFIDENCE });
         }
         return { modelId, predictions };
       } catch (err) {

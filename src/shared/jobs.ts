@@ -171,11 +171,16 @@ export interface EvalMetrics {
   count: number;
   perClass: PerClassMetric[];
   confusionMatrix: number[][];
+  /** Expected calibration error and its reliability table (10 confidence bins). */
+  ece?: number;
+  reliability?: { lower: number; upper: number; count: number; confidence: number | null; accuracy: number | null }[];
 }
 
 export interface TrainResult {
   modelId: string;
   test: EvalMetrics;
+  /** Temperature fitted on the validation split and folded into the head (null without one). */
+  calibration?: { temperature: number; valEceBefore: number; valEceAfter: number; valNllBefore: number; valNllAfter: number; valCount: number } | null;
   backend: string;
   epochsRun: number;
   stoppedEarly: boolean;

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Dataset } from '../generated/prisma/client.js';
 import * as tf from '../ml/tf.js';
 import { loadSplit } from '../ml/data/files.js';
-import { evaluate } from '../ml/evaluate.js';
+import { calibrate, evaluate } from '../ml/evaluate.js';
 import { disposeCheckpointTensors, loadCheckpoint, saveCheckpoint, saveModel } from '../ml/model-io.js';
 import { trainingCurveSvg } from '../ml/chart.js';
 import { backendName } from '../ml/backend.js';
@@ -166,6 +166,9 @@ export interface SaveModelInput {
 export async function finishModel(ctx: JobContext, input: SaveModelInput): Promise<TrainResult> {
   const { model, data, run } = input;
   ctx.progress({ percent: 99, stage: 'evaluate' });
+  // Temperature scaling on the validation split, folded into the head: the saved model's
+  // probabilities are calibrated wherever it runs.
+  const calibration = data.val.count > 0 ? await calibrate(model, data.val) : null;
   const test = await evaluate(model, data.test, { batchSize: 256 });
   const dir = modelDir(ctx);
   await mkdir(dir, { recursive: true });
@@ -181,7 +184,7 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
     parentModelId: input.parentModelId ?? null,
     architecture: input.architecture,
     params: input.params,
-    metrics: { test, epochsRun: run.epochsCompleted, bestEpoch: run.bestEpoch, stoppedEarly: run.stoppedEarly, trainSamplesPerSec: run.samplesPerSec } as object,
+    metrics: { test, calibration, epochsRun: run.epochsCompleted, bestEpoch: run.bestEpoch, stoppedEarly: run.stoppedEarly, trainSamplesPerSec: run.samplesPerSec } as object,
     lineage: { datasetId: data.dataset.id, jobId: ctx.id, parentModelId: input.parentModelId ?? null, ...input.lineage } as object,
     normalization: data.normalization as object,
     inputShape,
@@ -195,6 +198,7 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
   return {
     modelId: ctx.id,
     test,
+    calibration,
     backend,
     epochsRun: run.epochsCompleted,
     stoppedEarly: run.stoppedEarly,

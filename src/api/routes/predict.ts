@@ -9,6 +9,8 @@ import type { AppDeps } from '../app.js';
 export interface Prediction {
   class: number;
   probabilities: number[];
+  confidence: number;
+  lowConfidence: boolean;
 }
 export interface PredictAnswer {
   modelId: string;
@@ -26,7 +28,12 @@ const Body = Type.Object(
 const Answer = Type.Object({
   modelId: Type.String({ format: 'uuid' }),
   predictions: Type.Array(
-    Type.Object({ class: Type.Integer(), probabilities: Type.Array(Type.Number(), { description: 'One per class, summing to 1' }) }),
+    Type.Object({
+      class: Type.Integer(),
+      probabilities: Type.Array(Type.Number(), { description: 'One per class, summing to 1 (temperature-scaled on the validation split)' }),
+      confidence: Type.Number({ description: 'The top probability' }),
+      lowConfidence: Type.Boolean({ description: 'confidence < PREDICT_LOW_CONFIDENCE (default 0.8): likely not a digit the model knows' }),
+    }),
   ),
 });
 
