@@ -5,6 +5,7 @@ import * as tf from './tf.js';
 import type { ImageSet } from './types.js';
 import { withoutInputGradient } from './kernels/conv2d_backprop_input.js';
 import { recomputeBatchNormStats } from './batch-norm.js';
+import { augmentBatch, type OnlineAugment } from './data/augment.js';
 import {
   createOptimizer, disposeOptimizer, learningRateAt, setLearningRate,
   type OptimizerSpec, type ScheduleSpec,
@@ -55,6 +56,10 @@ export interface TrainOptions {
   startEpoch?: number;
   /** State of the interrupted run; train copies what it needs and does not take ownership. */
   initialState?: InitialState;
+  /** Random rotation / shift / scale (/ elastic) of every training image at every step; none when omitted. */
+  augment?: OnlineAugment | null;
+  /** Label smoothing ε of the cross-entropy: targets (1−ε)·onehot + ε/classes (0 = none). */
+  labelSmoothing?: number;
   /** Extra loss term added to the data loss (e.g. L2-SP); must return a scalar built from weights. */
   regularizer?: (model: tf.LayersModel) => tf.Scalar;
   /** Restricts which trainable weights are updated (by default all of model.trainableWeights). */
@@ -89,7 +94,7 @@ export interface BatchInfo {
 export interface EpochMetrics {
   /** 1-based. */
   epoch: number;
-  /** Mean cross-entropy over the epoch's batches (the regularizer term is not included). */
+  /** Mean cross-entropy over the epoch's batches, label-smoothed if asked (the regularizer term is not included). */
   loss: number;
   accuracy: number;
   valLoss: number | null;
@@ -181,10 +186,14 @@ function endsInSoftmax(model: tf.LayersModel): boolean {
   return isSoftmaxActivation(last) || last.getConfig().activation === 'softmax';
 }
 
-/** Mean cross-entropy of a batch, from logits or from probabilities (clipped like Keras). */
-export function crossEntropy(oneHot: tf.Tensor2D, out: tf.Tensor2D, kind: OutputKind): tf.Scalar {
-  if (kind === 'logits') return tf.losses.softmaxCrossEntropy(oneHot, out) as tf.Scalar;
-  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(out, 1e-7, 1 - 1e-7))), 1))) as tf.Scalar);
+/** Mean cross-entropy of a batch, from logits or from probabilities (clipped like Keras), optionally label-smoothed. */
+export function crossEntropy(oneHot: tf.Tensor2D, out: tf.Tensor2D, kind: OutputKind, labelSmoothing = 0): tf.Scalar {
+  if (kind === 'logits') return tf.losses.softmaxCrossEntropy(oneHot, out, undefined, labelSmoothing) as tf.Scalar;
+  return tf.tidy(() => {
+    const k = oneHot.shape[1];
+    const target = labelSmoothing > 0 ? tf.add(tf.mul(oneHot, 1 - labelSmoothing), labelSmoothing / k) : oneHot;
+    return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.log(tf.clipByValue(out, 1e-7, 1 - 1e-7))), 1))) as tf.Scalar;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -342,6 +351,8 @@ export async function train(
   if (val) checkSet(model, val, 'val');
 
   const numClasses = numClassesOf(model);
+  const labelSmoothing = opts.labelSmoothing ?? 0;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new Error(`labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
   const evalBatchSize = opts.evalBatchSize ?? Math.max(batchSize, 256);
   const syncEvery = Math.max(1, opts.syncEvery ?? 10);
   const es = opts.earlyStopping;
@@ -399,6 +410,7 @@ export async function train(
         const t0 = performance.now();
         const start = b * batchSize;
         const { x, y, n } = batchArrays(trainSet, order, start, Math.min(start + batchSize, trainSet.count));
+        if (opts.augment) augmentBatch(x, n, height, width, opts.augment, seedrandom(`augment:${seed}:${e}:${b}`));
         dropouts.forEach((l, i) => { l.seed = mixSeed(seed, e, b, i); });
         const next = tf.tidy(() => {
           const xs = tf.tensor4d(x, [n, height, width, 1]);
@@ -407,7 +419,7 @@ export async function train(
           let step: tf.Tensor1D | undefined;
           withoutInputGradient(inputKernels, () => optimizer.minimize(() => {
             const { out, kind } = forward(model, xs, true);
-            const dataLoss = crossEntropy(oneHot, out, kind);
+            const dataLoss = crossEntropy(oneHot, out, kind, labelSmoothing);
             const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), labels), 'float32'));
             // Kept past minimize's own scope; returned from this tidy below.
             step = tf.keep(tf.stack([tf.mul(dataLoss, n), correct]) as tf.Tensor1D);

@@ -112,7 +112,39 @@ const Subset = Type.Object(
   { additionalProperties: false, description: 'Use only the first N samples of a split (quick runs)' },
 );
 
+// ---- issue 16: training recipe, for train and fine-tune --------------------------------------------
+// The object's fields have no schema defaults (Ajv ignores defaults inside a union): the processors
+// fill the missing ones from AUGMENT_DEFAULTS.
+export const AUGMENT_DEFAULTS = { rotationDeg: 10, shiftPx: 2, scale: [0.9, 1.1] as [number, number], elastic: null };
+const OnlineAugment = Type.Union(
+  [
+    Type.Literal(false),
+    Type.Object(
+      {
+        rotationDeg: Type.Optional(Type.Number({ minimum: 0, maximum: 45, description: 'Largest rotation either way (default 10)' })),
+        shiftPx: Type.Optional(Type.Number({ minimum: 0, maximum: 8, description: 'Largest shift per axis (default 2)' })),
+        scale: Type.Optional(Type.Tuple([Type.Number({ minimum: 0.5, maximum: 2 }), Type.Number({ minimum: 0.5, maximum: 2 })], { description: 'Scale range (default [0.9, 1.1])' })),
+        elastic: Type.Optional(
+          Type.Union([Type.Null(), Type.Object({ alpha: Type.Number({ minimum: 0, maximum: 50 }), sigma: Type.Number({ minimum: 0.5, maximum: 10 }) }, { additionalProperties: false })], {
+            description: 'Elastic distortion (Simard et al. 2003): displacement scale alpha and smoothing sigma, pixels (default none)',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    default: AUGMENT_DEFAULTS,
+    description: 'Random rotation, shift, scale (and elastic distortion) of every training image at every step, reproducible from the seed; never flips. `false`: none',
+  },
+);
+const recipeOptions = {
+  augment: OnlineAugment,
+  labelSmoothing: Type.Number({ minimum: 0, maximum: 0.5, default: 0, description: 'Label smoothing ε of the cross-entropy' }),
+};
+
 const trainingOptions = {
+  ...recipeOptions,
   epochs: Type.Integer({ minimum: 1, maximum: 500, default: 10 }),
   batchSize: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
   schedule: Schedule,

@@ -13,7 +13,8 @@ import { backendName } from '../ml/backend.js';
 import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMetrics } from '../ml/train.js';
 import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
-import type { TrainResult } from '../shared/jobs.js';
+import { AUGMENT_DEFAULTS, type TrainParams, type TrainResult } from '../shared/jobs.js';
+import type { OnlineAugment } from '../ml/data/augment.js';
 import { Released, type JobContext } from './job-context.js';
 
 export interface RunData {
@@ -47,6 +48,12 @@ export async function loadRunData(
     (['train', 'val', 'test'] as const).map(async (s) => first(await loadSplit(dataset.path, s, norm), subset[s])),
   );
   return { dataset, normalization: norm, train: trainSet!, val: val!, test: test! };
+}
+
+/** The job's `augment` parameter with the defaults filled in (null: none). */
+export function onlineAugment(param: TrainParams['augment'] | undefined): OnlineAugment | null {
+  if (param === false) return null;
+  return { ...AUGMENT_DEFAULTS, ...(param ?? {}) } as OnlineAugment;
 }
 
 export const checkpointDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'checkpoints', ctx.id);

@@ -8,7 +8,7 @@ import type { Normalization } from '../../ml/types.js';
 import { AppError } from '../../shared/errors.js';
 import type { EvalMetrics, FineTuneParams, FineTuneResult } from '../../shared/jobs.js';
 import type { Processor } from '../job-context.js';
-import { findCheckpoint, finishModel, loadRunData, trainWithCheckpoints, type RunOutcome } from '../training-run.js';
+import { findCheckpoint, finishModel, loadRunData, onlineAugment, trainWithCheckpoints, type RunOutcome } from '../training-run.js';
 
 export const fineTune: Processor<FineTuneParams> = async (ctx) => {
   const p = ctx.params;
@@ -41,6 +41,8 @@ export const fineTune: Processor<FineTuneParams> = async (ctx) => {
       earlyStopping: p.earlyStopping,
       seed: p.seed,
       regularizer: regularizer?.loss,
+      augment: onlineAugment(p.augment),
+      labelSmoothing: p.labelSmoothing,
     };
     const opt = (lr: number) => (p.optimizer === 'momentum' ? { type: 'momentum' as const, learningRate: lr, momentum: 0.9 } : { type: p.optimizer, learningRate: lr });
 

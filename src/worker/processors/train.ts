@@ -2,7 +2,7 @@
 import { buildModel } from '../../ml/models.js';
 import type { TrainParams } from '../../shared/jobs.js';
 import type { Processor } from '../job-context.js';
-import { findCheckpoint, finishModel, loadRunData, trainWithCheckpoints } from '../training-run.js';
+import { findCheckpoint, finishModel, loadRunData, onlineAugment, trainWithCheckpoints } from '../training-run.js';
 
 export const train: Processor<TrainParams> = async (ctx) => {
   const p = ctx.params;
@@ -24,6 +24,8 @@ export const train: Processor<TrainParams> = async (ctx) => {
         schedule: p.schedule,
         earlyStopping: p.earlyStopping,
         seed: p.seed,
+        augment: onlineAugment(p.augment),
+        labelSmoothing: p.labelSmoothing,
       },
       resume,
     );
