@@ -7,7 +7,7 @@ import { withoutInputGradient } from './kernels/conv2d_backprop_input.js';
 import { recomputeBatchNormStats } from './batch-norm.js';
 import { augmentBatch, type OnlineAugment } from './data/augment.js';
 import {
-  createOptimizer, disposeOptimizer, learningRateAt, setLearningRate,
+  createGroupedOptimizer, createOptimizer, disposeOptimizer, learningRateAt, setLearningRate,
   type OptimizerSpec, type ScheduleSpec,
 } from './optim.js';
 
@@ -62,14 +62,21 @@ export interface TrainOptions {
   labelSmoothing?: number;
   /** Extra loss term added to the data loss (e.g. L2-SP); must return a scalar built from weights. */
   regularizer?: (model: tf.LayersModel) => tf.Scalar;
+  /**
+   * Discriminative learning rates: the rate of each weight is the schedule's times this (e.g. 0.1 for
+   * a pretrained backbone, 1 for a new head). Omitted: one rate for all.
+   */
+  learningRateMultiplier?: (weight: tf.LayerVariable) => number;
   /** Restricts which trainable weights are updated (by default all of model.trainableWeights). */
   trainableFilter?: (weight: tf.LayerVariable) => boolean;
   /**
    * Batch-norm statistics at the end of each epoch (see batch-norm.ts): `trainable` (default)
    * recomputes those of the trainable batch-norm layers from the training images, `all` also those
-   * of frozen layers (adapting a fine-tuned base to the new data), `none` keeps the moving averages.
+   * of frozen layers (adapting a fine-tuned base to the new data), `frozen` runs every batch-norm
+   * layer in inference mode throughout (the base model's statistics, as Keras advises for
+   * fine-tuning; gamma and beta still train), `none` keeps the moving averages.
    */
-  batchNormStats?: 'trainable' | 'all' | 'none';
+  batchNormStats?: 'trainable' | 'all' | 'frozen' | 'none';
   /** Batch size for the validation pass (default max(batchSize, 256)). */
   evalBatchSize?: number;
   /** Read the running loss/accuracy back from the backend every this many batches (default 10). */
@@ -158,14 +165,20 @@ function isSoftmaxActivation(layer: tf.layers.Layer): boolean {
  * so the loss sees logits, and (2) runs frozen layers (trainable=false) in inference mode, as Keras
  * does, so a frozen batch-norm layer keeps its moving statistics unchanged. Other models run whole.
  */
-export function forward(model: tf.LayersModel, x: tf.Tensor, training: boolean): { out: tf.Tensor2D; kind: OutputKind } {
+export function forward(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  training: boolean,
+  opts: { batchNormInference?: boolean } = {},
+): { out: tf.Tensor2D; kind: OutputKind } {
   if (model instanceof tf.Sequential) {
     const layers = model.layers;
     const stripSoftmax = isSoftmaxActivation(layers[layers.length - 1]);
     const upto = stripSoftmax ? layers.length - 1 : layers.length;
     let h = x;
     for (let i = 0; i < upto; i++) {
-      h = layers[i].apply(h, { training: training && layers[i].trainable }) as tf.Tensor;
+      const bnInference = opts.batchNormInference && layers[i].getClassName() === 'BatchNormalization';
+      h = layers[i].apply(h, { training: training && layers[i].trainable && !bnInference }) as tf.Tensor;
     }
     return { out: h as tf.Tensor2D, kind: stripSoftmax || !endsInSoftmax(model) ? 'logits' : 'probs' };
   }
@@ -358,12 +371,14 @@ export async function train(
   const es = opts.earlyStopping;
   const minDelta = es?.minDelta ?? 0;
 
-  const varList = model.trainableWeights
-    .filter((w) => (opts.trainableFilter ? opts.trainableFilter(w) : true))
-    .map((w) => w.read() as tf.Variable);
+  const trainable = model.trainableWeights.filter((w) => (opts.trainableFilter ? opts.trainableFilter(w) : true));
+  const varList = trainable.map((w) => w.read() as tf.Variable);
   if (varList.length === 0) throw new Error('the model has no trainable weights');
 
-  const optimizer = createOptimizer(opts.optimizer);
+  const multiplier = opts.learningRateMultiplier;
+  const optimizer = multiplier
+    ? createGroupedOptimizer(opts.optimizer, trainable.map((w, i) => ({ name: varList[i]!.name, multiplier: multiplier(w) })))
+    : createOptimizer(opts.optimizer);
   const savedOptimizer = opts.initialState?.optimizerWeights;
   const optimizerStateRestored = !!savedOptimizer?.length && optimizerStateFits(savedOptimizer, varList);
   if (optimizerStateRestored) await optimizer.setWeights(savedOptimizer!);
@@ -418,7 +433,7 @@ export async function train(
           const oneHot = tf.oneHot(labels, numClasses) as tf.Tensor2D;
           let step: tf.Tensor1D | undefined;
           withoutInputGradient(inputKernels, () => optimizer.minimize(() => {
-            const { out, kind } = forward(model, xs, true);
+            const { out, kind } = forward(model, xs, true, { batchNormInference: opts.batchNormStats === 'frozen' });
             const dataLoss = crossEntropy(oneHot, out, kind, labelSmoothing);
             const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), labels), 'float32'));
             // Kept past minimize's own scope; returned from this tidy below.
@@ -451,7 +466,7 @@ export async function train(
       trainSeconds += trainMs / 1000;
       if (cancelled) break;
 
-      if (opts.batchNormStats !== 'none') {
+      if (opts.batchNormStats !== 'none' && opts.batchNormStats !== 'frozen') {
         await recomputeBatchNormStats(model, trainSet, { order, includeFrozen: opts.batchNormStats === 'all', batchSize: evalBatchSize });
       }
       const v = val ? await lossAndAccuracy(model, val, evalBatchSize) : null;

@@ -183,6 +183,15 @@ export const FineTuneParams = Type.Object(
     unfreezeAfter: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Gradual unfreezing: train with the frozen layers for this many epochs, then all layers at a tenth of the rate' }),
     ),
+    // issue 16: discriminative learning rates and batch-norm statistics in fine-tuning
+    backboneLearningRateFactor: Type.Number({
+      exclusiveMinimum: 0, maximum: 1, default: 1,
+      description: 'The pretrained layers train at learningRate × this, the new head at learningRate (discriminative learning rates)',
+    }),
+    batchNormStats: Type.Union([Type.Literal('adapt'), Type.Literal('frozen')], {
+      default: 'adapt',
+      description: '`adapt`: batch-norm statistics recomputed on the new data each epoch (frozen layers included); `frozen`: the base model\'s statistics, batch norm in inference mode throughout',
+    }),
     ...trainingOptions,
     epochs: Type.Integer({ minimum: 1, maximum: 500, default: 5 }),
   },

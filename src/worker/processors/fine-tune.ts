@@ -5,6 +5,7 @@ import { evaluate } from '../../ml/evaluate.js';
 import { prepareFineTune, l2spRegularizer, setTrainable } from '../../ml/finetune.js';
 import { loadModel } from '../../ml/model-io.js';
 import type { Normalization } from '../../ml/types.js';
+import type { LayerVariable } from '../../ml/tf.js';
 import { AppError } from '../../shared/errors.js';
 import type { EvalMetrics, FineTuneParams, FineTuneResult } from '../../shared/jobs.js';
 import type { Processor } from '../job-context.js';
@@ -35,6 +36,7 @@ export const fineTune: Processor<FineTuneParams> = async (ctx) => {
     disposables.push(model);
     const regularizer = p.l2sp > 0 ? l2spRegularizer(model, base, p.l2sp, { exclude: prepared.newLayers }) : undefined;
     if (regularizer) disposables.push(regularizer);
+    const newLayers = new Set(prepared.newLayers);
     const common = {
       batchSize: p.batchSize,
       schedule: p.schedule,
@@ -43,6 +45,9 @@ export const fineTune: Processor<FineTuneParams> = async (ctx) => {
       regularizer: regularizer?.loss,
       augment: onlineAugment(p.augment),
       labelSmoothing: p.labelSmoothing,
+      batchNormStats: p.batchNormStats === 'frozen' ? ('frozen' as const) : ('all' as const),
+      learningRateMultiplier:
+        p.backboneLearningRateFactor === 1 ? undefined : (w: LayerVariable) => (newLayers.has(w.originalName.split('/')[0]!) ? 1 : p.backboneLearningRateFactor),
     };
     const opt = (lr: number) => (p.optimizer === 'momentum' ? { type: 'momentum' as const, learningRate: lr, momentum: 0.9 } : { type: p.optimizer, learningRate: lr });
 
