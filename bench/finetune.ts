@@ -18,7 +18,7 @@ import { train, type TrainOptions } from '../src/ml/train.js';
 import { evaluate } from '../src/ml/evaluate.js';
 import { l2spRegularizer, prepareFineTune, setTrainable } from '../src/ml/finetune.js';
 import { loadModel, saveModel } from '../src/ml/model-io.js';
-import { AUGMENT_DEFAULTS } from '../src/shared/jobs.js';
+import { AUGMENT_DEFAULTS } from '../src/jobs/contract.js';
 import type { OnlineAugment } from '../src/ml/data/augment.js';
 import type * as tf from '../src/ml/tf.js';
 import { head, loadPrepared, table } from './lib/datasets.js';

@@ -9,7 +9,7 @@ import { initBackend } from '../src/ml/backend.js';
 import { buildModel, type Architecture } from '../src/ml/models.js';
 import { train } from '../src/ml/train.js';
 import { calibrate, evaluate, predictProbs } from '../src/ml/evaluate.js';
-import { AUGMENT_DEFAULTS, TrainParams } from '../src/shared/jobs.js';
+import { AUGMENT_DEFAULTS, TrainParams } from '../src/jobs/contract.js';
 import type { OnlineAugment } from '../src/ml/data/augment.js';
 import { head, loadPrepared, table } from './lib/datasets.js';
 

@@ -1,47 +1,16 @@
 // Batched inference and test-set metrics (accuracy, loss, per-class precision/recall/F1, confusion,
 // calibration), and temperature scaling (Guo et al., "On calibration of modern neural networks", 2017).
 import * as tf from './tf.js';
+import type { EvaluationResult, PerClassMetrics } from './results.js';
 import type { ImageSet } from './types.js';
 import { HEAD_LAYER } from './models.js';
 import { forward } from './train.js';
 
-export interface PerClassMetrics {
-  class: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  /** Number of true samples of this class. */
-  support: number;
-}
+export type { EvaluationResult, PerClassMetrics, ReliabilityBin } from './results.js';
 
-/** Kept under the names the worker first imported. */
-export type PerClassMetric = PerClassMetrics;
-export type Evaluation = EvaluationResult;
+/** What evaluate computes: the published metrics with the calibration fields always present. */
+export type Evaluation = EvaluationResult & Required<Pick<EvaluationResult, 'ece' | 'reliability'>>;
 
-export interface EvaluationResult {
-  accuracy: number;
-  /** Mean categorical cross-entropy of the predicted probabilities (clipped at 1e-7 like Keras). */
-  loss: number;
-  perClass: PerClassMetrics[];
-  /** confusionMatrix[true][predicted] counts. */
-  confusionMatrix: number[][];
-  count: number;
-  /** Expected calibration error: Σ over confidence bins of |accuracy − mean confidence| · share of samples. */
-  ece: number;
-  /** The reliability table ECE is computed from (RELIABILITY_BINS equal-width confidence bins). */
-  reliability: ReliabilityBin[];
-}
-
-export interface ReliabilityBin {
-  /** The bin holds predictions whose top probability is in (lower, upper]. */
-  lower: number;
-  upper: number;
-  count: number;
-  /** Mean top probability of the bin's predictions (null when empty). */
-  confidence: number | null;
-  /** Share of the bin's predictions that are right (null when empty). */
-  accuracy: number | null;
-}
 
 export const RELIABILITY_BINS = 10;
 
@@ -98,7 +67,7 @@ export function metricsFromProbs(
   labels: Uint8Array,
   count: number,
   numClasses: number,
-): EvaluationResult {
+): Evaluation {
   const k = numClasses;
   const cm = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   let lossSum = 0;
@@ -139,7 +108,7 @@ export async function evaluate(
   model: tf.LayersModel,
   set: ImageSet,
   opts: { batchSize?: number } = {},
-): Promise<EvaluationResult> {
+): Promise<Evaluation> {
   const [h, w, c] = inputDims(model);
   if (set.height !== h || set.width !== w || c !== 1) {
     throw new Error(`images are ${set.height}×${set.width}×1 but the model expects ${h}×${w}×${c}`);

@@ -22,7 +22,7 @@ before(async () => {
   await initBackend();
 });
 
-const snapshot = (m: tf.LayersModel) => new Map(m.weights.map((w) => [w.originalName, w.read().dataSync().slice()]));
+const snapshot = (m: tf.LayersModel) => new Map(m.weights.map((w) => [w.originalName, Float32Array.from(w.read().dataSync())]));
 const moved = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => Math.max(s, Math.abs(v - b[i]!)), 0);
 
 test('a learning-rate multiplier of 0.1 moves those weights a tenth as far with Adam (one step)', async () => {
