@@ -124,7 +124,7 @@ export function exportOnnx(files: SavedModelFiles, opts: OnnxExportOptions = {})
   const weights = readWeights(files);
   const first = layers.find((l) => Array.isArray(l.config.batch_input_shape));
   const inputShape = (first?.config.batch_input_shape as (number | null)[] | undefined)?.slice(1) as number[] | undefined;
-  if (!inputShape || inputShape.length !== 3) throw new OnnxExportError('the model has no [height, width, channels] input shape');
+  if (inputShape?.length !== 3) throw new OnnxExportError('the model has no [height, width, channels] input shape');
 
   const nodes: O.INodeProto[] = [];
   const initializers: O.ITensorProto[] = [];

@@ -207,7 +207,10 @@ describe('predict jobs', () => {
 describe('confidence and ONNX export', () => {
   // Deterministic noise: uniform pixels as 784 floats, and noisy 64×64 PNGs (made into MNIST form).
   let state = 12345;
-  const rand = () => ((state = (Math.imul(state, 1103515245) + 12345) >>> 0) / 2 ** 32);
+  const rand = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
   const noise = () => Array.from({ length: 784 }, rand);
   const noisePng = () => sharp(Buffer.from(Array.from({ length: 64 * 64 }, () => Math.floor(rand() * 256))), { raw: { width: 64, height: 64, channels: 1 } }).png().toBuffer().then((b) => b.toString('base64'));
 
@@ -251,7 +254,9 @@ describe('confidence and ONNX export', () => {
     for (let i = 0; i < n; i++) {
       const row = Array.from(out.subarray(i * 10, i * 10 + 10));
       assert.equal(row.indexOf(Math.max(...row)), sync[i].class, `digit ${i}`);
-      row.forEach((v, k) => assert.ok(Math.abs(v - sync[i].probabilities[k]) < 1e-4, `digit ${i} class ${k}: ${v} vs ${sync[i].probabilities[k]}`));
+      for (const [k, v] of row.entries()) {
+        assert.ok(Math.abs(v - sync[i].probabilities[k]) < 1e-4, `digit ${i} class ${k}: ${v} vs ${sync[i].probabilities[k]}`);
+      }
     }
     await session.release();
     expectError(await app.inject('/v1/models/00000000-0000-4000-8000-000000000000/model.onnx'), 404, 'MODEL_NOT_FOUND');

@@ -1,7 +1,7 @@
 // Fine-tuning knobs of the training loop: discriminative learning rates and frozen batch-norm statistics.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import * as tf from '../../src/ml/tf.js';
+import type * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
 import { buildModel } from '../../src/ml/models.js';
 import { train } from '../../src/ml/train.js';
