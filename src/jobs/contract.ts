@@ -236,12 +236,14 @@ export const FineTuneParams = Type.Object(
     baseModelId: Uuid,
     datasetId: Uuid,
     freeze: Type.Union([Type.Integer({ minimum: 0 }), Type.Literal('all-but-head'), Type.Literal('none')], {
-      default: 'all-but-head',
-      description: 'Leading layers with weights to freeze, or `all-but-head`, or `none`',
+      // Measured (bench:finetune, Fashion-MNIST from the MNIST model, 1 000 images): all layers with
+      // L2-SP 75.9 %, discriminative rates 73.0 %, gradual unfreezing 66.3 %, frozen features 57.6 %.
+      default: 'none',
+      description: 'Leading layers with weights to freeze, or `all-but-head`, or `none` (default: all layers train, held near the base by L2-SP)',
     }),
     replaceHead: Type.Boolean({ default: true }),
     numClasses: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, description: "Default: the dataset's class count" })),
-    l2sp: Type.Number({ minimum: 0, default: 0, description: 'λ of the L2-SP penalty λ·‖θ−θ₀‖² towards the base weights' }),
+    l2sp: Type.Number({ minimum: 0, default: 0.01, description: 'λ of the L2-SP penalty λ·‖θ−θ₀‖² towards the base weights' }),
     unfreezeAfter: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Gradual unfreezing: train with the frozen layers for this many epochs, then all layers at a tenth of the rate' }),
     ),
