@@ -2,7 +2,7 @@
 // calibration), and temperature scaling (Guo et al., "On calibration of modern neural networks", 2017).
 import { accuracyFromConfusion, argmaxRows, confusionMatrix, perClassFromConfusion } from './metrics.js';
 import * as tf from './tf.js';
-import type { EvaluationResult, PerClassMetrics } from './results.js';
+import type { EvaluationResult } from './results.js';
 import type { ImageSet } from './types.js';
 import { HEAD_LAYER } from './models.js';
 import { forward } from './train.js';
