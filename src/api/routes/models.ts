@@ -151,6 +151,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     '/v1/models/:id/model.onnx',
     {
       schema: {
+        operationId: 'getModelOnnx',
         tags: ['models'],
         summary: 'The model as ONNX (opset 13): input float32 [N,28,28,1] normalized as metadata `normalization` says, output probabilities [N, classes]',
         params: IdParams,
