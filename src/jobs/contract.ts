@@ -182,7 +182,40 @@ const Subset = Type.Object(
   { additionalProperties: false, description: 'Use only the first N samples of a split (quick runs)' },
 );
 
+// ---- issue 16: training recipe, for train and fine-tune --------------------------------------------
+// The object's fields have no schema defaults (Ajv ignores defaults inside a union): the processors
+// fill the missing ones from AUGMENT_DEFAULTS.
+export const AUGMENT_DEFAULTS = { rotationDeg: 10, shiftPx: 2, scale: [0.9, 1.1] as [number, number], elastic: null };
+const OnlineAugment = Type.Union(
+  [
+    Type.Literal(false),
+    Type.Object(
+      {
+        rotationDeg: Type.Optional(Type.Number({ minimum: 0, maximum: 45, description: 'Largest rotation either way (default 10)' })),
+        shiftPx: Type.Optional(Type.Number({ minimum: 0, maximum: 8, description: 'Largest shift per axis (default 2)' })),
+        scale: Type.Optional(Type.Tuple([Type.Number({ minimum: 0.5, maximum: 2 }), Type.Number({ minimum: 0.5, maximum: 2 })], { description: 'Scale range (default [0.9, 1.1])' })),
+        elastic: Type.Optional(
+          Type.Union([Type.Null(), Type.Object({ alpha: Type.Number({ minimum: 0, maximum: 50 }), sigma: Type.Number({ minimum: 0.5, maximum: 10 }) }, { additionalProperties: false })], {
+            description: 'Elastic distortion (Simard et al. 2003): displacement scale alpha and smoothing sigma, pixels (default none)',
+          }),
+        ),
+      },
+      { additionalProperties: false },
+    ),
+  ],
+  {
+    default: AUGMENT_DEFAULTS,
+    description: 'Random rotation, shift, scale (and elastic distortion) of every training image at every step, reproducible from the seed; never flips. `false`: none',
+  },
+);
+export type OnlineAugmentParams = Static<typeof OnlineAugment>;
+const recipeOptions = {
+  augment: OnlineAugment,
+  labelSmoothing: Type.Number({ minimum: 0, maximum: 0.5, default: 0, description: 'Label smoothing ε of the cross-entropy' }),
+};
+
 const trainingOptions = (defaults: { epochs: number; learningRate: number }) => ({
+  ...recipeOptions,
   optimizer: Optimizer(defaults.learningRate),
   epochs: Type.Integer({ minimum: 1, maximum: 500, default: defaults.epochs }),
   batchSize: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
@@ -211,15 +244,28 @@ export const FineTuneParams = Type.Object(
     baseModelId: Uuid,
     datasetId: Uuid,
     freeze: Type.Union([Type.Integer({ minimum: 0 }), Type.Literal('all-but-head'), Type.Literal('none')], {
-      default: 'all-but-head',
-      description: 'Leading layers with weights to freeze, or `all-but-head`, or `none`',
+      // Measured (bench:finetune, Fashion-MNIST from the MNIST model, 1 000 images): all layers with
+      // L2-SP 75.9 %, discriminative rates 73.0 %, gradual unfreezing 66.3 %, frozen features 57.6 %.
+      default: 'none',
+      description: 'Leading layers with weights to freeze, or `all-but-head`, or `none` (default: all layers train, held near the base by L2-SP)',
     }),
     replaceHead: Type.Boolean({ default: true }),
     numClasses: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, description: "Default: the dataset's class count" })),
-    l2sp: Type.Number({ minimum: 0, default: 0, description: 'λ of the L2-SP penalty λ·‖θ−θ₀‖² towards the base weights' }),
+    l2sp: Type.Number({ minimum: 0, default: 0.01, description: 'λ of the L2-SP penalty λ·‖θ−θ₀‖² towards the base weights' }),
     unfreezeAfter: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Gradual unfreezing: train with the frozen layers for this many epochs, then all layers at a tenth of the rate' }),
     ),
+    // issue 16: discriminative learning rates and batch-norm statistics in fine-tuning
+    backboneLearningRateFactor: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 1,
+      default: 1,
+      description: 'The pretrained layers train at the learning rate × this, the new head at the learning rate (discriminative learning rates)',
+    }),
+    batchNormStats: Type.Union([Type.Literal('adapt'), Type.Literal('frozen')], {
+      default: 'adapt',
+      description: "`adapt`: batch-norm statistics recomputed on the new data each epoch (frozen layers included); `frozen`: the base model's, batch norm in inference mode throughout",
+    }),
     ...trainingOptions({ epochs: 5, learningRate: 0.0005 }),
   },
   { additionalProperties: false, title: 'fine-tune params' },
@@ -236,6 +282,22 @@ const trainResultFields = {
   trainSamplesPerSec: Type.Number(),
   seconds: Seconds,
   resumedFromEpoch: Type.Integer({ minimum: 0, description: 'The epoch a resumed run restarted from (0: never interrupted)' }),
+  calibration: Type.Optional(
+    Type.Union([
+      Type.Object(
+        {
+          temperature: Type.Number({ description: 'Fitted on the validation split and folded into the head: served probabilities are softmax(logits / temperature)' }),
+          valEceBefore: Type.Number(),
+          valEceAfter: Type.Number(),
+          valNllBefore: Type.Number(),
+          valNllAfter: Type.Number(),
+          valCount: Type.Integer(),
+        },
+        { title: 'Temperature scaling' },
+      ),
+      Type.Null(),
+    ]),
+  ),
 };
 export const TrainResult = Type.Object(trainResultFields, { title: 'train result' });
 export type TrainResult = Static<typeof TrainResult>;

@@ -76,3 +76,62 @@ export function disposeOptimizer(optimizer: tf.Optimizer): void {
   optimizer.dispose();
   if (c && !c.isDisposed) c.dispose();
 }
+
+/**
+ * Several optimizers behind one, each for a group of variables with its own learning-rate multiplier:
+ * discriminative learning rates (a lower rate for a pretrained backbone than for a new head). Scaling
+ * the gradients instead would do nothing with Adam, whose steps do not depend on the gradient's scale.
+ * Its state (getWeights) is the groups' states, prefixed `g<i>/`.
+ */
+export class GroupedOptimizer extends tf.Optimizer {
+  static readonly className = 'GroupedOptimizer';
+  learningRate: number;
+  constructor(private readonly groups: { optimizer: tf.Optimizer; multiplier: number; names: Set<string> }[], baseRate: number) {
+    super();
+    this.learningRate = baseRate;
+  }
+  applyGradients(variableGradients: tf.NamedTensorMap | { name: string; tensor: tf.Tensor }[]): void {
+    const all: tf.NamedTensorMap = Array.isArray(variableGradients)
+      ? Object.fromEntries(variableGradients.map((g) => [g.name, g.tensor]))
+      : variableGradients;
+    for (const g of this.groups) {
+      const sub: tf.NamedTensorMap = {};
+      for (const [name, grad] of Object.entries(all)) if (g.names.has(name)) sub[name] = grad;
+      if (Object.keys(sub).length) g.optimizer.applyGradients(sub);
+    }
+    this.incrementIterations();
+  }
+  setLearningRate(lr: number): void {
+    this.learningRate = lr;
+    for (const g of this.groups) setLearningRate(g.optimizer, lr * g.multiplier);
+  }
+  override async getWeights() {
+    const out = [];
+    for (const [i, g] of this.groups.entries()) for (const w of await g.optimizer.getWeights()) out.push({ name: `g${i}/${w.name}`, tensor: w.tensor });
+    return out;
+  }
+  override async setWeights(weights: { name: string; tensor: tf.Tensor }[]): Promise<void> {
+    for (const [i, g] of this.groups.entries()) {
+      const prefix = `g${i}/`;
+      await g.optimizer.setWeights(weights.filter((w) => w.name.startsWith(prefix)).map((w) => ({ name: w.name.slice(prefix.length), tensor: w.tensor })));
+    }
+  }
+  override dispose(): void {
+    for (const g of this.groups) disposeOptimizer(g.optimizer);
+  }
+  getConfig() {
+    return {};
+  }
+}
+
+/** One optimizer per distinct multiplier of `multiplierOf` over `variables` (see GroupedOptimizer). */
+export function createGroupedOptimizer(spec: OptimizerSpec, variables: { name: string; multiplier: number }[]): tf.Optimizer {
+  const byMultiplier = new Map<number, Set<string>>();
+  for (const v of variables) {
+    if (!(v.multiplier > 0)) throw new Error(`learning-rate multiplier of ${v.name} must be positive, got ${v.multiplier}`);
+    if (!byMultiplier.has(v.multiplier)) byMultiplier.set(v.multiplier, new Set());
+    byMultiplier.get(v.multiplier)!.add(v.name);
+  }
+  const groups = [...byMultiplier].map(([multiplier, names]) => ({ optimizer: createOptimizer({ ...spec, learningRate: spec.learningRate * multiplier }), multiplier, names }));
+  return new GroupedOptimizer(groups, spec.learningRate);
+}

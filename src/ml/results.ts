@@ -15,6 +15,18 @@ export const PerClassMetrics = Type.Object(
 );
 export type PerClassMetrics = Static<typeof PerClassMetrics>;
 
+export const ReliabilityBin = Type.Object(
+  {
+    lower: Type.Number({ description: 'The bin holds predictions whose top probability is in (lower, upper]' }),
+    upper: Type.Number(),
+    count: Type.Integer({ minimum: 0 }),
+    confidence: Type.Union([Type.Number(), Type.Null()], { description: 'Mean top probability in the bin (null when empty)' }),
+    accuracy: Type.Union([Type.Number(), Type.Null()], { description: 'Share right in the bin (null when empty)' }),
+  },
+  { title: 'Reliability bin' },
+);
+export type ReliabilityBin = Static<typeof ReliabilityBin>;
+
 export const EvaluationResult = Type.Object(
   {
     accuracy: Type.Number({ minimum: 0, maximum: 1 }),
@@ -22,6 +34,8 @@ export const EvaluationResult = Type.Object(
     count: Type.Integer({ minimum: 0 }),
     perClass: Type.Array(PerClassMetrics),
     confusionMatrix: Type.Array(Type.Array(Type.Integer({ minimum: 0 })), { description: 'confusionMatrix[true][predicted] counts' }),
+    ece: Type.Optional(Type.Number({ minimum: 0, maximum: 1, description: 'Expected calibration error over 10 equal-width confidence bins' })),
+    reliability: Type.Optional(Type.Array(ReliabilityBin, { description: 'The reliability table ECE is computed from' })),
   },
   { title: 'Test metrics' },
 );
@@ -30,7 +44,7 @@ export type EvaluationResult = Static<typeof EvaluationResult>;
 export const EpochMetrics = Type.Object(
   {
     epoch: Type.Integer({ minimum: 1, description: '1-based' }),
-    loss: Type.Number({ description: "Mean cross-entropy over the epoch's batches (regularizer term not included)" }),
+    loss: Type.Number({ description: "Mean cross-entropy over the epoch's batches, label-smoothed if asked (regularizer term not included)" }),
     accuracy: Type.Number(),
     valLoss: Type.Union([Type.Number(), Type.Null()]),
     valAccuracy: Type.Union([Type.Number(), Type.Null()]),

@@ -5,8 +5,10 @@ import seedrandom from 'seedrandom';
 import * as tf from './tf.js';
 import type { ImageSet } from './types.js';
 import { withoutInputGradient } from './kernels/conv2d_backprop_input.js';
+import { recomputeBatchNormStats } from './batch-norm.js';
+import { augmentBatch, type OnlineAugment } from './data/augment.js';
 import {
-  createOptimizer, disposeOptimizer, learningRateAt, setLearningRate,
+  createGroupedOptimizer, createOptimizer, disposeOptimizer, learningRateAt, setLearningRate,
   type OptimizerSpec, type ScheduleSpec,
 } from './optim.js';
 
@@ -55,10 +57,27 @@ export interface TrainOptions {
   startEpoch?: number;
   /** State of the interrupted run; train copies what it needs and does not take ownership. */
   initialState?: InitialState;
+  /** Random rotation / shift / scale (/ elastic) of every training image at every step; none when omitted. */
+  augment?: OnlineAugment | null;
+  /** Label smoothing ε of the cross-entropy: targets (1−ε)·onehot + ε/classes (0 = none). */
+  labelSmoothing?: number;
   /** Extra loss term added to the data loss (e.g. L2-SP); must return a scalar built from weights. */
   regularizer?: (model: tf.LayersModel) => tf.Scalar;
+  /**
+   * Discriminative learning rates: the rate of each weight is the schedule's times this (e.g. 0.1 for
+   * a pretrained backbone, 1 for a new head). Omitted: one rate for all.
+   */
+  learningRateMultiplier?: (weight: tf.LayerVariable) => number;
   /** Restricts which trainable weights are updated (by default all of model.trainableWeights). */
   trainableFilter?: (weight: tf.LayerVariable) => boolean;
+  /**
+   * Batch-norm statistics at the end of each epoch (see batch-norm.ts): `trainable` (default)
+   * recomputes those of the trainable batch-norm layers from the training images, `all` also those
+   * of frozen layers (adapting a fine-tuned base to the new data), `frozen` runs every batch-norm
+   * layer in inference mode throughout (the base model's statistics, as Keras advises for
+   * fine-tuning; gamma and beta still train), `none` keeps the moving averages.
+   */
+  batchNormStats?: 'trainable' | 'all' | 'frozen' | 'none';
   /** Batch size for the validation pass (default max(batchSize, 256)). */
   evalBatchSize?: number;
   /** Read the running loss/accuracy back from the backend every this many batches (default 10). */
@@ -134,14 +153,20 @@ function isSoftmaxActivation(layer: tf.layers.Layer): boolean {
  * so the loss sees logits, and (2) runs frozen layers (trainable=false) in inference mode, as Keras
  * does, so a frozen batch-norm layer keeps its moving statistics unchanged. Other models run whole.
  */
-export function forward(model: tf.LayersModel, x: tf.Tensor, training: boolean): { out: tf.Tensor2D; kind: OutputKind } {
+export function forward(
+  model: tf.LayersModel,
+  x: tf.Tensor,
+  training: boolean,
+  opts: { batchNormInference?: boolean } = {},
+): { out: tf.Tensor2D; kind: OutputKind } {
   if (model instanceof tf.Sequential) {
     const layers = model.layers;
     const stripSoftmax = isSoftmaxActivation(layers[layers.length - 1]);
     const upto = stripSoftmax ? layers.length - 1 : layers.length;
     let h = x;
     for (let i = 0; i < upto; i++) {
-      h = layers[i].apply(h, { training: training && layers[i].trainable }) as tf.Tensor;
+      const bnInference = opts.batchNormInference && layers[i].getClassName() === 'BatchNormalization';
+      h = layers[i].apply(h, { training: training && layers[i].trainable && !bnInference }) as tf.Tensor;
     }
     return { out: h as tf.Tensor2D, kind: stripSoftmax || !endsInSoftmax(model) ? 'logits' : 'probs' };
   }
@@ -162,10 +187,14 @@ function endsInSoftmax(model: tf.LayersModel): boolean {
   return isSoftmaxActivation(last) || last.getConfig().activation === 'softmax';
 }
 
-/** Mean cross-entropy of a batch, from logits or from probabilities (clipped like Keras). */
-export function crossEntropy(oneHot: tf.Tensor2D, out: tf.Tensor2D, kind: OutputKind): tf.Scalar {
-  if (kind === 'logits') return tf.losses.softmaxCrossEntropy(oneHot, out) as tf.Scalar;
-  return tf.tidy(() => tf.neg(tf.mean(tf.sum(tf.mul(oneHot, tf.log(tf.clipByValue(out, 1e-7, 1 - 1e-7))), 1))) as tf.Scalar);
+/** Mean cross-entropy of a batch, from logits or from probabilities (clipped like Keras), optionally label-smoothed. */
+export function crossEntropy(oneHot: tf.Tensor2D, out: tf.Tensor2D, kind: OutputKind, labelSmoothing = 0): tf.Scalar {
+  if (kind === 'logits') return tf.losses.softmaxCrossEntropy(oneHot, out, undefined, labelSmoothing) as tf.Scalar;
+  return tf.tidy(() => {
+    const k = oneHot.shape[1];
+    const target = labelSmoothing > 0 ? tf.add(tf.mul(oneHot, 1 - labelSmoothing), labelSmoothing / k) : oneHot;
+    return tf.neg(tf.mean(tf.sum(tf.mul(target, tf.log(tf.clipByValue(out, 1e-7, 1 - 1e-7))), 1))) as tf.Scalar;
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -323,17 +352,21 @@ export async function train(
   if (val) checkSet(model, val, 'val');
 
   const numClasses = numClassesOf(model);
+  const labelSmoothing = opts.labelSmoothing ?? 0;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new Error(`labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
   const evalBatchSize = opts.evalBatchSize ?? Math.max(batchSize, 256);
   const syncEvery = Math.max(1, opts.syncEvery ?? 10);
   const es = opts.earlyStopping;
   const minDelta = es?.minDelta ?? 0;
 
-  const varList = model.trainableWeights
-    .filter((w) => (opts.trainableFilter ? opts.trainableFilter(w) : true))
-    .map((w) => w.read() as tf.Variable);
+  const trainable = model.trainableWeights.filter((w) => (opts.trainableFilter ? opts.trainableFilter(w) : true));
+  const varList = trainable.map((w) => w.read() as tf.Variable);
   if (varList.length === 0) throw new Error('the model has no trainable weights');
 
-  const optimizer = createOptimizer(opts.optimizer);
+  const multiplier = opts.learningRateMultiplier;
+  const optimizer = multiplier
+    ? createGroupedOptimizer(opts.optimizer, trainable.map((w, i) => ({ name: varList[i]!.name, multiplier: multiplier(w) })))
+    : createOptimizer(opts.optimizer);
   const savedOptimizer = opts.initialState?.optimizerWeights;
   const optimizerStateRestored = !!savedOptimizer?.length && optimizerStateFits(savedOptimizer, varList);
   if (optimizerStateRestored) await optimizer.setWeights(savedOptimizer!);
@@ -380,6 +413,7 @@ export async function train(
         const t0 = performance.now();
         const start = b * batchSize;
         const { x, y, n } = batchArrays(trainSet, order, start, Math.min(start + batchSize, trainSet.count));
+        if (opts.augment) augmentBatch(x, n, height, width, opts.augment, seedrandom(`augment:${seed}:${e}:${b}`));
         dropouts.forEach((l, i) => { l.seed = mixSeed(seed, e, b, i); });
         const next = tf.tidy(() => {
           const xs = tf.tensor4d(x, [n, height, width, 1]);
@@ -387,8 +421,8 @@ export async function train(
           const oneHot = tf.oneHot(labels, numClasses) as tf.Tensor2D;
           let step: tf.Tensor1D | undefined;
           withoutInputGradient(inputKernels, () => optimizer.minimize(() => {
-            const { out, kind } = forward(model, xs, true);
-            const dataLoss = crossEntropy(oneHot, out, kind);
+            const { out, kind } = forward(model, xs, true, { batchNormInference: opts.batchNormStats === 'frozen' });
+            const dataLoss = crossEntropy(oneHot, out, kind, labelSmoothing);
             const correct = tf.sum(tf.cast(tf.equal(tf.argMax(out, 1), labels), 'float32'));
             // Kept past minimize's own scope; returned from this tidy below.
             step = tf.keep(tf.stack([tf.mul(dataLoss, n), correct]) as tf.Tensor1D);
@@ -420,6 +454,9 @@ export async function train(
       trainSeconds += trainMs / 1000;
       if (cancelled) break;
 
+      if (opts.batchNormStats !== 'none' && opts.batchNormStats !== 'frozen') {
+        await recomputeBatchNormStats(model, trainSet, { order, includeFrozen: opts.batchNormStats === 'all', batchSize: evalBatchSize });
+      }
       const v = val ? await lossAndAccuracy(model, val, evalBatchSize) : null;
       const metrics: EpochMetrics = {
         epoch: epochNo,

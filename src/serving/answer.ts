@@ -13,10 +13,21 @@ export const Prediction = Type.Object(
 );
 export type Prediction = Static<typeof Prediction>;
 
+/** A synchronous prediction: with its confidence (issue 16). */
+export const ConfidentPrediction = Type.Object(
+  {
+    ...Prediction.properties,
+    confidence: Type.Number({ minimum: 0, maximum: 1, description: 'The top probability (temperature-scaled on the validation split)' }),
+    lowConfidence: Type.Boolean({ description: 'confidence < PREDICT_LOW_CONFIDENCE (default 0.8): likely not a digit the model knows' }),
+  },
+  { title: 'Prediction with confidence' },
+);
+export type ConfidentPrediction = Static<typeof ConfidentPrediction>;
+
 export const PredictAnswer = Type.Object(
   {
     modelId: Type.String({ format: 'uuid' }),
-    predictions: Type.Array(Prediction, { description: 'One per input, in order' }),
+    predictions: Type.Array(ConfidentPrediction, { description: 'One per input, in order' }),
   },
   { title: 'Predict answer' },
 );
@@ -41,4 +52,12 @@ export function toPredictions(probabilities: Float32Array, n: number, numClasses
     out.push({ class: argmax(row), probabilities: row });
   }
   return out;
+}
+
+/** Adds each prediction's confidence (its top probability) and whether it is under `threshold`. */
+export function withConfidence(predictions: Prediction[], threshold: number): ConfidentPrediction[] {
+  return predictions.map((p) => {
+    const confidence = p.probabilities[p.class]!;
+    return { ...p, confidence, lowConfidence: confidence < threshold };
+  });
 }

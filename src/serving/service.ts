@@ -10,7 +10,7 @@ import { modelCacheHits, modelCacheMisses, predictBatchSize, predictComputeSecon
 import { modelPrefix } from '../storage/keys.js';
 import type { Artifacts } from '../storage/index.js';
 import type { Normalization } from '../ml/types.js';
-import { toPredictions, type PredictAnswer } from './answer.js';
+import { toPredictions, withConfidence, type PredictAnswer } from './answer.js';
 import { OverloadedError } from './batcher.js';
 import { InputError, inputsToBatch } from './inputs.js';
 import { createPredictor } from './predictor.js';
@@ -114,7 +114,9 @@ export async function createPredictService({ config, db, logger, artifacts }: { 
       const { probabilities, numClasses } = await predictor.predict(modelId, pixels, inputs.length);
       // By the alias the client named (aliases are few, set by operators); ids would be unbounded.
       if (config.METRICS_ENABLED) predictImages.inc({ model: UUID_RE.test(modelRef) ? 'id' : modelRef }, inputs.length);
-      return { modelId, predictions: toPredictions(probabilities, inputs.length, numClasses) };
+      // The probabilities are already temperature-scaled (the fitted temperature is folded into the
+      // saved model's head, see ml/evaluate.ts), so the top one is the confidence as is.
+      return { modelId, predictions: withConfidence(toPredictions(probabilities, inputs.length, numClasses), config.PREDICT_LOW_CONFIDENCE) };
     } catch (err) {
       if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message);
       throw err;

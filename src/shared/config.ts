@@ -24,6 +24,8 @@ const ConfigSchema = Type.Object({
   PREDICT_MAX_INPUTS: Type.Integer({ minimum: 1, maximum: 10000 }),
   PREDICT_BATCH_WINDOW_MS: Type.Number({ minimum: 0, maximum: 1000 }),
   PREDICT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 100000 }),
+  /** A prediction whose top (calibrated) probability is below this is flagged `lowConfidence`. */
+  PREDICT_LOW_CONFIDENCE: Type.Number({ minimum: 0, maximum: 1 }),
   MODEL_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 1000 }),
   // ---- hardening (issue 10) ----
   /** Outbound requests ({url} sources, webhooks) may reach loopback and private networks. */
@@ -94,6 +96,7 @@ const DEFAULTS: Record<keyof Config, string> = {
   PREDICT_MAX_INPUTS: '256',
   PREDICT_BATCH_WINDOW_MS: '0',
   PREDICT_MAX_BATCH: '256',
+  PREDICT_LOW_CONFIDENCE: '0.8',
   MODEL_CACHE_SIZE: '4',
   OUTBOUND_ALLOW_PRIVATE: 'false',
   API_KEYS: '',

@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { Dataset } from '../generated/prisma/client.js';
 import type * as tf from '../ml/tf.js';
 import { loadSplit } from '../ml/data/files.js';
-import { evaluate } from '../ml/evaluate.js';
+import { calibrate, evaluate } from '../ml/evaluate.js';
 import { disposeCheckpointTensors, loadCheckpoint, loadModel, saveCheckpoint, saveModel, type CheckpointInput } from '../ml/model-io.js';
 import { trainingCurveSvg } from '../ml/chart.js';
 import { backendName } from '../ml/backend.js';
@@ -18,7 +18,8 @@ import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
 import { trainingEpochs, trainingSamples } from '../shared/metrics.js';
 import { toApiModel } from '../shared/model-rows.js';
-import type { TrainResult } from '../jobs/contract.js';
+import { AUGMENT_DEFAULTS, type OnlineAugmentParams, type TrainResult } from '../jobs/contract.js';
+import type { OnlineAugment } from '../ml/data/augment.js';
 import { trialGate, type GateDecision } from '../jobs/sweep/gate.js';
 import { openGeneration, putDir, saveGeneration } from '../storage/dirs.js';
 import { checkpointPrefix, datasetPrefix, modelPrefix } from '../storage/keys.js';
@@ -73,6 +74,13 @@ export async function loadStoredModel(ctx: JobContext, modelId: string): Promise
     await view.release();
   }
 }
+
+/** The job's `augment` parameter with the defaults filled in (null: none). */
+export function onlineAugment(param: OnlineAugmentParams | undefined): OnlineAugment | null {
+  if (param === false) return null;
+  return { ...AUGMENT_DEFAULTS, ...(param ?? {}) } as OnlineAugment;
+}
+
 
 /** A fresh scratch directory of this job under DATA_DIR/tmp (the caller removes it). */
 const scratch = (ctx: JobContext, what: string) => path.join(ctx.config.DATA_DIR, 'tmp', `${what}-${ctx.id}-${randomUUID().slice(0, 8)}`);
@@ -233,6 +241,9 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
     };
   }
   ctx.progress({ percent: 99, stage: 'evaluate' });
+  // Temperature scaling on the validation split, folded into the head: the saved model's
+  // probabilities are calibrated wherever it runs.
+  const calibration = data.val.count > 0 ? await calibrate(model, data.val) : null;
   const test = await evaluate(model, data.test, { batchSize: 256 });
   const dir = scratch(ctx, 'model');
   await mkdir(dir, { recursive: true });
@@ -254,7 +265,7 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
     parentModelId: input.parentModelId ?? null,
     architecture: input.architecture,
     params: input.params,
-    metrics: { test, epochsRun: run.epochsCompleted, bestEpoch: run.bestEpoch, stoppedEarly: run.stoppedEarly, trainSamplesPerSec: run.samplesPerSec } as object,
+    metrics: { test, calibration, epochsRun: run.epochsCompleted, bestEpoch: run.bestEpoch, stoppedEarly: run.stoppedEarly, trainSamplesPerSec: run.samplesPerSec } as object,
     lineage: { datasetId: data.dataset.id, jobId: ctx.id, parentModelId: input.parentModelId ?? null, ...input.lineage } as object,
     normalization: data.normalization as object,
     inputShape,
@@ -268,6 +279,7 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
   return {
     modelId: ctx.id,
     test,
+    calibration,
     backend,
     epochsRun: run.epochsCompleted,
     stoppedEarly: run.stoppedEarly,

@@ -202,3 +202,63 @@ describe('predict jobs', () => {
     expectError(await predict({ model: modelB, inputs: [asFloats(0)] }), 404, 'MODEL_NOT_FOUND');
   });
 });
+
+// Issue 16: confidence and the ONNX export, on the same briefly trained keras-cnn.
+describe('confidence and ONNX export', () => {
+  // Deterministic noise: uniform pixels as 784 floats, and noisy 64×64 PNGs (made into MNIST form).
+  let state = 12345;
+  const rand = () => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return state / 2 ** 32;
+  };
+  const noise = () => Array.from({ length: 784 }, rand);
+  const noisePng = () => sharp(Buffer.from(Array.from({ length: 64 * 64 }, () => Math.floor(rand() * 256))), { raw: { width: 64, height: 64, channels: 1 } }).png().toBuffer().then((b) => b.toString('base64'));
+
+  it('flags noise images lowConfidence and not clean test digits; the temperature is recorded with the model', async () => {
+    const clean = (await predict({ model: modelA, inputs: Array.from({ length: 50 }, (_, i) => asFloats(i)) })).json().predictions;
+    const inputs = [...Array.from({ length: 20 }, noise), ...(await Promise.all(Array.from({ length: 10 }, noisePng)))];
+    const res = await predict({ model: modelA, inputs });
+    assert.equal(res.statusCode, 200, res.body);
+    for (const p of [...clean, ...res.json().predictions]) {
+      assert.equal(p.confidence, Math.max(...p.probabilities));
+      assert.equal(p.lowConfidence, p.confidence < svc.config.PREDICT_LOW_CONFIDENCE);
+    }
+    assert.ok(res.json().predictions.every((p: any) => p.lowConfidence), 'every noise image is flagged');
+    const flagged = clean.filter((p: any) => p.lowConfidence).length;
+    const metrics = (await app.inject(`/v1/models/${modelA}`)).json().metrics;
+    const conf = (ps: any[]) => ps.map((p) => p.confidence.toFixed(3)).sort().join(' ');
+    // This model is ~93 % accurate (2 epochs on 2 700 digits) and calibrated, so a fair share of
+    // clean digits is rightly below the default 0.8.
+    assert.ok(flagged <= 10, `${flagged} of 50 clean digits flagged: ${conf(clean)}; noise ${conf(res.json().predictions)}; ${JSON.stringify(metrics.calibration)}`);
+    assert.ok(metrics.calibration.temperature > 0 && metrics.calibration.valCount > 0);
+    assert.ok(metrics.test.ece >= 0 && metrics.test.ece < 0.2, `test ECE ${metrics.test.ece}`);
+    assert.equal(metrics.test.reliability.reduce((n: number, b: any) => n + b.count, 0), metrics.test.count);
+  });
+
+  it('serves the model as ONNX that onnxruntime runs to /predict\'s classes and probabilities (within 1e-4)', async () => {
+    const res = await app.inject(`/v1/models/${modelA}/model.onnx`);
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-type'], 'application/octet-stream');
+    const ort = await import('onnxruntime-node');
+    const session = await ort.InferenceSession.create(new Uint8Array(res.rawPayload));
+    const meta = (await import('onnx-proto')).default.onnx.ModelProto.decode(new Uint8Array(res.rawPayload)).metadataProps;
+    const props = Object.fromEntries(meta.map((p) => [p.key, p.value]));
+    assert.equal(props.modelId, modelA);
+    assert.equal(props.datasetId, datasetId);
+    assert.equal(JSON.parse(props.normalization!).kind, 'zero-one');
+    const n = 50;
+    const sync = (await predict({ model: modelA, inputs: Array.from({ length: n }, (_, i) => asFloats(i)) })).json().predictions;
+    const x = new Float32Array(n * 784);
+    for (let i = 0; i < n; i++) x.set(asFloats(i), i * 784); // zero-one: the pixels as they are
+    const out = (await session.run({ input: new ort.Tensor('float32', x, [n, 28, 28, 1]) })).probabilities!.data as Float32Array;
+    for (let i = 0; i < n; i++) {
+      const row = Array.from(out.subarray(i * 10, i * 10 + 10));
+      assert.equal(row.indexOf(Math.max(...row)), sync[i].class, `digit ${i}`);
+      for (const [k, v] of row.entries()) {
+        assert.ok(Math.abs(v - sync[i].probabilities[k]) < 1e-4, `digit ${i} class ${k}: ${v} vs ${sync[i].probabilities[k]}`);
+      }
+    }
+    await session.release();
+    expectError(await app.inject('/v1/models/00000000-0000-4000-8000-000000000000/model.onnx'), 404, 'MODEL_NOT_FOUND');
+  });
+});

@@ -10,6 +10,7 @@ import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendObject } from '../send-object.js';
 import { modelPrefix } from '../../storage/keys.js';
+import { getBuffer } from '../../storage/index.js';
 import { audit } from '../audit.js';
 
 const Model = Type.Object(
@@ -97,6 +98,54 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       },
     );
   }
+
+  // ---- ONNX export (issue 16) ------------------------------------------------------------------
+  // Converted from the saved files on each request (a few ms; no TensorFlow.js in the API), with the
+  // model's provenance and input normalization in the ONNX metadata_props.
+  app.get(
+    '/v1/models/:id/model.onnx',
+    {
+      schema: {
+        operationId: 'getModelOnnx',
+        tags: ['models'],
+        summary: 'The model as ONNX (opset 13): input float32 [N,28,28,1] normalized as metadata `normalization` says, output probabilities [N, classes]',
+        params: IdParams,
+        response: { 200: Type.Unsafe<Buffer>({ type: 'string', format: 'binary', description: 'application/octet-stream (ONNX ModelProto)' }), ...errors(404, 422) },
+      },
+    },
+    async (req, reply) => {
+      const model = await db.model.findUnique({ where: { id: req.params.id } });
+      if (!model) throw notFound('Model', req.params.id, 'MODEL_NOT_FOUND');
+      const { exportOnnx, OnnxExportError } = await import('../../ml/export-onnx.js');
+      const read = (name: string) => getBuffer(store, `${modelPrefix(model.id)}${name}`).catch(() => Promise.reject(new AppError('FILE_NOT_FOUND', `Model ${model.id} has no ${name}`)));
+      const modelJson = JSON.parse((await read('model.json')).toString('utf8'));
+      const shards = await Promise.all((modelJson.weightsManifest as { paths: string[] }[]).flatMap((g) => g.paths).map((p) => read(p.split('/').pop() ?? p)));
+      const calibration = (model.metrics as { calibration?: { temperature?: number } } | null)?.calibration;
+      let bytes: Uint8Array;
+      try {
+        bytes = exportOnnx({ modelJson, weightData: Buffer.concat(shards) }, {
+          docString: `mnist-jobs model ${model.id} (${model.architecture})`,
+          metadata: {
+            modelId: model.id,
+            jobId: model.jobId,
+            datasetId: model.datasetId,
+            architecture: model.architecture,
+            normalization: JSON.stringify(model.normalization),
+            classes: JSON.stringify(Array.from({ length: model.numClasses }, (_, i) => i)),
+            inputShape: JSON.stringify(model.inputShape),
+            ...(calibration?.temperature ? { temperature: String(calibration.temperature) } : {}),
+          },
+        });
+      } catch (err) {
+        if (err instanceof OnnxExportError) throw new AppError(err.code, err.message);
+        throw err;
+      }
+      return reply
+        .type('application/octet-stream')
+        .header('content-disposition', `attachment; filename="${model.id}.onnx"`)
+        .send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+    },
+  );
 
   app.delete(
     '/v1/models/:id',

@@ -158,3 +158,115 @@ export function normalQuantile(p: number): number {
   return ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
     (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1);
 }
+
+// ---- on the fly, in the training loop --------------------------------------------------------
+// A fresh random transform of every training image at every step (rather than fixed copies made
+// once at dataset preparation): the model never sees the same distorted image twice. Works on the
+// normalized float batch the loop builds, per batch, from an RNG seeded with (seed, epoch, batch) so a
+// run (and a resumed run) is reproducible from its seed. Labels are untouched: the transforms are
+// small rotations, shifts, scalings and elastic distortions, never flips.
+
+export interface ElasticParams {
+  /** Displacement scale, pixels (Simard et al. 2003 use 34 for 28×28 with sigma 4: strong). */
+  alpha: number;
+  /** Standard deviation of the gaussian smoothing the random displacement field, pixels. */
+  sigma: number;
+}
+
+export interface OnlineAugment {
+  rotationDeg: number;
+  shiftPx: number;
+  scale: [number, number];
+  /** Elastic distortion on top of the affine transform; omitted or null: none. */
+  elastic?: ElasticParams | null;
+}
+
+/** Separable gaussian blur of a height×width field in place (zero padding). */
+function blur(field: Float32Array, height: number, width: number, kernel: Float32Array, tmp: Float32Array): void {
+  const r = (kernel.length - 1) >> 1;
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let s = 0;
+      for (let k = -r; k <= r; k++) {
+        const xx = x + k;
+        if (xx >= 0 && xx < width) s += kernel[k + r]! * field[y * width + xx]!;
+      }
+      tmp[y * width + x] = s;
+    }
+  }
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      let s = 0;
+      for (let k = -r; k <= r; k++) {
+        const yy = y + k;
+        if (yy >= 0 && yy < height) s += kernel[k + r]! * tmp[yy * width + x]!;
+      }
+      field[y * width + x] = s;
+    }
+  }
+}
+
+function gaussianKernel(sigma: number): Float32Array {
+  const r = Math.max(1, Math.ceil(3 * sigma));
+  const k = new Float32Array(2 * r + 1);
+  let sum = 0;
+  for (let i = -r; i <= r; i++) sum += k[i + r] = Math.exp(-(i * i) / (2 * sigma * sigma));
+  for (let i = 0; i < k.length; i++) k[i]! /= sum;
+  return k;
+}
+
+/**
+ * Augments `n` height×width float images of `batch` in place. Each image gets its own draw of the
+ * affine transform (and displacement field); pixels mapped from outside the image take the image's
+ * minimum (its background, whatever the normalization).
+ */
+export function augmentBatch(batch: Float32Array, n: number, height: number, width: number, p: OnlineAugment, rng: Rng): void {
+  const px = height * width;
+  const src = new Float32Array(px);
+  const cx = (width - 1) / 2;
+  const cy = (height - 1) / 2;
+  const elastic = p.elastic && p.elastic.alpha > 0 ? p.elastic : null;
+  const kernel = elastic ? gaussianKernel(elastic.sigma) : null;
+  const dxField = new Float32Array(elastic ? px : 0);
+  const dyField = new Float32Array(elastic ? px : 0);
+  const tmp = new Float32Array(elastic ? px : 0);
+  const affine: AugmentParams = { copies: 1, rotationDeg: p.rotationDeg, shiftPx: p.shiftPx, scale: p.scale, noiseStd: 0 };
+  for (let i = 0; i < n; i++) {
+    const img = batch.subarray(i * px, (i + 1) * px);
+    src.set(img);
+    let fill = Infinity;
+    for (let j = 0; j < px; j++) if (src[j]! < fill) fill = src[j]!;
+    const t = drawAffine(affine, rng);
+    if (elastic) {
+      for (let j = 0; j < px; j++) {
+        dxField[j] = rng() * 2 - 1;
+        dyField[j] = rng() * 2 - 1;
+      }
+      blur(dxField, height, width, kernel!, tmp);
+      blur(dyField, height, width, kernel!, tmp);
+    }
+    const cos = Math.cos(t.angleRad) / t.scale;
+    const sin = Math.sin(t.angleRad) / t.scale;
+    const at = (x: number, y: number) => (x >= 0 && y >= 0 && x < width && y < height ? src[y * width + x]! : fill);
+    for (let y = 0, o = 0; y < height; y++) {
+      for (let x = 0; x < width; x++, o++) {
+        // Inverse map: output pixel → source position (as warpImage above), plus the elastic shift.
+        const X = x - cx - t.dx;
+        const Y = y - cy - t.dy;
+        let sx = cx + cos * X + sin * Y;
+        let sy = cy - sin * X + cos * Y;
+        if (elastic) {
+          sx += elastic.alpha * dxField[o]!;
+          sy += elastic.alpha * dyField[o]!;
+        }
+        const x0 = Math.floor(sx);
+        const y0 = Math.floor(sy);
+        const fx = sx - x0;
+        const fy = sy - y0;
+        const top = at(x0, y0) + (at(x0 + 1, y0) - at(x0, y0)) * fx;
+        const bottom = at(x0, y0 + 1) + (at(x0 + 1, y0 + 1) - at(x0, y0 + 1)) * fx;
+        img[o] = top + (bottom - top) * fy;
+      }
+    }
+  }
+}

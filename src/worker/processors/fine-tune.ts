@@ -4,11 +4,12 @@
 import { evaluate } from '../../ml/evaluate.js';
 import { prepareFineTune, l2spRegularizer, setTrainable } from '../../ml/finetune.js';
 import type { Normalization } from '../../ml/types.js';
+import type { LayerVariable } from '../../ml/tf.js';
 import { AppError } from '../../shared/errors.js';
 import type { FineTuneResult } from '../../jobs/contract.js';
 import type { Processor } from '../../jobs/registry.js';
 import type { EvaluationResult } from '../../ml/results.js';
-import { findCheckpoint, finishModel, loadRunData, loadStoredModel, trainWithCheckpoints, type RunOutcome } from '../training-run.js';
+import { findCheckpoint, finishModel, loadRunData, loadStoredModel, onlineAugment, trainWithCheckpoints, type RunOutcome } from '../training-run.js';
 
 export const fineTune: Processor<'fine-tune'> = async (ctx) => {
   const p = ctx.params;
@@ -35,12 +36,18 @@ export const fineTune: Processor<'fine-tune'> = async (ctx) => {
     disposables.push(model);
     const regularizer = p.l2sp > 0 ? l2spRegularizer(model, base, p.l2sp, { exclude: prepared.newLayers }) : undefined;
     if (regularizer) disposables.push(regularizer);
+    const newLayers = new Set(prepared.newLayers);
     const common = {
       batchSize: p.batchSize,
       schedule: p.schedule,
       earlyStopping: p.earlyStopping,
       seed: p.seed,
       regularizer: regularizer?.loss,
+      augment: onlineAugment(p.augment),
+      labelSmoothing: p.labelSmoothing,
+      batchNormStats: p.batchNormStats === 'frozen' ? ('frozen' as const) : ('all' as const),
+      learningRateMultiplier:
+        p.backboneLearningRateFactor === 1 ? undefined : (w: LayerVariable) => (newLayers.has(w.originalName.split('/')[0]!) ? 1 : p.backboneLearningRateFactor),
     };
     const opt = (learningRate: number) => ({ ...p.optimizer, learningRate });
 

@@ -1,7 +1,7 @@
 // train: build (or resume) a model, train it on a prepared dataset, evaluate and record it.
 import { buildModel } from '../../ml/models.js';
 import type { Processor } from '../../jobs/registry.js';
-import { findCheckpoint, finishModel, loadRunData, trainWithCheckpoints } from '../training-run.js';
+import { findCheckpoint, finishModel, loadRunData, onlineAugment, trainWithCheckpoints } from '../training-run.js';
 
 export const train: Processor<'train'> = async (ctx) => {
   const p = ctx.params;
@@ -23,6 +23,8 @@ export const train: Processor<'train'> = async (ctx) => {
         schedule: p.schedule,
         earlyStopping: p.earlyStopping,
         seed: p.seed,
+        augment: onlineAugment(p.augment),
+        labelSmoothing: p.labelSmoothing,
       },
       resume,
     );
