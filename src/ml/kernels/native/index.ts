@@ -8,8 +8,8 @@ import type { BackendWasm } from '../wasm_util.js';
 import type { NativeAddon } from './addon.js';
 import { NATIVE_KERNELS, bindAddon } from './kernels.js';
 
-export { NATIVE_KERNELS, setNativeGemm } from './kernels.js';
-export { loadNativeAddon, type NativeAddon } from './addon.js';
+export { NATIVE_KERNELS, nativeFallbacks, setNativeGemm } from './kernels.js';
+export { addonPath, loadNativeAddon, type NativeAddon } from './addon.js';
 
 let registered = false;
 

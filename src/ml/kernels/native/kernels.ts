@@ -27,8 +27,12 @@ export function setNativeGemm(which: 'onednn' | 'openblas'): void {
   gemm = which === 'openblas' ? 1 : 0;
 }
 
+/** Calls per kernel name that fell back to the wasm kernel (tests and benchmarks read it). */
+export const nativeFallbacks = new Map<string, number>();
+
 /** Runs the wasm backend's kernel for `name` (ours from src/ml/kernels where we replaced one). */
 function wasm(name: string, args: Args): Info {
+  nativeFallbacks.set(name, (nativeFallbacks.get(name) ?? 0) + 1);
   const cfg = tf.getKernel(name, 'wasm');
   if (!cfg) throw new Error(`wasm kernel ${name} is not registered`);
   return cfg.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as Info;
