@@ -317,7 +317,10 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
 }
 
 // maxPoolGrad(dy, x, dx, geometry): each window's gradient goes to its first maximum (row by row),
-// which is where the tfjs cpu backend routes it when a window holds ties.
+// which is where the tfjs cpu backend routes it when a window holds ties (and nowhere when the
+// window holds only -inf or NaN). Two passes per window, both vectorisable over channels: the max,
+// then the first position equal to it. Windows that do not overlap (stride ≥ filter, the usual 2×2
+// pooling) write dx directly; overlapping ones add into a zeroed dx.
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     const float* dy = f32(info[0]);
@@ -326,43 +329,149 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
     Pool g(ints(info[3]));
     const int C = g.c;
     const size_t image = size_t(g.h) * g.w * C;
+    const bool disjoint = g.sh >= (g.fh - 1) * g.dh + 1 && g.sw >= (g.fw - 1) * g.dw + 1;
+    const float ninf = -std::numeric_limits<float>::infinity();
 #pragma omp parallel
     {
-      std::vector<float> best(C);
-      std::vector<int> where(C);
-      // Images are independent: each thread owns whole images of dx.
+      std::vector<float> best(C), done(C);
 #pragma omp for
       for (int b = 0; b < g.n; b++) {
         float* dxb = dx + b * image;
         const float* xb = x + b * image;
+        // Disjoint windows still leave uncovered rows/columns (and padding) at zero.
         std::memset(dxb, 0, image * sizeof(float));
         for (int oy = 0; oy < g.oh; oy++) {
           for (int ox = 0; ox < g.ow; ox++) {
-            std::fill(best.begin(), best.end(), -std::numeric_limits<float>::infinity());
-            std::fill(where.begin(), where.end(), -1);
+            std::fill(best.begin(), best.end(), ninf);
             for (int fy = 0; fy < g.fh; fy++) {
               const int iy = oy * g.sh - g.pt + fy * g.dh;
               if (iy < 0 || iy >= g.h) continue;
               for (int fx = 0; fx < g.fw; fx++) {
                 const int ix = ox * g.sw - g.pl + fx * g.dw;
                 if (ix < 0 || ix >= g.w) continue;
-                const int at = (iy * g.w + ix) * C;
+                const float* in = xb + (size_t(iy) * g.w + ix) * C;
+                for (int ch = 0; ch < C; ch++) best[ch] = in[ch] > best[ch] ? in[ch] : best[ch];
+              }
+            }
+            const float* d = dy + ((size_t(b) * g.oh + oy) * g.ow + ox) * C;
+            for (int ch = 0; ch < C; ch++) done[ch] = best[ch] == ninf ? 1.f : 0.f;
+            for (int fy = 0; fy < g.fh; fy++) {
+              const int iy = oy * g.sh - g.pt + fy * g.dh;
+              if (iy < 0 || iy >= g.h) continue;
+              for (int fx = 0; fx < g.fw; fx++) {
+                const int ix = ox * g.sw - g.pl + fx * g.dw;
+                if (ix < 0 || ix >= g.w) continue;
+                const size_t at = (size_t(iy) * g.w + ix) * C;
                 const float* in = xb + at;
-                for (int ch = 0; ch < C; ch++) {
-                  if (in[ch] > best[ch]) {
-                    best[ch] = in[ch];
-                    where[ch] = at + ch;
+                float* out = dxb + at;
+                if (disjoint) {
+                  for (int ch = 0; ch < C; ch++) {
+                    const bool hit = done[ch] == 0.f && in[ch] == best[ch];
+                    out[ch] = hit ? d[ch] : 0.f;
+                    done[ch] = hit ? 1.f : done[ch];
+                  }
+                } else {
+                  for (int ch = 0; ch < C; ch++) {
+                    const bool hit = done[ch] == 0.f && in[ch] == best[ch];
+                    out[ch] += hit ? d[ch] : 0.f;
+                    done[ch] = hit ? 1.f : done[ch];
                   }
                 }
               }
             }
-            const float* d = dy + ((size_t(b) * g.oh + oy) * g.ow + ox) * C;
-            for (int ch = 0; ch < C; ch++) {
-              if (where[ch] >= 0) dxb[where[ch]] += d[ch];
-            }
           }
         }
       }
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// Element-wise ops on float32, for the shapes training produces: a and b of one size, b repeated
+// along a's last axis (a bias, a per-channel scale), or b a scalar; `swap` computes b op a so that
+// the broadcast operand may come first. ops: 0 add, 1 sub, 2 mul, 3 div.
+// binary(a, b, out, [n, m, op, swap]) with m = b's size (n, a divisor of n along the last axis, or 1).
+template <int OP>
+inline float apply(float a, float b) {
+  if (OP == 0) return a + b;
+  if (OP == 1) return a - b;
+  if (OP == 2) return a * b;
+  return a / b;
+}
+
+template <int OP, bool SWAP>
+void binaryLoop(const float* a, const float* b, float* out, size_t n, size_t m) {
+  const size_t rows = n / m;
+#pragma omp parallel for if (n > 65536)
+  for (size_t r = 0; r < rows; r++) {
+    const float* ar = a + r * m;
+    float* o = out + r * m;
+    for (size_t j = 0; j < m; j++) o[j] = SWAP ? apply<OP>(b[j], ar[j]) : apply<OP>(ar[j], b[j]);
+  }
+}
+
+template <int OP, bool SWAP>
+void binaryScalar(const float* a, float b, float* out, size_t n) {
+#pragma omp parallel for if (n > 65536)
+  for (size_t i = 0; i < n; i++) out[i] = SWAP ? apply<OP>(b, a[i]) : apply<OP>(a[i], b);
+}
+
+template <int OP>
+void binaryOp(const float* a, const float* b, float* out, size_t n, size_t m, bool swap) {
+  if (m == 1) {
+    swap ? binaryScalar<OP, true>(a, b[0], out, n) : binaryScalar<OP, false>(a, b[0], out, n);
+  } else {
+    swap ? binaryLoop<OP, true>(a, b, out, n, m) : binaryLoop<OP, false>(a, b, out, n, m);
+  }
+}
+
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* a = f32(info[0]);
+    const float* b = f32(info[1]);
+    float* out = f32(info[2]);
+    auto p = ints(info[3]);
+    const size_t n = p[0], m = p[1];
+    const bool swap = p[3];
+    if (m == 0 || n % m != 0) throw std::invalid_argument("binary: b's size must divide a's");
+    switch (p[2]) {
+      case 0: binaryOp<0>(a, b, out, n, m, swap); break;
+      case 1: binaryOp<1>(a, b, out, n, m, swap); break;
+      case 2: binaryOp<2>(a, b, out, n, m, swap); break;
+      case 3: binaryOp<3>(a, b, out, n, m, swap); break;
+      default: throw std::invalid_argument("binary: unknown op");
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// unary(x, out, [n, op], alpha): 0 relu, 1 step (x > 0 ? 1 : alpha, NaN stays NaN), 2 square, 3 sqrt.
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* x = f32(info[0]);
+    float* out = f32(info[1]);
+    auto p = ints(info[2]);
+    const float alpha = info[3].As<Napi::Number>().FloatValue();
+    const size_t n = p[0];
+    switch (p[1]) {
+      case 0:
+#pragma omp parallel for if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = x[i] < 0.f ? 0.f : x[i];
+        break;
+      case 1:
+#pragma omp parallel for if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
+        break;
+      case 2:
+#pragma omp parallel for if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = x[i] * x[i];
+        break;
+      case 3:
+#pragma omp parallel for if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = std::sqrt(x[i]);
+        break;
+      default:
+        throw std::invalid_argument("unary: unknown op");
     }
     return info.Env().Undefined();
   });
@@ -393,6 +502,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("matmul", Napi::Function::New(env, Matmul));
   exports.Set("maxPool", Napi::Function::New(env, MaxPool));
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("unary", Napi::Function::New(env, Unary));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

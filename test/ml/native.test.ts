@@ -169,6 +169,32 @@ describe('native backend', { skip }, () => {
       }
     });
 
+    test('element-wise Add, Sub, Multiply, RealDiv (same shape, bias broadcast either side, scalar) and Relu, Step, Square, Sqrt', async () => {
+      for (const [as, bs] of [
+        [[2, 5, 5, 3], [2, 5, 5, 3]],
+        [[64, 7, 7, 33], [33]],
+        [[5], [3, 4, 5]],
+        [[4, 9], [1, 9]],
+        [[1, 1, 6], [2, 3, 6]],
+        [[3, 7], []],
+        [[], [2, 300]],
+        [[70000], [70000]],
+      ] as Array<[number[], number[]]>) {
+        for (const op of [tf.Add, tf.Sub, tf.Multiply, tf.RealDiv]) {
+          const a = make(as);
+          const b = make(bs);
+          if (op === tf.RealDiv) b.data = b.data.map((v) => (Math.abs(v) < 0.1 ? 0.5 : v));
+          await expectSameAsCpu(op, { a, b }, {}, `${op} ${as} ${bs}`);
+        }
+      }
+      for (const shape of [[3, 11, 11, 7], [1], [100001]]) {
+        const x = make(shape);
+        for (const op of [tf.Relu, tf.Step, tf.Square]) await expectSameAsCpu(op, { x }, op === tf.Step ? { alpha: 0 } : {}, `${op} ${shape}`);
+        await expectSameAsCpu(tf.Step, { x }, { alpha: 0.25 }, `Step alpha ${shape}`);
+        await expectSameAsCpu(tf.Sqrt, { x: { shape, data: x.data.map(Math.abs) } }, {}, `Sqrt ${shape}`);
+      }
+    });
+
     test('what the native kernels do not cover runs the wasm kernel (NCHW-free, int32, PReLU)', async () => {
       const x = make([1, 5, 5, 2]);
       const filter = make([3, 3, 2, 3]);

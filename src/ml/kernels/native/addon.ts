@@ -19,6 +19,10 @@ export interface NativeAddon {
   matmul(a: F32, b: F32, c: F32, params: Int32Array, bias: F32 | null): void;
   maxPool(x: F32, y: F32, geometry: Int32Array): void;
   maxPoolGrad(dy: F32, x: F32, dx: F32, geometry: Int32Array): void;
+  /** out = a op b, b of a's size, repeated along a's last axes, or a scalar; params [n, m, op, swap]. */
+  binary(a: F32, b: F32, out: F32, params: Int32Array): void;
+  /** params [n, op]: 0 relu, 1 step (alpha below zero), 2 square, 3 sqrt. */
+  unary(x: F32, out: F32, params: Int32Array, alpha: number): void;
   setThreads(n: number): void;
   info(): { onednn: string; threads: number; isa: number; cached: number };
 }
