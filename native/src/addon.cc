@@ -12,7 +12,12 @@
 #include <omp.h>
 #include <oneapi/dnnl/dnnl.hpp>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -316,11 +321,49 @@ Napi::Value MaxPool(const Napi::CallbackInfo& info) {
   });
 }
 
+// The two passes of a max-pool gradient over one window position's C channels, with SSE2 masks
+// where available (every x86-64): GCC leaves the select loops scalar and branchy, and the branches
+// miss on real data (14 ns per element measured, against ~1 with the masks).
+inline void windowMax(const float* in, float* best, float* where, float k, int C) {
+  int ch = 0;
+#ifdef __SSE2__
+  const __m128 kv = _mm_set1_ps(k);
+  for (; ch + 4 <= C; ch += 4) {
+    const __m128 v = _mm_loadu_ps(in + ch), b = _mm_loadu_ps(best + ch), w = _mm_loadu_ps(where + ch);
+    const __m128 gt = _mm_cmpgt_ps(v, b);  // false for NaN: NaN never wins
+    _mm_storeu_ps(best + ch, _mm_or_ps(_mm_and_ps(gt, v), _mm_andnot_ps(gt, b)));
+    _mm_storeu_ps(where + ch, _mm_or_ps(_mm_and_ps(gt, kv), _mm_andnot_ps(gt, w)));
+  }
+#endif
+  for (; ch < C; ch++) {
+    if (in[ch] > best[ch]) {
+      best[ch] = in[ch];
+      where[ch] = k;
+    }
+  }
+}
+
+inline void routeGradient(float* out, const float* d, const float* where, float k, int C, bool store) {
+  int ch = 0;
+#ifdef __SSE2__
+  const __m128 kv = _mm_set1_ps(k);
+  for (; ch + 4 <= C; ch += 4) {
+    const __m128 g = _mm_and_ps(_mm_cmpeq_ps(_mm_loadu_ps(where + ch), kv), _mm_loadu_ps(d + ch));
+    _mm_storeu_ps(out + ch, store ? g : _mm_add_ps(_mm_loadu_ps(out + ch), g));
+  }
+#endif
+  for (; ch < C; ch++) {
+    const float g = where[ch] == k ? d[ch] : 0.f;
+    out[ch] = store ? g : out[ch] + g;
+  }
+}
+
 // maxPoolGrad(dy, x, dx, geometry): each window's gradient goes to its first maximum (row by row),
 // which is where the tfjs cpu backend routes it when a window holds ties (and nowhere when the
-// window holds only -inf or NaN). Two passes per window, both vectorisable over channels: the max,
-// then the first position equal to it. Windows that do not overlap (stride ≥ filter, the usual 2×2
-// pooling) write dx directly; overlapping ones add into a zeroed dx.
+// window holds only -inf or NaN). Two passes per window, written as selects so that they
+// vectorise over channels (a branchy version measured 14 ns per element on random data, branch
+// misses): the index of the first strict maximum, then dy to that index. Windows that do not
+// overlap (stride ≥ filter, the usual 2×2 pooling) store into dx, overlapping ones add.
 Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     const float* dy = f32(info[0]);
@@ -331,52 +374,45 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
     const size_t image = size_t(g.h) * g.w * C;
     const bool disjoint = g.sh >= (g.fh - 1) * g.dh + 1 && g.sw >= (g.fw - 1) * g.dw + 1;
     const float ninf = -std::numeric_limits<float>::infinity();
+    // Per-channel state of the current window, 64-byte aligned on each thread's own cache lines.
+    const int padC = (C + 15) / 16 * 16;
 #pragma omp parallel
     {
-      std::vector<float> best(C), done(C);
-#pragma omp for
+      std::vector<float> bestStore(padC + 16);
+      std::vector<float> whereStore(padC + 16);
+      float* best = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(bestStore.data()) + 63) & ~uintptr_t(63));
+      // The window position (fy·fw + fx) of each channel's maximum, as a float (exact) so that one
+      // SIMD mask selects both the value and its position.
+      float* where = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(whereStore.data()) + 63) & ~uintptr_t(63));
+#pragma omp for schedule(static)
       for (int b = 0; b < g.n; b++) {
         float* dxb = dx + b * image;
         const float* xb = x + b * image;
-        // Disjoint windows still leave uncovered rows/columns (and padding) at zero.
+        // Rows/columns no window covers stay zero.
         std::memset(dxb, 0, image * sizeof(float));
         for (int oy = 0; oy < g.oh; oy++) {
           for (int ox = 0; ox < g.ow; ox++) {
-            std::fill(best.begin(), best.end(), ninf);
+            for (int ch = 0; ch < C; ch++) {
+              best[ch] = ninf;
+              where[ch] = -1.f;
+            }
             for (int fy = 0; fy < g.fh; fy++) {
               const int iy = oy * g.sh - g.pt + fy * g.dh;
               if (iy < 0 || iy >= g.h) continue;
               for (int fx = 0; fx < g.fw; fx++) {
                 const int ix = ox * g.sw - g.pl + fx * g.dw;
                 if (ix < 0 || ix >= g.w) continue;
-                const float* in = xb + (size_t(iy) * g.w + ix) * C;
-                for (int ch = 0; ch < C; ch++) best[ch] = in[ch] > best[ch] ? in[ch] : best[ch];
+                windowMax(xb + (size_t(iy) * g.w + ix) * C, best, where, float(fy * g.fw + fx), C);
               }
             }
-            const float* d = dy + ((size_t(b) * g.oh + oy) * g.ow + ox) * C;
-            for (int ch = 0; ch < C; ch++) done[ch] = best[ch] == ninf ? 1.f : 0.f;
+            const float* __restrict d = dy + ((size_t(b) * g.oh + oy) * g.ow + ox) * C;
             for (int fy = 0; fy < g.fh; fy++) {
               const int iy = oy * g.sh - g.pt + fy * g.dh;
               if (iy < 0 || iy >= g.h) continue;
               for (int fx = 0; fx < g.fw; fx++) {
                 const int ix = ox * g.sw - g.pl + fx * g.dw;
                 if (ix < 0 || ix >= g.w) continue;
-                const size_t at = (size_t(iy) * g.w + ix) * C;
-                const float* in = xb + at;
-                float* out = dxb + at;
-                if (disjoint) {
-                  for (int ch = 0; ch < C; ch++) {
-                    const bool hit = done[ch] == 0.f && in[ch] == best[ch];
-                    out[ch] = hit ? d[ch] : 0.f;
-                    done[ch] = hit ? 1.f : done[ch];
-                  }
-                } else {
-                  for (int ch = 0; ch < C; ch++) {
-                    const bool hit = done[ch] == 0.f && in[ch] == best[ch];
-                    out[ch] += hit ? d[ch] : 0.f;
-                    done[ch] = hit ? 1.f : done[ch];
-                  }
-                }
+                routeGradient(dxb + (size_t(iy) * g.w + ix) * C, d, where, float(fy * g.fw + fx), C, disjoint);
               }
             }
           }
@@ -477,6 +513,33 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   });
 }
 
+// adam(value, m, v, g, newValue, newM, newV, [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]): one
+// Adam step for one variable, the same float operations in the same order as tfjs-core's
+// AdamOptimizer.applyGradients, which spends 12 kernel calls on it.
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* value = f32(info[0]);
+    const float* m = f32(info[1]);
+    const float* v = f32(info[2]);
+    const float* g = f32(info[3]);
+    float* nvalue = f32(info[4]);
+    float* nm = f32(info[5]);
+    float* nv = f32(info[6]);
+    const float* c = f32(info[7]);
+    const size_t n = info[0].As<Napi::Float32Array>().ElementLength();
+    const float b1 = c[0], omb1 = c[1], b2 = c[2], omb2 = c[3], oma1 = c[4], oma2 = c[5], eps = c[6], neglr = c[7];
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+      const float m1 = m[i] * b1 + g[i] * omb1;
+      const float v1 = v[i] * b2 + (g[i] * g[i]) * omb2;
+      nm[i] = m1;
+      nv[i] = v1;
+      nvalue[i] = ((m1 / oma1) / (std::sqrt(v1 / oma2) + eps)) * neglr + value[i];
+    }
+    return info.Env().Undefined();
+  });
+}
+
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   int n = info[0].As<Napi::Number>().Int32Value();
   omp_set_num_threads(n);
@@ -504,6 +567,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("adam", Napi::Function::New(env, Adam));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads));
   exports.Set("info", Napi::Function::New(env, Info));
   return exports;

@@ -208,20 +208,23 @@ describe('native backend', { skip }, () => {
 
   describe('training', () => {
     test('simple-cnn trains to the same weights on native as on cpu; strong-cnn to the same accuracy as on wasm', async () => {
-      const run = async (backend: string) => {
-        await tf.setBackend(backend);
-        const m = buildModel('simple-cnn', { numClasses: 4, seed: 3 });
-        await train(m, { train: bands(48, 5) }, { epochs: 1, batchSize: 16, optimizer: { type: 'sgd', learningRate: 0.05 }, seed: 2 });
-        const w = m.getWeights().map((t) => Float32Array.from(t.dataSync()));
-        m.dispose();
-        return w;
-      };
-      const expected = await run('cpu');
-      const actual = await run('native');
-      expected.forEach((e, i) => {
-        const err = relError(actual[i], e);
-        assert.ok(err <= 1e-3, `weight ${i}: relative error ${err}`);
-      });
+      // sgd, and adam (one fused native kernel per variable on this backend, see adam.ts).
+      for (const optimizer of [{ type: 'sgd', learningRate: 0.05 }, { type: 'adam', learningRate: 0.01 }] as const) {
+        const run = async (backend: string) => {
+          await tf.setBackend(backend);
+          const m = buildModel('simple-cnn', { numClasses: 4, seed: 3 });
+          await train(m, { train: bands(48, 5) }, { epochs: 1, batchSize: 16, optimizer, seed: 2 });
+          const w = m.getWeights().map((t) => Float32Array.from(t.dataSync()));
+          m.dispose();
+          return w;
+        };
+        const expected = await run('cpu');
+        const actual = await run('native');
+        expected.forEach((e, i) => {
+          const err = relError(actual[i], e);
+          assert.ok(err <= 1e-3, `${optimizer.type}: weight ${i}: relative error ${err}`);
+        });
+      }
 
       const accuracy = async (backend: string) => {
         await tf.setBackend(backend);

@@ -23,6 +23,8 @@ export interface NativeAddon {
   binary(a: F32, b: F32, out: F32, params: Int32Array): void;
   /** params [n, op]: 0 relu, 1 step (alpha below zero), 2 square, 3 sqrt. */
   unary(x: F32, out: F32, params: Int32Array, alpha: number): void;
+  /** One Adam step: consts [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */
+  adam(value: F32, m: F32, v: F32, g: F32, newValue: F32, newM: F32, newV: F32, consts: Float32Array): void;
   setThreads(n: number): void;
   info(): { onednn: string; threads: number; isa: number; cached: number };
 }

@@ -6,6 +6,7 @@
 import * as tf from '../../tf.js';
 import type { BackendWasm } from '../wasm_util.js';
 import type { NativeAddon } from './addon.js';
+import { nativeAdamKernel, patchAdam } from './adam.js';
 import { NATIVE_KERNELS, bindAddon } from './kernels.js';
 
 export { NATIVE_KERNELS, nativeFallbacks, setNativeGemm } from './kernels.js';
@@ -24,8 +25,9 @@ export function registerNativeBackend(wasm: BackendWasm, addon: NativeAddon, thr
   bindAddon(addon);
   tf.registerBackend('native', () => wasm, 0);
   tf.copyRegisteredKernels('wasm', 'native');
-  for (const cfg of NATIVE_KERNELS) {
+  for (const cfg of [...NATIVE_KERNELS, nativeAdamKernel(addon)]) {
     if (tf.getKernel(cfg.kernelName, 'native')) tf.unregisterKernel(cfg.kernelName, 'native');
     tf.registerKernel(cfg);
   }
+  patchAdam();
 }
