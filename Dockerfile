@@ -16,7 +16,12 @@ COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma ./prisma
 # Install scripts are skipped: the native TensorFlow packages (optional) would download libtensorflow.
 # They are removed here; the GPU target installs its own. Everything else ships prebuilt binaries.
+# The native backend's addon (native/) is built here against oneDNN and OpenBLAS; the cpu image
+# below carries their runtime libraries. Without them the service runs on wasm.
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ libdnnl-dev libopenblas-dev && rm -rf /var/lib/apt/lists/*
+COPY native ./native
 RUN npm ci --ignore-scripts \
+ && node native/build.mjs \
  && PRISMA_SCHEMA_ENGINE_BINARY="$(command -v node)" npx prisma generate \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow/tfjs-node node_modules/@tensorflow/tfjs-node-gpu
@@ -24,7 +29,9 @@ RUN npm ci --ignore-scripts \
 # ---- CPU image: API and worker, wasm backend ----------------------------------------------------
 FROM ${NODE_IMAGE} AS cpu
 ENV NODE_ENV=production DATA_DIR=/data PORT=3000 TFJS_BACKEND=auto
+RUN apt-get update && apt-get install -y --no-install-recommends libdnnl2 libopenblas0-pthread && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
+COPY --from=deps /app/native ./native
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json prisma.config.ts tsconfig.json ./
 COPY prisma ./prisma
