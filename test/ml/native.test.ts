@@ -13,6 +13,7 @@ import seedrandom from 'seedrandom';
 import * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
 import { loadNativeAddon, nativeFallbacks, setNativeGemm } from '../../src/ml/kernels/native/index.js';
+import { convGeometry } from '../../src/ml/kernels/native/addon.js';
 import { buildModel } from '../../src/ml/models.js';
 import { train } from '../../src/ml/train.js';
 import { evaluate, predictProbs } from '../../src/ml/evaluate.js';
@@ -192,6 +193,18 @@ describe('native backend', { skip }, () => {
         for (const op of [tf.Relu, tf.Step, tf.Square]) await expectSameAsCpu(op, { x }, op === tf.Step ? { alpha: 0 } : {}, `${op} ${shape}`);
         await expectSameAsCpu(tf.Step, { x }, { alpha: 0.25 }, `Step alpha ${shape}`);
         await expectSameAsCpu(tf.Sqrt, { x: { shape, data: x.data.map(Math.abs) } }, {}, `Sqrt ${shape}`);
+      }
+    });
+
+    test("the models' convolutions run on optimised oneDNN kernels, not its reference loops", () => {
+      const a = addon as Exclude<typeof addon, string>;
+      // keras-cnn's and strong-cnn's convolutions at batch 64 (and 1, as when serving one image).
+      for (const [b, h, c, oc, k] of [[64, 28, 1, 32, 3], [64, 13, 32, 64, 3], [64, 5, 64, 64, 3], [64, 28, 1, 32, 5], [64, 12, 32, 64, 5], [1, 13, 32, 64, 3]]) {
+        const info = tf.backend_util.computeConv2DInfo([b, h, h, c], [k, k, c, oc], 1, 1, 'valid');
+        for (const op of ['F', 'D', 'W'] as const) {
+          const impl = a.convImpl(op, convGeometry(info));
+          assert.doesNotMatch(impl, /^ref/, `${op} ${[b, h, h, c]} ${k}×${k}→${oc}: ${impl}`);
+        }
       }
     });
 
