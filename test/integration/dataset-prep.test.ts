@@ -4,10 +4,11 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { expectError, startService, submit, waitForJob } from '../helpers.js';
+import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
-const svc = await startService({ api: true, worker: true });
+// The IDX server is on loopback: lift the private-network rule explicitly.
+const svc = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
 const { app } = svc;
 const slice = await mnistSlice(2000, 500);
 const good = gzipAll(slice);
@@ -54,7 +55,7 @@ describe('dataset-prep of MNIST, split standard', () => {
     const job = await submit(app, 'dataset-prep', { source: 'mnist', split: 'standard', seed: 1, name: 'mnist-std' });
     const done = await waitForJob(app, job.id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    const again = done.result as any;
+    const again = resultOf(done, 'dataset-prep');
     assert.deepEqual(again.files, first.files);
     const manifests = await Promise.all(
       [first.datasetId, again.datasetId].map((id: string) => readFile(path.join(svc.config.DATA_DIR, 'datasets', id, 'manifest.json'))),
@@ -77,7 +78,7 @@ describe('dataset-prep from a URL', () => {
     });
     const done = await waitForJob(app, job.id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    const r = done.result as any;
+    const r = resultOf(done, 'dataset-prep');
     assert.equal(r.counts.train + r.counts.val + r.counts.test, 2500 + 2000, 'pooled 2500, plus one augmented copy of each train image');
     assert.equal(r.counts.val, 250);
     assert.equal(r.counts.test, 250);
@@ -106,7 +107,7 @@ describe('events and cancel', () => {
     const job = await submit(app, 'dataset-prep', { source: { url: server.url('good') }, seed: 5 });
     const res = await app.inject(`/v1/jobs/${job.id}/events`);
     assert.equal(res.headers['content-type'], 'text/event-stream');
-    const events = res.body.split('\n\n').filter(Boolean).map((block) => block.split('\n')[0]!.replace('event: ', ''));
+    const events = res.body.split('\n\n').filter(Boolean).map((block) => /^event: (.*)$/m.exec(block)?.[1]).filter(Boolean);
     assert.ok(events.includes('status'));
     assert.equal(events.at(-1), 'end');
     assert.match(res.body, /"status":"succeeded"/);

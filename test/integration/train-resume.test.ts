@@ -7,9 +7,11 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, it } from 'node:test';
-import { startService, submit, waitForJob } from '../helpers.js';
+import { startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
+// The IDX server below is on loopback: the API and every worker here (forked ones too) may fetch from it.
+process.env.OUTBOUND_ALLOW_PRIVATE = 'true';
 const api = await startService({ api: true, worker: false });
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(3000, 300)) });
 const workers: Awaited<ReturnType<typeof startService>>[] = [];
@@ -45,7 +47,7 @@ it('resumes a killed worker’s training from its last checkpoint with one metri
   workers.push(await startService({ api: false, worker: true, workerOptions: { lockDurationMs: 3000, stalledIntervalMs: 1000 } }));
   const done = await waitForJob(api.app, job.id, { timeoutMs: 180_000 });
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-  const result = done.result as any;
+  const result = resultOf(done, 'train');
   assert.ok(result.resumedFromEpoch >= 1 && result.resumedFromEpoch < epochs, `resumed from ${result.resumedFromEpoch}`);
   assert.equal(done.attempts, 2);
   const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
@@ -75,9 +77,19 @@ it('a worker shutting down hands its training back to the queue; the next one re
   workers.push(await startService({ api: false, worker: true }));
   const done = await waitForJob(api.app, job.id, { timeoutMs: 180_000 });
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-  const result = done.result as any;
+  const result = resultOf(done, 'train');
   assert.ok(result.resumedFromEpoch >= 1 && result.resumedFromEpoch < epochs, `resumed from ${result.resumedFromEpoch}`);
   const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
   assert.deepEqual(metrics.map((m: any) => m.epoch), [1, 2, 3, 4, 5]);
-  assert.equal(existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)), false, 'the checkpoint goes once the model is saved');
+  // The history tells the whole story, in order, with times.
+  assert.deepEqual(
+    done.history!.map((h) => [h.status, h.reason]),
+    [['queued', undefined], ['running', undefined], ['requeued', 'the worker is shutting down'], ['running', 'attempt 2'], ['succeeded', undefined]],
+  );
+  const times = done.history!.map((h) => Date.parse(h.at));
+  assert.deepEqual([...times].sort((a, b) => a - b), times);
+  // Deleted right after the terminal status is committed (never before: a rerun would need it).
+  const gone = Date.now() + 5000;
+  while (existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)), false, 'the checkpoint goes once the job has succeeded');
 });

@@ -6,19 +6,22 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { loadModel } from '../../ml/model-io.js';
 import { predictProbs } from '../../ml/evaluate.js';
+import { normalizePixels } from '../../ml/data/normalize.js';
+import { accuracyFromConfusion, argmax, confusionMatrix } from '../../ml/metrics.js';
 import type { Normalization } from '../../ml/types.js';
 import { inputsToBatch } from '../../serving/inputs.js';
-import { normalizePixels } from '../../serving/normalize.js';
+import type { Prediction, PredictionRecord } from '../../serving/answer.js';
+import { AppError } from '../../shared/errors.js';
 import { resolveModel } from '../../shared/model-registry.js';
-import type { PredictJobParams, PredictJobResult } from '../../shared/jobs.js';
-import type { Processor } from '../job-context.js';
+import type { PredictJobResult } from '../../jobs/contract.js';
+import type { Processor } from '../../jobs/registry.js';
 import { loadRunData } from '../training-run.js';
 
 /** Inline predictions are also returned in the result up to this many; the file always has them all. */
 const INLINE_RESULT_LIMIT = 1000;
 const CHUNK = 1024;
 
-export const predictJob: Processor<PredictJobParams> = async (ctx) => {
+export const predictJob: Processor<'predict'> = async (ctx) => {
   const p = ctx.params;
   const t0 = performance.now();
   const row = await resolveModel(ctx.db, p.model);
@@ -33,7 +36,7 @@ export const predictJob: Processor<PredictJobParams> = async (ctx) => {
     const data = await loadRunData(ctx, p.dataset.datasetId, { [p.dataset.split]: p.dataset.limit }, norm);
     const set = data[p.dataset.split];
     if (set.height !== h || set.width !== w) {
-      throw Object.assign(new Error(`Dataset images are ${set.height}×${set.width}, the model takes ${h}×${w}`), { code: 'INPUT_SHAPE_MISMATCH' });
+      throw new AppError('INPUT_SHAPE_MISMATCH', `Dataset images are ${set.height}×${set.width}, the model takes ${h}×${w}`);
     }
     ({ images, labels, count } = set);
   } else {
@@ -46,9 +49,8 @@ export const predictJob: Processor<PredictJobParams> = async (ctx) => {
   const file = path.join(ctx.config.DATA_DIR, 'predictions', `${ctx.id}.jsonl`);
   await mkdir(path.dirname(file), { recursive: true });
   const out = createWriteStream(file);
-  const confusion = labels ? Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0)) : null;
-  const inline: { class: number; probabilities: number[] }[] = [];
-  let correct = 0;
+  const predicted = labels ? new Uint32Array(count) : null;
+  const inline: Prediction[] = [];
   try {
     for (let start = 0; start < count; start += CHUNK) {
       if (ctx.cancelled()) return undefined;
@@ -57,15 +59,12 @@ export const predictJob: Processor<PredictJobParams> = async (ctx) => {
       let text = '';
       for (let i = 0; i < n; i++) {
         const row = Array.from(probs.subarray(i * numClasses, (i + 1) * numClasses));
-        let best = 0;
-        for (let c = 1; c < numClasses; c++) if (row[c]! > row[best]!) best = c;
+        const best = argmax(row);
         const label = labels ? labels[start + i]! : undefined;
-        if (confusion && label !== undefined) {
-          confusion[label]![best]!++;
-          if (label === best) correct++;
-        }
+        if (predicted) predicted[start + i] = best;
         if (!labels && inline.length < INLINE_RESULT_LIMIT) inline.push({ class: best, probabilities: row });
-        text += `${JSON.stringify({ index: start + i, class: best, probabilities: row, ...(label !== undefined ? { label } : {}) })}\n`;
+        const record: PredictionRecord = { index: start + i, class: best, probabilities: row, ...(label !== undefined ? { label } : {}) };
+        text += `${JSON.stringify(record)}\n`;
       }
       if (!out.write(text)) await once(out, 'drain');
       ctx.progress({ percent: (100 * (start + n)) / count, stage: 'predict' });
@@ -75,11 +74,12 @@ export const predictJob: Processor<PredictJobParams> = async (ctx) => {
     await once(out, 'close');
     model.dispose();
   }
-  const result: PredictJobResult & { predictions?: typeof inline } = {
+  const confusion = labels && predicted ? confusionMatrix(labels, predicted, numClasses, count) : null;
+  const result: PredictJobResult = {
     modelId: row.id,
     count,
     predictionsFile: path.relative(ctx.config.DATA_DIR, file),
-    ...(confusion ? { accuracy: correct / count, confusionMatrix: confusion } : { predictions: inline }),
+    ...(confusion ? { accuracy: accuracyFromConfusion(confusion), confusionMatrix: confusion } : { predictions: inline }),
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   return result;
