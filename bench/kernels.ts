@@ -3,6 +3,8 @@
 // per second at batch 64 and a per-kernel profile of one training step.
 //
 //   node --import tsx bench/kernels.ts [--steps 20] [--batch 64] [--skip-before] [--arch strong-cnn]
+//   node --import tsx bench/kernels.ts --backend native [--gemm openblas]
+//     the native backend: per kernel wasm's (ours) → native's, then its throughput and profile
 //
 // Times are CPU time of this process (process.cpuUsage) next to wall time: other work on the
 // machine inflates wall time, CPU time much less. Keep runs short; the CPU is shared.
@@ -13,6 +15,7 @@ import { buildModel, isArchitecture } from '../src/ml/models.js';
 import { train } from '../src/ml/train.js';
 import type { ImageSet } from '../src/ml/types.js';
 import { WASM_KERNELS, registerWasmKernels, unregisterWasmKernels } from '../src/ml/kernels/index.js';
+import { NATIVE_KERNELS, setNativeGemm } from '../src/ml/kernels/native/index.js';
 
 const { values: opts } = parseArgs({
   options: {
@@ -20,12 +23,15 @@ const { values: opts } = parseArgs({
     batch: { type: 'string', default: '64' },
     'skip-before': { type: 'boolean', default: false },
     arch: { type: 'string', default: 'keras-cnn' },
+    backend: { type: 'string', default: 'wasm' },
+    gemm: { type: 'string', default: 'onednn' },
   },
 });
 const STEPS = Number(opts.steps);
 if (!isArchitecture(opts.arch!)) throw new Error(`--arch: unknown architecture ${opts.arch}`);
 const ARCH = opts.arch;
 const BATCH = Number(opts.batch);
+const BACKEND = opts.backend === 'native' ? 'native' : 'wasm';
 
 interface Timing {
   wall: number;
@@ -85,21 +91,23 @@ function stepKernels(B: number): Array<{ label: string; kernel: string; inputs: 
   return out;
 }
 
-function timeKernel(kernel: string, inputs: Record<string, tf.Tensor>, attrs: object): Timing | undefined {
-  if (!tf.getKernel(kernel, 'wasm')) return undefined;
+function timeKernel(kernel: string, inputs: Record<string, tf.Tensor>, attrs: object, backend = 'wasm'): Timing | undefined {
+  if (!tf.getKernel(kernel, backend)) return undefined;
+  // wasm and native share one backend instance: switching moves no data.
+  void tf.setBackend(backend);
   return measure(() => {
     const r = tf.engine().runKernel(kernel, inputs as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
     r.dispose();
   });
 }
 
-/** Wraps every wasm kernel to add up its CPU and wall time per (name, shapes) while `on`. */
-function kernelProfiler() {
+/** Wraps every kernel of `backend` to add up its CPU and wall time per (name, shapes) while `on`. */
+function kernelProfiler(backend: string) {
   const rows = new Map<string, { name: string; shapes: string; cpu: number; wall: number; calls: number }>();
   let depth = 0;
   let on = false;
   const wrapped: tf.KernelConfig[] = [];
-  for (const cfg of tf.getKernelsForBackend('wasm')) {
+  for (const cfg of tf.getKernelsForBackend(backend)) {
     const inner = cfg.kernelFunc;
     const kernelFunc: tf.KernelFunc = (args) => {
       if (!on || depth > 0) return inner(args);
@@ -121,7 +129,7 @@ function kernelProfiler() {
         rows.set(key, row);
       }
     };
-    tf.unregisterKernel(cfg.kernelName, 'wasm');
+    tf.unregisterKernel(cfg.kernelName, backend);
     tf.registerKernel({ ...cfg, kernelFunc });
     wrapped.push(cfg);
   }
@@ -132,7 +140,7 @@ function kernelProfiler() {
     },
     restore() {
       for (const cfg of wrapped) {
-        tf.unregisterKernel(cfg.kernelName, 'wasm');
+        tf.unregisterKernel(cfg.kernelName, backend);
         tf.registerKernel(cfg);
       }
     },
@@ -140,13 +148,26 @@ function kernelProfiler() {
 }
 
 async function main() {
-  const info = await initBackend('wasm');
+  const info = await initBackend(BACKEND);
   console.log(`backend ${info.name} simd=${info.simd} threads=${info.threads}; batch ${BATCH}`);
+  if (BACKEND === 'native') {
+    setNativeGemm(opts.gemm === 'openblas' ? 'openblas' : 'onednn');
+    console.log('\nper kernel, ms (wasm backend, with our wasm kernels → native)');
+    for (const c of stepKernels(BATCH)) {
+      const inputs = c.inputs();
+      const wasm = timeKernel(c.kernel, inputs, c.attrs, 'wasm');
+      const native = timeKernel(c.kernel, inputs, c.attrs, 'native');
+      tf.dispose(Object.values(inputs));
+      const ours = NATIVE_KERNELS.some((k) => k.kernelName === c.kernel);
+      console.log(`  ${c.label.padEnd(38)} ${fmt(wasm)}  → ${fmt(native)}${ours ? '' : '  (wasm kernel)'}`);
+    }
+    await tf.setBackend('native');
+  }
 
   // 1. Per-kernel: package kernels vs ours.
   const cases = stepKernels(BATCH);
   const before = new Map<string, Timing | undefined>();
-  if (!opts['skip-before']) {
+  if (!opts['skip-before'] && BACKEND === 'wasm') {
     unregisterWasmKernels();
     for (const c of cases) {
       const inputs = c.inputs();
@@ -155,8 +176,8 @@ async function main() {
     }
     registerWasmKernels();
   }
-  console.log('\nper kernel, ms (package kernel → ours)');
-  for (const c of cases) {
+  if (BACKEND === 'wasm') console.log('\nper kernel, ms (package kernel → ours)');
+  for (const c of BACKEND === 'wasm' ? cases : []) {
     const inputs = c.inputs();
     const after = timeKernel(c.kernel, inputs, c.attrs);
     tf.dispose(Object.values(inputs));
@@ -196,7 +217,7 @@ async function main() {
   console.log(`inference: ${((STEPS * BATCH) / inferWall * 1000).toFixed(0)} samples/s wall (${((STEPS * BATCH) / inferCpu * 1000).toFixed(0)} per CPU-second)`);
 
   // 3. Per-kernel profile of training steps (median-free: summed over a few steps, shown per step).
-  const prof = kernelProfiler();
+  const prof = kernelProfiler(BACKEND);
   const profSteps = 5;
   prof.on = true;
   const c2 = cpuMs();
@@ -208,7 +229,7 @@ async function main() {
   const total = rows.reduce((s, r) => s + r.cpu, 0) / profSteps;
   console.log(`\nprofile of one training step: ${stepCpu.toFixed(1)} ms CPU, of which kernels ${total.toFixed(1)} ms`);
   for (const r of rows.slice(0, 25)) {
-    console.log(`  ${(r.cpu / profSteps).toFixed(2).padStart(6)} ms  ${String(r.calls / profSteps).padStart(2)}×  ${r.name} ${r.shapes}`);
+    console.log(`  ${(r.cpu / profSteps).toFixed(2).padStart(6)} ms cpu ${(r.wall / profSteps).toFixed(2).padStart(6)} wall  ${String(r.calls / profSteps).padStart(2)}×  ${r.name} ${r.shapes}`);
   }
   const rest = rows.slice(25).reduce((s, r) => s + r.cpu, 0) / profSteps;
   console.log(`  ${rest.toFixed(2).padStart(6)} ms  the other ${Math.max(0, rows.length - 25)} kernel/shape pairs`);

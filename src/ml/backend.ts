@@ -1,9 +1,10 @@
 // Chooses the TensorFlow.js backend once per process.
 //
 // TFJS_BACKEND=auto (default) tries, in order: @tensorflow/tfjs-node-gpu (only when a GPU is visible),
-// @tensorflow/tfjs-node, @tensorflow/tfjs-backend-wasm, then the pure-JS cpu backend. An explicit
-// value (`tensorflow-gpu`/`gpu`, `tensorflow`, `wasm`, `cpu`) forces that backend and fails with an
-// Error naming the package to install. The native packages are optional dependencies (their install
+// @tensorflow/tfjs-node, `native` (the wasm backend with our oneDNN addon's kernels, when native/ was
+// built), @tensorflow/tfjs-backend-wasm, then the pure-JS cpu backend. An explicit value
+// (`tensorflow-gpu`/`gpu`, `tensorflow`, `native`, `wasm`, `cpu`) forces that backend and fails with
+// an Error naming what to install. The tfjs-node packages are optional dependencies (their install
 // downloads libtensorflow), so they are loaded with dynamic import() and may be absent.
 import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -12,22 +13,24 @@ import { dirname, join } from 'node:path';
 import * as tf from './tf.js';
 import { registerWasmKernels } from './kernels/index.js';
 import { prepareSimdKernels } from './kernels/simd.js';
+import { loadNativeAddon, registerNativeBackend } from './kernels/native/index.js';
 
-export type BackendKind = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export type BackendKind = 'tensorflow-gpu' | 'tensorflow' | 'native' | 'wasm' | 'cpu';
 
 export interface BackendInfo {
-  /** The tfjs backend name as `tf.getBackend()` reports it (`tensorflow`, `wasm`, `cpu`). */
+  /** The tfjs backend name as `tf.getBackend()` reports it (`tensorflow`, `native`, `wasm`, `cpu`). */
   name: string;
   kind: BackendKind;
-  /** wasm only: threads XNNPACK uses (TFJS_WASM_THREADS, see loadThreadedWasm). */
+  /** wasm and native: threads XNNPACK (and the addon's OpenMP pool) use (TFJS_WASM_THREADS). */
   threads?: number;
-  /** wasm only: whether the SIMD binary was loaded. */
+  /** wasm and native: whether the SIMD binary was loaded. */
   simd?: boolean;
 }
 
 const PACKAGES: Record<BackendKind, string> = {
   'tensorflow-gpu': '@tensorflow/tfjs-node-gpu',
   tensorflow: '@tensorflow/tfjs-node',
+  native: 'libdnnl-dev and libopenblas-dev, then run npm run build:native',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
 };
@@ -43,8 +46,8 @@ export function parseBackendRequest(value: string | undefined): BackendKind | 'a
   if (v === '' || v === 'auto') return 'auto';
   if (v === 'gpu' || v === 'tensorflow-gpu' || v === 'tfjs-node-gpu') return 'tensorflow-gpu';
   if (v === 'tensorflow' || v === 'node' || v === 'tfjs-node') return 'tensorflow';
-  if (v === 'wasm' || v === 'cpu') return v;
-  throw new Error(`Unknown TFJS_BACKEND "${value}": use auto, tensorflow-gpu (gpu), tensorflow, wasm or cpu`);
+  if (v === 'native' || v === 'wasm' || v === 'cpu') return v;
+  throw new Error(`Unknown TFJS_BACKEND "${value}": use auto, tensorflow-gpu (gpu), tensorflow, native, wasm or cpu`);
 }
 
 /**
@@ -75,7 +78,7 @@ async function select(request: BackendKind | 'auto'): Promise<BackendInfo> {
     return info;
   }
   const reasons: string[] = [];
-  for (const kind of ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const) {
+  for (const kind of ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'] as const) {
     const info = await tryBackend(kind);
     if (typeof info !== 'string') return info;
     reasons.push(`${kind}: ${info}`);
@@ -96,6 +99,8 @@ async function tryBackend(kind: BackendKind): Promise<BackendInfo | string> {
       case 'tensorflow':
         await importOptional(PACKAGES.tensorflow);
         return await activate('tensorflow', kind);
+      case 'native':
+        return await initNative();
       case 'wasm':
         return await initWasm();
       case 'cpu':
@@ -168,6 +173,21 @@ async function initWasm(): Promise<BackendInfo | string> {
     process.emitWarning(`wasm SIMD training kernels unavailable: ${err instanceof Error ? err.message : String(err)}`);
   }
   return { ...info, threads: wasm.getThreadsCount(), simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) };
+}
+
+/**
+ * The native backend: the wasm backend (initialised first: its heap holds the tensors) with the
+ * addon's kernels for convolutions, matrix products and max-pooling (src/ml/kernels/native/).
+ */
+async function initNative(): Promise<BackendInfo | string> {
+  const addon = loadNativeAddon();
+  if (typeof addon === 'string') return addon;
+  const wasm = await initWasm();
+  if (typeof wasm === 'string') return `the wasm backend it runs on failed: ${wasm}`;
+  registerNativeBackend(tf.backend() as InstanceType<WasmPackage['BackendWasm']>, addon, wasmThreadsRequested());
+  const info = await activate('native', 'native');
+  if (typeof info === 'string') return info;
+  return { ...info, threads: wasm.threads, simd: wasm.simd };
 }
 
 type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');

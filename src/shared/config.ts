@@ -12,7 +12,7 @@ const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
   HOST: Type.String({ minLength: 1 }),
   LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l))),
-  TFJS_BACKEND: Type.Union(['auto', 'tensorflow-gpu', 'gpu', 'tensorflow', 'wasm', 'cpu'].map((l) => Type.Literal(l))),
+  TFJS_BACKEND: Type.Union(['auto', 'tensorflow-gpu', 'gpu', 'tensorflow', 'native', 'wasm', 'cpu'].map((l) => Type.Literal(l))),
   /** How many jobs one worker process runs at once (training is CPU bound: keep it low). */
   WORKER_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64 }),
   /** Largest download accepted for a `{url}` dataset source, per file. */

@@ -142,7 +142,7 @@ describe('service endpoints', () => {
     assert.equal(ready.statusCode, 200, ready.body);
     assert.equal(ready.json().checks.postgres.ok, true);
     assert.equal(ready.json().checks.redis.ok, true);
-    assert.ok(['wasm', 'cpu', 'tensorflow'].includes(ready.json().backend));
+    assert.ok(['native', 'wasm', 'cpu', 'tensorflow'].includes(ready.json().backend));
   });
 
   it('serves the contract committed in openapi.yaml, and its docs', async () => {

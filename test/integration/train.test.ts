@@ -33,7 +33,7 @@ describe('train', () => {
       const result = resultOf(done, 'train');
       assert.equal(result.modelId, job.id);
       assert.equal(result.epochsRun, 2);
-      assert.ok(['wasm', 'cpu', 'tensorflow'].includes(result.backend));
+      assert.ok(['native', 'wasm', 'cpu', 'tensorflow'].includes(result.backend));
       assert.ok(result.trainSamplesPerSec > 0);
 
       const metrics = (await app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;

@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { test } from 'node:test';
 import * as tf from '../../src/ml/tf.js';
 import { backendName, initBackend, parseBackendRequest, wasmThreadsRequested } from '../../src/ml/backend.js';
+import { loadNativeAddon } from '../../src/ml/kernels/native/index.js';
 
 const require = createRequire(import.meta.url);
 const installed = (pkg: string) => {
@@ -22,6 +23,7 @@ test('parseBackendRequest accepts the documented names and rejects others', () =
   assert.equal(parseBackendRequest('tensorflow-gpu'), 'tensorflow-gpu');
   assert.equal(parseBackendRequest('tensorflow'), 'tensorflow');
   assert.equal(parseBackendRequest('wasm'), 'wasm');
+  assert.equal(parseBackendRequest('native'), 'native');
   assert.equal(parseBackendRequest('cpu'), 'cpu');
   assert.throws(() => parseBackendRequest('webgl'), /Unknown TFJS_BACKEND "webgl"/);
 });
@@ -69,7 +71,8 @@ for (const [request, pkg] of [
   });
 }
 
-test('auto falls back to wasm when the native packages are absent', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed' }, async () => {
+test('auto falls back to native (the addon built) or else wasm when the tfjs-node packages are absent', { skip: installed('@tensorflow/tfjs-node') && 'tfjs-node is installed' }, async () => {
   const info = await initBackend('auto');
-  assert.equal(info.kind, 'wasm');
+  assert.equal(info.kind, typeof loadNativeAddon() === 'string' ? 'wasm' : 'native');
+  assert.equal(backendName(), info.name);
 });

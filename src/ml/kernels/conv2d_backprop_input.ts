@@ -13,7 +13,7 @@ import { convGradStrategy } from './strategy.js';
 import { type BackendWasm, type Info, f32, free, run, view } from './wasm_util.js';
 
 /** dataIds of filters whose convolution's input gradient is known to be discarded (see below). */
-const inputGradientUnused = new WeakSet<object>();
+const unusedInputGradients = new WeakSet<object>();
 
 /**
  * Runs `f` (e.g. one training step) telling this kernel that gradients with respect to the inputs of
@@ -26,12 +26,17 @@ const inputGradientUnused = new WeakSet<object>();
  */
 export function withoutInputGradient<T>(filters: readonly tf.Tensor[], f: () => T): T {
   const ids = filters.map((t) => t.dataId as object);
-  for (const id of ids) inputGradientUnused.add(id);
+  for (const id of ids) unusedInputGradients.add(id);
   try {
     return f();
   } finally {
-    for (const id of ids) inputGradientUnused.delete(id);
+    for (const id of ids) unusedInputGradients.delete(id);
   }
+}
+
+/** Whether the input gradient of a convolution by `filter` will be discarded (the native kernel asks too). */
+export function inputGradientUnused(filter: tf.TensorInfo): boolean {
+  return unusedInputGradients.has(filter.dataId as object);
 }
 
 /**
@@ -54,7 +59,7 @@ export function conv2DBackpropInput(args: { inputs: tf.NamedTensorInfoMap; backe
     false,
     tf.backend_util.convertConv2DDataFormat(dataFormat),
   );
-  if (inputGradientUnused.has(filter.dataId as object)) {
+  if (inputGradientUnused(filter)) {
     const zeros = backend.makeOutput(info.inShape, 'float32');
     f32(backend, zeros).fill(0);
     return zeros;

@@ -1,0 +1,578 @@
+// mnist_native: CPU kernels for TensorFlow.js over oneDNN (convolutions), a GEMM (dense layers) and
+// plain loops (max-pooling), called by src/ml/kernels/native/ on Float32Arrays that view the wasm
+// backend's heap: the kernels read their inputs and write their outputs in place, no copies.
+//
+// Layouts are TensorFlow.js's: activations NHWC, filters HWIO ([kh, kw, in, out]), matrices
+// row-major. oneDNN runs on NHWC activations directly (its AVX-512 kernels support it); only the
+// filters, which are small, are reordered into the blocked layout oneDNN picks.
+// Every call is synchronous and runs on the OpenMP thread pool sized by setThreads().
+#include <napi.h>
+
+#include <cblas.h>
+#include <omp.h>
+#include <oneapi/dnnl/dnnl.hpp>
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+using dnnl::memory;
+using tag = memory::format_tag;
+using dt = memory::data_type;
+
+namespace {
+
+dnnl::engine& eng() {
+  static dnnl::engine e(dnnl::engine::kind::cpu, 0);
+  return e;
+}
+// Per calling thread (the main thread, or each worker thread of an inference pool): the cache
+// below holds scratch weights that two concurrent calls must not share.
+dnnl::stream& strm() {
+  thread_local dnnl::stream s(eng());
+  return s;
+}
+
+float* f32(const Napi::Value& v) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw Napi::TypeError::New(v.Env(), "expected a Float32Array");
+  }
+  return v.As<Napi::Float32Array>().Data();
+}
+
+std::vector<int32_t> ints(const Napi::Value& v) {
+  auto a = v.As<Napi::Int32Array>();
+  return std::vector<int32_t>(a.Data(), a.Data() + a.ElementLength());
+}
+
+// Convolution geometry, in the order src/ml/kernels/native/addon.ts packs it from tfjs's Conv2DInfo.
+struct Conv {
+  int n, h, w, c, kh, kw, oc, oh, ow, sh, sw, pt, pl, pb, pr, dh, dw;
+  explicit Conv(const std::vector<int32_t>& p) {
+    if (p.size() != 17) throw std::invalid_argument("conv geometry needs 17 values");
+    int* f = &n;
+    for (int i = 0; i < 17; i++) f[i] = p[i];
+  }
+  memory::desc src() const { return {{n, c, h, w}, dt::f32, tag::nhwc}; }
+  memory::desc dst() const { return {{n, oc, oh, ow}, dt::f32, tag::nhwc}; }
+  memory::desc userWeights() const { return {{oc, c, kh, kw}, dt::f32, tag::hwio}; }
+  memory::desc anyWeights() const { return {{oc, c, kh, kw}, dt::f32, tag::any}; }
+  memory::dims strides() const { return {sh, sw}; }
+  memory::dims dilates() const { return {dh - 1, dw - 1}; }
+  memory::dims padL() const { return {pt, pl}; }
+  memory::dims padR() const { return {pb, pr}; }
+
+  dnnl::convolution_forward::primitive_desc forward(bool bias, bool relu) const {
+    memory::desc b = bias ? memory::desc({oc}, dt::f32, tag::x) : memory::desc();
+    dnnl::convolution_forward::desc d(dnnl::prop_kind::forward_training, dnnl::algorithm::convolution_direct, src(),
+                                      anyWeights(), b, dst(), strides(), dilates(), padL(), padR());
+    dnnl::primitive_attr attr;
+    if (relu) {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.f, dnnl::algorithm::eltwise_relu, 0.f, 0.f);
+      attr.set_post_ops(ops);
+    }
+    return {d, attr, eng()};
+  }
+};
+
+std::string key(char op, const std::vector<int32_t>& p, int extra = 0) {
+  std::string k(1, op);
+  k.append(reinterpret_cast<const char*>(p.data()), p.size() * sizeof(int32_t));
+  k.append(reinterpret_cast<const char*>(&extra), sizeof extra);
+  return k;
+}
+
+// A primitive with the weights memory in the layout it wants and the reorder between that layout
+// and the user's HWIO filter (either direction). Cached per geometry: building a oneDNN primitive
+// JIT-compiles code, far dearer than running it.
+struct Entry {
+  dnnl::primitive prim;
+  memory::desc userW, primW;
+  bool reorderW = false;
+  dnnl::reorder reorder;  // user → prim (forward, backward data) or prim → user (backward weights)
+  memory scratchW;        // the weights in the primitive's layout
+  std::string impl;
+};
+
+std::unordered_map<std::string, std::unique_ptr<Entry>>& cache() {
+  thread_local std::unordered_map<std::string, std::unique_ptr<Entry>> c;
+  return c;
+}
+
+void prepareWeights(Entry& e, const memory::desc& primW, const memory::desc& userW, bool toUser) {
+  e.userW = userW;
+  e.primW = primW;
+  e.reorderW = primW != userW;
+  if (e.reorderW) {
+    e.scratchW = memory(primW, eng());
+    memory u(userW, eng(), DNNL_MEMORY_NONE);
+    e.reorder = toUser ? dnnl::reorder(e.scratchW, u) : dnnl::reorder(u, e.scratchW);
+  }
+}
+
+Entry& convForward(const Conv& g, const std::vector<int32_t>& p, bool bias, bool relu) {
+  auto& slot = cache()[key('F', p, bias * 2 + relu)];
+  if (!slot) {
+    auto e = std::make_unique<Entry>();
+    auto pd = g.forward(bias, relu);
+    e->prim = dnnl::convolution_forward(pd);
+    prepareWeights(*e, pd.weights_desc(), g.userWeights(), false);
+    e->impl = pd.impl_info_str();
+    slot = std::move(e);
+  }
+  return *slot;
+}
+
+Entry& convBackwardData(const Conv& g, const std::vector<int32_t>& p) {
+  auto& slot = cache()[key('D', p)];
+  if (!slot) {
+    auto e = std::make_unique<Entry>();
+    dnnl::convolution_backward_data::desc d(dnnl::algorithm::convolution_direct, g.src(), g.anyWeights(), g.dst(),
+                                            g.strides(), g.dilates(), g.padL(), g.padR());
+    dnnl::convolution_backward_data::primitive_desc pd(d, eng(), g.forward(false, false));
+    e->prim = dnnl::convolution_backward_data(pd);
+    prepareWeights(*e, pd.weights_desc(), g.userWeights(), false);
+    e->impl = pd.impl_info_str();
+    slot = std::move(e);
+  }
+  return *slot;
+}
+
+Entry& convBackwardWeights(const Conv& g, const std::vector<int32_t>& p) {
+  auto& slot = cache()[key('W', p)];
+  if (!slot) {
+    auto e = std::make_unique<Entry>();
+    dnnl::convolution_backward_weights::desc d(dnnl::algorithm::convolution_direct, g.src(), g.anyWeights(), g.dst(),
+                                               g.strides(), g.dilates(), g.padL(), g.padR());
+    dnnl::convolution_backward_weights::primitive_desc pd(d, eng(), g.forward(false, false));
+    e->prim = dnnl::convolution_backward_weights(pd);
+    prepareWeights(*e, pd.diff_weights_desc(), g.userWeights(), true);
+    e->impl = pd.impl_info_str();
+    slot = std::move(e);
+  }
+  return *slot;
+}
+
+template <typename F>
+Napi::Value guarded(const Napi::CallbackInfo& info, F f) {
+  try {
+    return f();
+  } catch (const dnnl::error& err) {
+    throw Napi::Error::New(info.Env(), std::string("oneDNN: ") + err.what());
+  } catch (const std::exception& err) {
+    throw Napi::Error::New(info.Env(), err.what());
+  }
+}
+
+// conv2d(x, filter, bias | null, y, geometry, relu): y = relu?(conv(x, filter) + bias).
+Napi::Value Conv2d(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    auto p = ints(info[4]);
+    Conv g(p);
+    bool bias = !info[2].IsNull() && !info[2].IsUndefined();
+    Entry& e = convForward(g, p, bias, info[5].ToBoolean());
+    memory src(g.src(), eng(), f32(info[0]));
+    memory user(e.userW, eng(), f32(info[1]));
+    memory dst(g.dst(), eng(), f32(info[3]));
+    if (e.reorderW) e.reorder.execute(strm(), user, e.scratchW);
+    std::unordered_map<int, memory> args{{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, e.reorderW ? e.scratchW : user}, {DNNL_ARG_DST, dst}};
+    if (bias) args.insert({DNNL_ARG_BIAS, memory({{g.oc}, dt::f32, tag::x}, eng(), f32(info[2]))});
+    e.prim.execute(strm(), args);
+    strm().wait();
+    return info.Env().Undefined();
+  });
+}
+
+// conv2dBackpropInput(dy, filter, dx, geometry): dx = the gradient of conv(x, filter) w.r.t. x.
+Napi::Value Conv2dBackpropInput(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    auto p = ints(info[3]);
+    Conv g(p);
+    Entry& e = convBackwardData(g, p);
+    memory dy(g.dst(), eng(), f32(info[0]));
+    memory user(e.userW, eng(), f32(info[1]));
+    memory dx(g.src(), eng(), f32(info[2]));
+    if (e.reorderW) e.reorder.execute(strm(), user, e.scratchW);
+    e.prim.execute(strm(), {{DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_WEIGHTS, e.reorderW ? e.scratchW : user}, {DNNL_ARG_DIFF_SRC, dx}});
+    strm().wait();
+    return info.Env().Undefined();
+  });
+}
+
+// conv2dBackpropFilter(x, dy, dw, geometry): dw = the gradient of conv(x, filter) w.r.t. filter.
+Napi::Value Conv2dBackpropFilter(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    auto p = ints(info[3]);
+    Conv g(p);
+    Entry& e = convBackwardWeights(g, p);
+    memory x(g.src(), eng(), f32(info[0]));
+    memory dy(g.dst(), eng(), f32(info[1]));
+    memory user(e.userW, eng(), f32(info[2]));
+    e.prim.execute(strm(), {{DNNL_ARG_SRC, x}, {DNNL_ARG_DIFF_DST, dy}, {DNNL_ARG_DIFF_WEIGHTS, e.reorderW ? e.scratchW : user}});
+    if (e.reorderW) e.reorder.execute(strm(), e.scratchW, user);
+    strm().wait();
+    return info.Env().Undefined();
+  });
+}
+
+// The implementation oneDNN chose for a geometry ("F" forward, "D" backward data, "W" backward
+// weights), e.g. "brg:avx512_core" or "jit:avx512_core"; for the benchmark and the tests ("ref"
+// would mean a slow reference loop).
+Napi::Value ConvImpl(const Napi::CallbackInfo& info) {
+  return guarded(info, [&]() -> Napi::Value {
+    std::string op = info[0].As<Napi::String>();
+    auto p = ints(info[1]);
+    Conv g(p);
+    Entry& e = op == "F" ? convForward(g, p, false, false) : op == "D" ? convBackwardData(g, p) : convBackwardWeights(g, p);
+    return Napi::String::New(info.Env(), e.impl);
+  });
+}
+
+// matmul(a, b, c, [batchA, batchB, m, n, k, transA, transB, relu, gemm], bias | null):
+// c[i] = relu?(op(a[i]) · op(b[i]) + bias) for each batch i, a or b broadcast when its batch is 1.
+// gemm 0 = oneDNN's sgemm, 1 = OpenBLAS (bench/kernels.ts compares them).
+Napi::Value Matmul(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* a = f32(info[0]);
+    const float* b = f32(info[1]);
+    float* c = f32(info[2]);
+    auto p = ints(info[3]);
+    if (p.size() != 9) throw std::invalid_argument("matmul needs 9 parameters");
+    const int batchA = p[0], batchB = p[1], m = p[2], n = p[3], k = p[4];
+    const bool ta = p[5], tb = p[6], relu = p[7];
+    const int which = p[8];
+    const bool bias = !info[4].IsNull() && !info[4].IsUndefined();
+    const float* bv = bias ? f32(info[4]) : nullptr;
+    const int batch = std::max(batchA, batchB);
+    const int lda = ta ? m : k, ldb = tb ? k : n;
+    for (int i = 0; i < batch; i++) {
+      const float* ai = a + (batchA == 1 ? 0 : size_t(i) * m * k);
+      const float* bi = b + (batchB == 1 ? 0 : size_t(i) * k * n);
+      float* ci = c + size_t(i) * m * n;
+      if (which == 1) {
+        cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.f, ai, lda, bi,
+                    ldb, 0.f, ci, n);
+      } else {
+        dnnl_status_t s = dnnl_sgemm(ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, 1.f, ai, lda, bi, ldb, 0.f, ci, n);
+        if (s != dnnl_success) throw std::runtime_error("dnnl_sgemm failed");
+      }
+      if (bias || relu) {
+#pragma omp parallel for if (size_t(m) * n > 16384)
+        for (int r = 0; r < m; r++) {
+          float* row = ci + size_t(r) * n;
+          for (int j = 0; j < n; j++) {
+            float v = row[j] + (bias ? bv[j] : 0.f);
+            row[j] = relu && v < 0.f ? 0.f : v;
+          }
+        }
+      }
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// Pooling geometry: [n, h, w, c, fh, fw, sh, sw, pt, pl, oh, ow, dh, dw].
+struct Pool {
+  int n, h, w, c, fh, fw, sh, sw, pt, pl, oh, ow, dh, dw;
+  explicit Pool(const std::vector<int32_t>& p) {
+    if (p.size() != 14) throw std::invalid_argument("pool geometry needs 14 values");
+    int* f = &n;
+    for (int i = 0; i < 14; i++) f[i] = p[i];
+  }
+};
+
+// maxPool(x, y, geometry). Padding never wins (it counts as -inf), as in tfjs.
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* x = f32(info[0]);
+    float* y = f32(info[1]);
+    Pool g(ints(info[2]));
+    const int C = g.c;
+#pragma omp parallel for collapse(2)
+    for (int b = 0; b < g.n; b++) {
+      for (int oy = 0; oy < g.oh; oy++) {
+        for (int ox = 0; ox < g.ow; ox++) {
+          float* out = y + ((size_t(b) * g.oh + oy) * g.ow + ox) * C;
+          for (int ch = 0; ch < C; ch++) out[ch] = -std::numeric_limits<float>::infinity();
+          for (int fy = 0; fy < g.fh; fy++) {
+            const int iy = oy * g.sh - g.pt + fy * g.dh;
+            if (iy < 0 || iy >= g.h) continue;
+            for (int fx = 0; fx < g.fw; fx++) {
+              const int ix = ox * g.sw - g.pl + fx * g.dw;
+              if (ix < 0 || ix >= g.w) continue;
+              const float* in = x + ((size_t(b) * g.h + iy) * g.w + ix) * C;
+              for (int ch = 0; ch < C; ch++) out[ch] = in[ch] > out[ch] ? in[ch] : out[ch];
+            }
+          }
+        }
+      }
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// The two passes of a max-pool gradient over one window position's C channels, with SSE2 masks
+// where available (every x86-64): GCC leaves the select loops scalar and branchy, and the branches
+// miss on real data (14 ns per element measured, against ~1 with the masks).
+inline void windowMax(const float* in, float* best, float* where, float k, int C) {
+  int ch = 0;
+#ifdef __SSE2__
+  const __m128 kv = _mm_set1_ps(k);
+  for (; ch + 4 <= C; ch += 4) {
+    const __m128 v = _mm_loadu_ps(in + ch), b = _mm_loadu_ps(best + ch), w = _mm_loadu_ps(where + ch);
+    const __m128 gt = _mm_cmpgt_ps(v, b);  // false for NaN: NaN never wins
+    _mm_storeu_ps(best + ch, _mm_or_ps(_mm_and_ps(gt, v), _mm_andnot_ps(gt, b)));
+    _mm_storeu_ps(where + ch, _mm_or_ps(_mm_and_ps(gt, kv), _mm_andnot_ps(gt, w)));
+  }
+#endif
+  for (; ch < C; ch++) {
+    if (in[ch] > best[ch]) {
+      best[ch] = in[ch];
+      where[ch] = k;
+    }
+  }
+}
+
+inline void routeGradient(float* out, const float* d, const float* where, float k, int C, bool store) {
+  int ch = 0;
+#ifdef __SSE2__
+  const __m128 kv = _mm_set1_ps(k);
+  for (; ch + 4 <= C; ch += 4) {
+    const __m128 g = _mm_and_ps(_mm_cmpeq_ps(_mm_loadu_ps(where + ch), kv), _mm_loadu_ps(d + ch));
+    _mm_storeu_ps(out + ch, store ? g : _mm_add_ps(_mm_loadu_ps(out + ch), g));
+  }
+#endif
+  for (; ch < C; ch++) {
+    const float g = where[ch] == k ? d[ch] : 0.f;
+    out[ch] = store ? g : out[ch] + g;
+  }
+}
+
+// maxPoolGrad(dy, x, dx, geometry): each window's gradient goes to its first maximum (row by row),
+// which is where the tfjs cpu backend routes it when a window holds ties (and nowhere when the
+// window holds only -inf or NaN). Two passes per window, written as selects so that they
+// vectorise over channels (a branchy version measured 14 ns per element on random data, branch
+// misses): the index of the first strict maximum, then dy to that index. Windows that do not
+// overlap (stride ≥ filter, the usual 2×2 pooling) store into dx, overlapping ones add.
+Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* dy = f32(info[0]);
+    const float* x = f32(info[1]);
+    float* dx = f32(info[2]);
+    Pool g(ints(info[3]));
+    const int C = g.c;
+    const size_t image = size_t(g.h) * g.w * C;
+    const bool disjoint = g.sh >= (g.fh - 1) * g.dh + 1 && g.sw >= (g.fw - 1) * g.dw + 1;
+    const float ninf = -std::numeric_limits<float>::infinity();
+    // Per-channel state of the current window, 64-byte aligned on each thread's own cache lines.
+    const int padC = (C + 15) / 16 * 16;
+#pragma omp parallel
+    {
+      std::vector<float> bestStore(padC + 16);
+      std::vector<float> whereStore(padC + 16);
+      float* best = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(bestStore.data()) + 63) & ~uintptr_t(63));
+      // The window position (fy·fw + fx) of each channel's maximum, as a float (exact) so that one
+      // SIMD mask selects both the value and its position.
+      float* where = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(whereStore.data()) + 63) & ~uintptr_t(63));
+#pragma omp for schedule(static)
+      for (int b = 0; b < g.n; b++) {
+        float* dxb = dx + b * image;
+        const float* xb = x + b * image;
+        // Rows/columns no window covers stay zero.
+        std::memset(dxb, 0, image * sizeof(float));
+        for (int oy = 0; oy < g.oh; oy++) {
+          for (int ox = 0; ox < g.ow; ox++) {
+            for (int ch = 0; ch < C; ch++) {
+              best[ch] = ninf;
+              where[ch] = -1.f;
+            }
+            for (int fy = 0; fy < g.fh; fy++) {
+              const int iy = oy * g.sh - g.pt + fy * g.dh;
+              if (iy < 0 || iy >= g.h) continue;
+              for (int fx = 0; fx < g.fw; fx++) {
+                const int ix = ox * g.sw - g.pl + fx * g.dw;
+                if (ix < 0 || ix >= g.w) continue;
+                windowMax(xb + (size_t(iy) * g.w + ix) * C, best, where, float(fy * g.fw + fx), C);
+              }
+            }
+            const float* __restrict d = dy + ((size_t(b) * g.oh + oy) * g.ow + ox) * C;
+            for (int fy = 0; fy < g.fh; fy++) {
+              const int iy = oy * g.sh - g.pt + fy * g.dh;
+              if (iy < 0 || iy >= g.h) continue;
+              for (int fx = 0; fx < g.fw; fx++) {
+                const int ix = ox * g.sw - g.pl + fx * g.dw;
+                if (ix < 0 || ix >= g.w) continue;
+                routeGradient(dxb + (size_t(iy) * g.w + ix) * C, d, where, float(fy * g.fw + fx), C, disjoint);
+              }
+            }
+          }
+        }
+      }
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// Element-wise ops on float32, for the shapes training produces: a and b of one size, b repeated
+// along a's last axis (a bias, a per-channel scale), or b a scalar; `swap` computes b op a so that
+// the broadcast operand may come first. ops: 0 add, 1 sub, 2 mul, 3 div.
+// binary(a, b, out, [n, m, op, swap]) with m = b's size (n, a divisor of n along the last axis, or 1).
+template <int OP>
+inline float apply(float a, float b) {
+  if (OP == 0) return a + b;
+  if (OP == 1) return a - b;
+  if (OP == 2) return a * b;
+  return a / b;
+}
+
+template <int OP, bool SWAP>
+void binaryLoop(const float* a, const float* b, float* out, size_t n, size_t m) {
+  const size_t rows = n / m;
+#pragma omp parallel for if (n > 65536)
+  for (size_t r = 0; r < rows; r++) {
+    const float* ar = a + r * m;
+    float* o = out + r * m;
+    for (size_t j = 0; j < m; j++) o[j] = SWAP ? apply<OP>(b[j], ar[j]) : apply<OP>(ar[j], b[j]);
+  }
+}
+
+template <int OP, bool SWAP>
+void binaryScalar(const float* a, float b, float* out, size_t n) {
+#pragma omp parallel for if (n > 65536)
+  for (size_t i = 0; i < n; i++) out[i] = SWAP ? apply<OP>(b, a[i]) : apply<OP>(a[i], b);
+}
+
+template <int OP>
+void binaryOp(const float* a, const float* b, float* out, size_t n, size_t m, bool swap) {
+  if (m == 1) {
+    swap ? binaryScalar<OP, true>(a, b[0], out, n) : binaryScalar<OP, false>(a, b[0], out, n);
+  } else {
+    swap ? binaryLoop<OP, true>(a, b, out, n, m) : binaryLoop<OP, false>(a, b, out, n, m);
+  }
+}
+
+Napi::Value Binary(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* a = f32(info[0]);
+    const float* b = f32(info[1]);
+    float* out = f32(info[2]);
+    auto p = ints(info[3]);
+    const size_t n = p[0], m = p[1];
+    const bool swap = p[3];
+    if (m == 0 || n % m != 0) throw std::invalid_argument("binary: b's size must divide a's");
+    switch (p[2]) {
+      case 0: binaryOp<0>(a, b, out, n, m, swap); break;
+      case 1: binaryOp<1>(a, b, out, n, m, swap); break;
+      case 2: binaryOp<2>(a, b, out, n, m, swap); break;
+      case 3: binaryOp<3>(a, b, out, n, m, swap); break;
+      default: throw std::invalid_argument("binary: unknown op");
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// unary(x, out, [n, op], alpha): 0 relu, 1 step (x > 0 ? 1 : alpha, NaN stays NaN), 2 square, 3 sqrt.
+Napi::Value Unary(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* x = f32(info[0]);
+    float* out = f32(info[1]);
+    auto p = ints(info[2]);
+    const float alpha = info[3].As<Napi::Number>().FloatValue();
+    const size_t n = p[0];
+    switch (p[1]) {
+      case 0:
+#pragma omp parallel for if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = x[i] < 0.f ? 0.f : x[i];
+        break;
+      case 1:
+#pragma omp parallel for if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = x[i] > 0.f ? 1.f : (x[i] != x[i] ? x[i] : alpha);
+        break;
+      case 2:
+#pragma omp parallel for if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = x[i] * x[i];
+        break;
+      case 3:
+#pragma omp parallel for if (n > 65536)
+        for (size_t i = 0; i < n; i++) out[i] = std::sqrt(x[i]);
+        break;
+      default:
+        throw std::invalid_argument("unary: unknown op");
+    }
+    return info.Env().Undefined();
+  });
+}
+
+// adam(value, m, v, g, newValue, newM, newV, [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]): one
+// Adam step for one variable, the same float operations in the same order as tfjs-core's
+// AdamOptimizer.applyGradients, which spends 12 kernel calls on it.
+Napi::Value Adam(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* value = f32(info[0]);
+    const float* m = f32(info[1]);
+    const float* v = f32(info[2]);
+    const float* g = f32(info[3]);
+    float* nvalue = f32(info[4]);
+    float* nm = f32(info[5]);
+    float* nv = f32(info[6]);
+    const float* c = f32(info[7]);
+    const size_t n = info[0].As<Napi::Float32Array>().ElementLength();
+    const float b1 = c[0], omb1 = c[1], b2 = c[2], omb2 = c[3], oma1 = c[4], oma2 = c[5], eps = c[6], neglr = c[7];
+#pragma omp parallel for if (n > 65536)
+    for (size_t i = 0; i < n; i++) {
+      const float m1 = m[i] * b1 + g[i] * omb1;
+      const float v1 = v[i] * b2 + (g[i] * g[i]) * omb2;
+      nm[i] = m1;
+      nv[i] = v1;
+      nvalue[i] = ((m1 / oma1) / (std::sqrt(v1 / oma2) + eps)) * neglr + value[i];
+    }
+    return info.Env().Undefined();
+  });
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  int n = info[0].As<Napi::Number>().Int32Value();
+  omp_set_num_threads(n);
+  openblas_set_num_threads(n);
+  return info.Env().Undefined();
+}
+
+Napi::Value Info(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  const dnnl_version_t* v = dnnl_version();
+  o.Set("onednn", std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch));
+  o.Set("threads", omp_get_max_threads());
+  o.Set("isa", static_cast<int>(dnnl::get_effective_cpu_isa()));
+  o.Set("cached", static_cast<double>(cache().size()));
+  return o;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("conv2d", Napi::Function::New(env, Conv2d));
+  exports.Set("conv2dBackpropInput", Napi::Function::New(env, Conv2dBackpropInput));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New(env, Conv2dBackpropFilter));
+  exports.Set("convImpl", Napi::Function::New(env, ConvImpl));
+  exports.Set("matmul", Napi::Function::New(env, Matmul));
+  exports.Set("maxPool", Napi::Function::New(env, MaxPool));
+  exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
+  exports.Set("binary", Napi::Function::New(env, Binary));
+  exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("adam", Napi::Function::New(env, Adam));
+  exports.Set("setThreads", Napi::Function::New(env, SetThreads));
+  exports.Set("info", Napi::Function::New(env, Info));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(mnist_native, Init)
