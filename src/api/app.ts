@@ -14,6 +14,8 @@ import { datasetsRoutes } from './routes/datasets.js';
 import { modelsRoutes } from './routes/models.js';
 import { healthRoutes } from './routes/health.js';
 import { predictRoutes, type PredictService } from './routes/predict.js';
+import { misclassifiedRoutes } from './routes/misclassified.js';
+import { uiRoutes } from './routes/ui.js';
 
 export interface AppDeps {
   config: Config;
@@ -80,5 +82,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(datasetsRoutes, deps);
   await app.register(modelsRoutes, deps);
   await app.register(predictRoutes, deps);
+  await app.register(misclassifiedRoutes, deps);
+  await app.register(uiRoutes);
   return app as unknown as FastifyInstance;
 }
