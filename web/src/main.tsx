@@ -21,7 +21,7 @@ const NAV = [
 
 function Nav() {
   const { path } = useLocation();
-  const current = (href: string) => (href === '/ui/' ? path === '/ui/' || path.startsWith('/ui/jobs') : path.startsWith(href));
+  const current = (href: string) => (href === '/ui/' ? path === '/ui/' || path === '/ui' || path.startsWith('/ui/jobs') : path.startsWith(href));
   return (
     <header class="top">
       <a class="brand" href="/ui/">

@@ -1,5 +1,6 @@
 // The new-job forms: dataset-prep, train, fine-tune and (where the API offers it) sweep.
-import { useState } from 'preact/hooks';
+import { cloneElement, type VNode } from 'preact';
+import { useId, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
 import { api, allowed, call, errorText, jobTypes, type Dataset, type Model } from '../api.ts';
 import { short, useLoad } from '../util.ts';
@@ -84,13 +85,17 @@ export function NewJob() {
 type Submit = (type: string, params: unknown) => void;
 const datasetLabel = (d: Dataset) => `${d.name ?? short(d.id)} · ${(d.counts as any)?.train ?? '?'} train · ${new Date(d.createdAt).toLocaleDateString()}`;
 
-function Field({ label, children, hint }: { label: string; children: preact.ComponentChildren; hint?: string }) {
+/** A labelled control: the label names only the control (not its options), the hint describes it. */
+function Field({ label, children, hint }: { label: string; children: VNode<any> | VNode<any>[]; hint?: string }) {
+  const id = useId();
+  const [control, ...rest] = Array.isArray(children) ? children : [children];
   return (
-    <label class="field">
-      <span>{label}</span>
-      {children}
-      {hint && <small>{hint}</small>}
-    </label>
+    <div class="field">
+      <label for={id}>{label}</label>
+      {cloneElement(control!, { id, 'aria-describedby': hint ? `${id}-hint` : undefined })}
+      {rest}
+      {hint && <small id={`${id}-hint`}>{hint}</small>}
+    </div>
   );
 }
 

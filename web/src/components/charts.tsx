@@ -26,7 +26,7 @@ export function LineChart({ title, x, series, yLabel, height = 220 }: { title: s
       height,
       legend: { show: true },
       scales: { x: { time: false } },
-      axes: [{ label: 'epoch', stroke: '#333', grid: { stroke: '#e5e7eb' } }, { label: yLabel, stroke: '#333', grid: { stroke: '#e5e7eb' }, size: 60 }],
+      axes: [{ label: 'epoch', stroke: '#333', grid: { stroke: '#e5e7eb' }, incrs: [1, 2, 5, 10, 20, 50, 100] }, { label: yLabel, stroke: '#333', grid: { stroke: '#e5e7eb' }, size: 60 }],
       series: [{ label: 'epoch' }, ...series.map((s, i) => ({ label: s.label, stroke: color(i), width: 2, dash: s.dash ? [6, 4] : undefined, points: { show: true, size: 5 }, spanGaps: true }))],
     };
     plot.current = new uPlot(opts, [x, ...series.map((s) => s.values)] as uPlot.AlignedData, el);

@@ -93,7 +93,7 @@ export function DatasetPage() {
                   ['classes', String(d.numClasses)],
                   ['image size', `${d.width}×${d.height}`],
                   ['augmented copies', (stats.augmentedCount ?? 0).toLocaleString()],
-                  ...SPLITS.filter((s) => stats.pixelStats?.[s]).map((s) => [`${s} pixel mean / std`, `${num(stats.pixelStats[s].mean)} / ${num(stats.pixelStats[s].std)}`] as [string, string]),
+                  ...Object.entries(stats.pixelStats ?? {}).map(([s, v]: [string, any]) => [`${s} pixel mean / std`, `${num(v.mean)} / ${num(v.std)}`] as [string, string]),
                   ['on disk', bytes(d.sizeBytes)],
                   ['created', when(d.createdAt)],
                 ]}

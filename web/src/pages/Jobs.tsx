@@ -69,24 +69,20 @@ export function JobsPage() {
         <section class="card" aria-labelledby="job-list">
           <h2 id="job-list">Recent jobs</h2>
           <div class="filters">
-            <label>
-              Type{' '}
-              <select value={type} onChange={(e) => setFilter('type', e.currentTarget.value)}>
+            <label for="filter-type">Type</label>
+              <select id="filter-type" value={type} onChange={(e) => setFilter('type', e.currentTarget.value)}>
                 <option value="">all</option>
                 {jobTypes.value.map((t) => (
                   <option key={t}>{t}</option>
                 ))}
               </select>
-            </label>
-            <label>
-              Status{' '}
-              <select value={status} onChange={(e) => setFilter('status', e.currentTarget.value)}>
+            <label for="filter-status">Status</label>
+              <select id="filter-status" value={status} onChange={(e) => setFilter('status', e.currentTarget.value)}>
                 <option value="">all</option>
                 {STATUSES.map((s) => (
                   <option key={s}>{s}</option>
                 ))}
               </select>
-            </label>
           </div>
           <ErrorBox error={list.error ?? error} />
           <div class="scroll-x">

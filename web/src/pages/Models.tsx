@@ -144,14 +144,12 @@ export function ModelPage() {
                 ))}
               </p>
               <form class="row" onSubmit={pointAlias} aria-label="Point an alias at this model">
-                <label>
-                  Alias{' '}
-                  <input name="alias" value={alias} pattern="[a-z0-9][a-z0-9_-]*" required onInput={(e) => setAlias(e.currentTarget.value)} list="alias-names" />
+                <label for="alias-name">Alias</label>
+                  <input id="alias-name" name="alias" value={alias} pattern="[a-z][a-z0-9_\-]{0,62}" title="lower-case letters, digits, - and _, starting with a letter" required onInput={(e) => setAlias(e.currentTarget.value)} list="alias-names" />
                   <datalist id="alias-names">
                     <option value="production" />
                     <option value="staging" />
                   </datalist>
-                </label>
                 <RoleButton needs="admin" type="submit">
                   Point {alias || 'alias'} here
                 </RoleButton>

@@ -121,9 +121,9 @@ export function PlaygroundPage() {
       {!mayPredict && <p class="note">Your key's role may not call /v1/predict.</p>}
       <div class="grid-2 playground">
         <Section title="Draw a digit">
-          <label class="field">
-            <span>Model</span>
-            <select name="model" value={model} onChange={(e) => setModel(e.currentTarget.value)}>
+          <div class="field">
+            <label for="model-pick">Model</label>
+            <select id="model-pick" name="model" value={model} onChange={(e) => setModel(e.currentTarget.value)}>
               <option value="latest">latest (newest model)</option>
               {aliases.length > 0 && (
                 <optgroup label="Aliases">
@@ -142,7 +142,7 @@ export function PlaygroundPage() {
                 ))}
               </optgroup>
             </select>
-          </label>
+          </div>
           <canvas
             ref={canvas}
             width={SIZE}
