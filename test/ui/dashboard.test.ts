@@ -102,6 +102,13 @@ describe('web dashboard in Chromium', { skip }, () => {
     const total = (await matrix.locator('tbody td').allTextContents()).reduce((a, b) => a + Number(b), 0);
     assert.equal(total, 1000);
     await page.locator('.digits li').first().waitFor({ timeout: 30_000 }); // misclassified grid
+    const wrong = await (await fetch(`${base}/v1/models/${trainJob}/misclassified?limit=5`)).json();
+    assert.ok(wrong.items.length > 0 && wrong.items.length <= 5 && wrong.misclassified >= wrong.items.length, JSON.stringify(wrong).slice(0, 300));
+    for (const m of wrong.items) {
+      assert.notEqual(m.label, m.predicted);
+      assert.equal(Buffer.from(m.pixels, 'base64').length, 784);
+    }
+    assert.equal((await fetch(`${base}/v1/models/00000000-0000-4000-8000-000000000000/misclassified`)).status, 404);
     await shot('job');
   });
 
