@@ -14,10 +14,15 @@ FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts ./
 COPY prisma ./prisma
+COPY openapi.yaml ./
+COPY src/client ./src/client
+COPY web ./web
 # Install scripts are skipped: the native TensorFlow packages (optional) would download libtensorflow.
 # They are removed here; the GPU target installs its own. Everything else ships prebuilt binaries.
+# The dashboard (web/dist) is built here, with the dev dependencies, before they are pruned.
 RUN npm ci --ignore-scripts \
  && PRISMA_SCHEMA_ENGINE_BINARY="$(command -v node)" npx prisma generate \
+ && npm run client:generate && npm run web:build \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow/tfjs-node node_modules/@tensorflow/tfjs-node-gpu
 
@@ -31,6 +36,7 @@ COPY prisma ./prisma
 COPY scripts ./scripts
 COPY src ./src
 COPY --from=deps /app/src/generated ./src/generated
+COPY --from=deps /app/web/dist ./web/dist
 RUN mkdir -p /data && chown node:node /data
 USER node
 VOLUME ["/data"]

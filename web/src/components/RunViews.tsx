@@ -117,7 +117,7 @@ const decode = (b64: string) => Uint8Array.from(atob(b64), (c) => c.charCodeAt(0
 export function MisclassifiedGrid({ modelId }: { modelId: string }) {
   const res = useLoad<Misclassified | null>(async () => {
     try {
-      return await call(api.GET('/v1/models/{id}/misclassified' as never, { params: { path: { id: modelId }, query: { limit: 48 } } } as never));
+      return await call(api.GET('/v1/models/{id}/misclassified', { params: { path: { id: modelId }, query: { limit: 48, scan: 2000 } } }));
     } catch (err) {
       if ((err as { code?: string }).code === 'ROUTE_NOT_FOUND') return null; // an API without the route
       throw err;
