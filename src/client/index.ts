@@ -5,15 +5,17 @@
 // Types come from openapi.yaml (`npm run client:generate` writes schema.d.ts; `npm ci` runs it), the
 // requests from openapi-fetch. `unwrap` turns an answer into its data or an ApiError with the API's code.
 import createFetchClient, { type Client } from 'openapi-fetch';
+import type { Readable } from 'openapi-typescript-helpers';
 import type { components, paths } from './schema.js';
 
 export type { components, paths } from './schema.js';
 export { streamEvents, type JobEvent, type StreamOptions } from './events.js';
 
+// As answers carry them: openapi-fetch reads responses through Readable (tuples become arrays).
 type Schemas = components['schemas'];
-export type Job = Schemas['Job'];
-export type Model = Schemas['Model'];
-export type Dataset = Schemas['Dataset'];
+export type Job = Readable<Schemas['Job']>;
+export type Model = Readable<Schemas['Model']>;
+export type Dataset = Readable<Schemas['Dataset']>;
 export type JobType = Job['type'];
 export type JobStatus = Job['status'];
 export type ApiClient = Client<paths> & { baseUrl: string; headers: () => Record<string, string> };

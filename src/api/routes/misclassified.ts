@@ -10,8 +10,8 @@ import { IdParams, errors } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 
 const Query = Type.Object({
-  limit: Type.Integer({ minimum: 1, maximum: 200, default: 48, description: 'Most images returned' }),
-  scan: Type.Integer({ minimum: 1, maximum: 10000, default: 2000, description: 'Test images examined, from the first' }),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200, default: 48, description: 'Most images returned' })),
+  scan: Type.Optional(Type.Integer({ minimum: 1, maximum: 10000, default: 2000, description: 'Test images examined, from the first' })),
 });
 const Answer = Type.Object({
   modelId: Type.String({ format: 'uuid' }),
@@ -63,6 +63,7 @@ export const misclassifiedRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (ap
     '/v1/models/:id/misclassified',
     {
       schema: {
+        operationId: 'getModelMisclassified',
         tags: ['models'],
         summary: 'Test images the model misclassifies, with true and predicted class',
         params: IdParams,
@@ -72,7 +73,7 @@ export const misclassifiedRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (ap
     },
     async (req) => {
       const { id } = req.params;
-      const { limit, scan } = req.query;
+      const { limit = 48, scan = 2000 } = req.query;
       const key = `${id}:${scan}`;
       let answer = cache.get(key);
       if (!answer) {

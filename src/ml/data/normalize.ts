@@ -1,6 +1,6 @@
 // Normalization is recorded with a dataset, not baked into its files: splits stay uint8 (4× smaller
 // than float32) and every consumer turns pixels into model inputs the same way through this module.
-import type { Normalization, NormalizationKind } from '../types.js';
+import type { Normalization, } from '../types.js';
 import { DatasetError } from './errors.js';
 
 /** Pixel statistics on the [0,1] scale. */

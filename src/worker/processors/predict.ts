@@ -9,16 +9,17 @@ import { predictProbs } from '../../ml/evaluate.js';
 import type { Normalization } from '../../ml/types.js';
 import { inputsToBatch } from '../../serving/inputs.js';
 import { normalizePixels } from '../../serving/normalize.js';
+import { AppError } from '../../shared/errors.js';
 import { resolveModel } from '../../shared/model-registry.js';
-import type { PredictJobParams, PredictJobResult } from '../../shared/jobs.js';
-import type { Processor } from '../job-context.js';
+import type { PredictJobResult } from '../../jobs/contract.js';
+import type { Processor } from '../../jobs/registry.js';
 import { loadRunData } from '../training-run.js';
 
 /** Inline predictions are also returned in the result up to this many; the file always has them all. */
 const INLINE_RESULT_LIMIT = 1000;
 const CHUNK = 1024;
 
-export const predictJob: Processor<PredictJobParams> = async (ctx) => {
+export const predictJob: Processor<'predict'> = async (ctx) => {
   const p = ctx.params;
   const t0 = performance.now();
   const row = await resolveModel(ctx.db, p.model);
@@ -33,7 +34,7 @@ export const predictJob: Processor<PredictJobParams> = async (ctx) => {
     const data = await loadRunData(ctx, p.dataset.datasetId, { [p.dataset.split]: p.dataset.limit }, norm);
     const set = data[p.dataset.split];
     if (set.height !== h || set.width !== w) {
-      throw Object.assign(new Error(`Dataset images are ${set.height}×${set.width}, the model takes ${h}×${w}`), { code: 'INPUT_SHAPE_MISMATCH' });
+      throw new AppError('INPUT_SHAPE_MISMATCH', `Dataset images are ${set.height}×${set.width}, the model takes ${h}×${w}`);
     }
     ({ images, labels, count } = set);
   } else {
@@ -75,7 +76,7 @@ export const predictJob: Processor<PredictJobParams> = async (ctx) => {
     await once(out, 'close');
     model.dispose();
   }
-  const result: PredictJobResult & { predictions?: typeof inline } = {
+  const result: PredictJobResult = {
     modelId: row.id,
     count,
     predictionsFile: path.relative(ctx.config.DATA_DIR, file),
