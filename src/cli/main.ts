@@ -121,6 +121,10 @@ const trainingParams = (o: any) => ({
   seed: o.seed,
 });
 
+/** `{type, learningRate}` when either option is given (the API's defaults otherwise: adam at the job type's rate). */
+const optimizer = (o: { optimizer?: string; lr?: number }, defaultRate: number) =>
+  o.optimizer || o.lr ? { type: o.optimizer ?? 'adam', learningRate: o.lr ?? defaultRate } : undefined;
+
 followOpts(
   program
     .command('prep')
@@ -135,7 +139,19 @@ followOpts(
 ).action((o) => {
   const split = o.split === 'standard' ? 'standard' : ratios(o.split);
   const source = /^https?:\/\//.test(o.source) ? { url: o.source } : o.source;
-  return submitJob('dataset-prep', { source, split, valFraction: o.valFraction, normalize: o.normalize, augment: o.augmentCopies ? { copies: o.augmentCopies } : undefined, name: o.name, seed: o.seed }, o);
+  return submitJob(
+    'dataset-prep',
+    {
+      source,
+      split,
+      valFraction: o.valFraction,
+      normalize: o.normalize,
+      augment: o.augmentCopies ? { copies: o.augmentCopies } : undefined,
+      name: o.name,
+      seed: o.seed,
+    },
+    o,
+  );
 });
 function ratios(s: string) {
   const [train, val, test] = s.split(',').map(Number);
@@ -154,7 +170,16 @@ followOpts(
       .option('--lr <rate>', 'learning rate', float),
   ),
 ).action((o) =>
-  submitJob('train', { datasetId: o.dataset, architecture: o.arch, optimizer: o.optimizer || o.lr ? { type: o.optimizer, learningRate: o.lr } : undefined, ...trainingParams(o) }, o),
+  submitJob(
+    'train',
+    {
+      datasetId: o.dataset,
+      architecture: o.arch,
+      optimizer: optimizer(o, 0.002),
+      ...trainingParams(o),
+    },
+    o,
+  ),
 );
 
 followOpts(
@@ -172,7 +197,14 @@ followOpts(
 ).action((o) =>
   submitJob(
     'fine-tune',
-    { baseModelId: o.base, datasetId: o.dataset, freeze: o.freeze && /^\d+$/.test(o.freeze) ? Number(o.freeze) : o.freeze, l2sp: o.l2sp, learningRate: o.lr, optimizer: o.optimizer, ...trainingParams(o) },
+    {
+      baseModelId: o.base,
+      datasetId: o.dataset,
+      freeze: o.freeze && /^\d+$/.test(o.freeze) ? Number(o.freeze) : o.freeze,
+      l2sp: o.l2sp,
+      optimizer: optimizer(o, 0.0005),
+      ...trainingParams(o),
+    },
     o,
   ),
 );
@@ -210,7 +242,11 @@ jobs
   .option('-n, --limit <n>', 'how many', int, 20)
   .option('--cursor <cursor>', 'the next page (nextCursor of the previous one)')
   .action(async (o) => {
-    const page = await unwrap(api().GET('/v1/jobs', { params: { query: { type: o.type, status: o.status, limit: o.limit, cursor: o.cursor, ...(o.parent ? { parentId: o.parent } : {}) } as never } }));
+    const page = await unwrap(
+      api().GET('/v1/jobs', {
+        params: { query: { type: o.type, status: o.status, limit: o.limit, cursor: o.cursor, ...(o.parent ? { parentId: o.parent } : {}) } as never },
+      }),
+    );
     const rows = page.items.map((j) => [j.id, j.type, j.status, `${Math.round(((j.progress as any)?.percent ?? 0) as number)}%`, resultBrief(j), j.createdAt]);
     print(table(['ID', 'TYPE', 'STATUS', 'DONE', 'RESULT', 'CREATED'], rows) + (page.nextCursor ? `\nmore: --cursor ${page.nextCursor}` : ''), page);
   });
@@ -261,7 +297,15 @@ datasets
   .option('-n, --limit <n>', 'how many', int, 20)
   .action(async (o) => {
     const page = await unwrap(api().GET('/v1/datasets', { params: { query: { limit: o.limit } } }));
-    const rows = page.items.map((d) => [d.id, d.name ?? '', sourceName(d.source), (d.counts as any)?.train ?? '', (d.counts as any)?.val ?? '', (d.counts as any)?.test ?? '', d.createdAt]);
+    const rows = page.items.map((d) => [
+      d.id,
+      d.name ?? '',
+      sourceName(d.source),
+      (d.counts as any)?.train ?? '',
+      (d.counts as any)?.val ?? '',
+      (d.counts as any)?.test ?? '',
+      d.createdAt,
+    ]);
     print(table(['ID', 'NAME', 'SOURCE', 'TRAIN', 'VAL', 'TEST', 'CREATED'], rows), page);
   });
 const sourceName = (s: any) => (typeof s === 'string' ? s : (s?.kind ?? s?.url ?? JSON.stringify(s)));
@@ -275,7 +319,11 @@ datasets
       `dataset ${d.id}${d.name ? ` (${d.name})` : ''}: ${d.width}×${d.height}, ${d.numClasses} classes`,
       `counts ${JSON.stringify(d.counts)}`,
       s?.blankImages ? `blank images ${JSON.stringify(s.blankImages)}` : null,
-      s?.duplicates?.across ? `leakage ${Object.entries(s.duplicates.across).map(([k, v]: [string, any]) => `${k} ${v.images}`).join(', ')}` : null,
+      s?.duplicates?.across
+        ? `leakage ${Object.entries(s.duplicates.across)
+            .map(([k, v]: [string, any]) => `${k} ${v.images}`)
+            .join(', ')}`
+        : null,
     ];
     print(lines.filter(Boolean).join('\n'), d);
   });
@@ -286,7 +334,15 @@ models
   .option('-n, --limit <n>', 'how many', int, 20)
   .action(async (o) => {
     const page = await unwrap(api().GET('/v1/models', { params: { query: { limit: o.limit } } }));
-    const rows = page.items.map((m) => [m.id, m.architecture, pct((m.metrics as any)?.test?.accuracy), m.aliases.join(','), short(m.datasetId), short(m.parentModelId), m.createdAt]);
+    const rows = page.items.map((m) => [
+      m.id,
+      m.architecture,
+      pct((m.metrics as any)?.test?.accuracy),
+      m.aliases.join(','),
+      short(m.datasetId),
+      short(m.parentModelId),
+      m.createdAt,
+    ]);
     print(table(['ID', 'ARCH', 'TEST ACC', 'ALIASES', 'DATASET', 'BASE', 'CREATED'], rows), page);
   });
 models
@@ -356,13 +412,17 @@ const raw = async (method: string, url: string, body?: unknown) => {
   return unwrap(c[method](url, body === undefined ? {} : { body }));
 };
 const keys = program.command('keys').description('API keys (admin)');
-keys
-  .command('ls')
-  .action(async () => {
-    const res: any = await raw('GET', '/v1/api-keys');
-    const items = res.items ?? res;
-    print(table(['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED'], items.map((k: any) => [k.id, k.name ?? '', k.role, k.createdAt ?? '', k.lastUsedAt ?? ''])), res);
-  });
+keys.command('ls').action(async () => {
+  const res: any = await raw('GET', '/v1/api-keys');
+  const items = res.items ?? res;
+  print(
+    table(
+      ['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED'],
+      items.map((k: any) => [k.id, k.name ?? '', k.role, k.createdAt ?? '', k.lastUsedAt ?? '']),
+    ),
+    res,
+  );
+});
 keys
   .command('create')
   .requiredOption('--name <name>', 'what the key is for')

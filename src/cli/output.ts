@@ -84,7 +84,11 @@ export function summary(job: Job): string {
   if (job.error) lines.push(`error ${job.error.code}: ${job.error.message}`);
   if (!r) return lines.join('\n');
   if (job.type === 'dataset-prep') {
-    lines.push(`dataset ${r.datasetId}: ${Object.entries(r.counts ?? {}).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+    lines.push(
+      `dataset ${r.datasetId}: ${Object.entries(r.counts ?? {})
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}`,
+    );
   } else if (job.type === 'train' || job.type === 'fine-tune') {
     const t = r.after ?? r.test;
     lines.push(`model ${r.modelId}, ${r.epochsRun} epochs${r.stoppedEarly ? ' (stopped early)' : ''} in ${duration(r.seconds)}`);

@@ -61,7 +61,7 @@ export class ApiError extends Error {
 
 /** The data of a successful answer, or throws ApiError with the API's code. */
 export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
-  let res;
+  let res: Awaited<typeof call>;
   try {
     res = await call;
   } catch (err) {

@@ -52,7 +52,14 @@ describe('mnist-jobs CLI', () => {
     const labels = await readFile(path.join(dir, 'data/t10k-labels-idx1-ubyte'));
     digitLabel = labels[8]!;
     digitPng = path.join(await mkdtemp(path.join(os.tmpdir(), 'cli-test-')), 'digit.png');
-    await writeFile(digitPng, await sharp(images.subarray(16, 16 + 784), { raw: { width: 28, height: 28, channels: 1 } }).negate().resize(112, 112).png().toBuffer());
+    await writeFile(
+      digitPng,
+      await sharp(images.subarray(16, 16 + 784), { raw: { width: 28, height: 28, channels: 1 } })
+        .negate()
+        .resize(112, 112)
+        .png()
+        .toBuffer(),
+    );
   });
 
   it('prep --follow prepares a dataset and prints its counts', async () => {
@@ -105,7 +112,9 @@ describe('mnist-jobs CLI', () => {
     assert.equal((await cli(['train'])).code, 2);
   });
 
-  it('a bad API key exits 1 with UNAUTHENTICATED', { skip: authOn ? false : 'the API runs without keys here (/ready auth is not "on"): needs the API-keys feature (issue 10)' }, async () => {
+  it('a bad API key exits 1 with UNAUTHENTICATED', {
+    skip: authOn ? false : 'the API runs without keys here (/ready auth is not "on"): needs the API-keys feature (issue 10)',
+  }, async () => {
     const r = await cli(['jobs', 'ls'], { MNIST_JOBS_API_KEY: 'not-a-valid-key-000000000000' });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /UNAUTHENTICATED/);

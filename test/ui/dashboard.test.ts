@@ -74,7 +74,10 @@ describe('web dashboard in Chromium', { skip }, () => {
     datasetJob = page.url().split('/').pop()!;
     await page.locator('h1 .badge-succeeded').waitFor({ timeout: 120_000 });
     assert.equal(await page.getByRole('progressbar').first().getAttribute('aria-valuenow'), '100');
-    await page.getByRole('link', { name: datasetJob.slice(0, 8) }).first().waitFor();
+    await page
+      .getByRole('link', { name: datasetJob.slice(0, 8) })
+      .first()
+      .waitFor();
   });
 
   it('trains an mlp from the form: live curves, then test metrics and the confusion matrix', async () => {
@@ -131,7 +134,14 @@ describe('web dashboard in Chromium', { skip }, () => {
     const at = (x: number, y: number) => [box.x + (x * box.width) / 280, box.y + (y * box.height) / 280] as const;
     await page.mouse.move(...at(80, 60));
     await page.mouse.down();
-    for (const [x, y] of [[140, 60], [200, 60], [170, 130], [140, 200], [120, 240]]) await page.mouse.move(...at(x!, y!), { steps: 5 });
+    for (const [x, y] of [
+      [140, 60],
+      [200, 60],
+      [170, 130],
+      [140, 200],
+      [120, 240],
+    ])
+      await page.mouse.move(...at(x!, y!), { steps: 5 });
     await page.mouse.up();
     const predicted = page.getByTestId('predicted-class');
     await predicted.waitFor({ timeout: 15_000 });
@@ -143,7 +153,10 @@ describe('web dashboard in Chromium', { skip }, () => {
 
   it('points the production alias at the model from its page', async () => {
     await page.goto(`${base}/ui/models`);
-    await page.getByRole('link', { name: trainJob.slice(0, 8) }).first().click();
+    await page
+      .getByRole('link', { name: trainJob.slice(0, 8) })
+      .first()
+      .click();
     await page.waitForURL(`${base}/ui/models/${trainJob}`);
     await page.getByLabel('Alias', { exact: true }).fill('production');
     await page.getByRole('button', { name: 'Point production here' }).click();
@@ -155,7 +168,18 @@ describe('web dashboard in Chromium', { skip }, () => {
   });
 
   it('renders every page without a console error, on a desktop and on a phone', async () => {
-    const pages = ['/ui/', `/ui/jobs/${datasetJob}`, `/ui/jobs/${trainJob}`, `/ui/compare?ids=${trainJob}`, '/ui/datasets', `/ui/datasets/${datasetJob}`, '/ui/models', `/ui/models/${trainJob}`, '/ui/playground', '/ui/no-such-page'];
+    const pages = [
+      '/ui/',
+      `/ui/jobs/${datasetJob}`,
+      `/ui/jobs/${trainJob}`,
+      `/ui/compare?ids=${trainJob}`,
+      '/ui/datasets',
+      `/ui/datasets/${datasetJob}`,
+      '/ui/models',
+      `/ui/models/${trainJob}`,
+      '/ui/playground',
+      '/ui/no-such-page',
+    ];
     for (const p of pages) {
       await page.goto(`${base}${p}`);
       await page.locator('main h1').waitFor();
@@ -181,8 +205,13 @@ describe('web dashboard in Chromium', { skip }, () => {
       // Nothing wider than the screen but the scrollable tables.
       const [overflow, culprits] = await phone.evaluate(() => {
         const width = document.documentElement.clientWidth;
-        const wide = [...document.querySelectorAll('body *')].filter((el) => el.getBoundingClientRect().right > width + 1 && !el.parentElement?.closest('.scroll-x'));
-        return [document.documentElement.scrollWidth - width, wide.slice(0, 8).map((el) => `${el.tagName}.${el.className}:${Math.round(el.getBoundingClientRect().width)}`)] as const;
+        const wide = [...document.querySelectorAll('body *')].filter(
+          (el) => el.getBoundingClientRect().right > width + 1 && !el.parentElement?.closest('.scroll-x'),
+        );
+        return [
+          document.documentElement.scrollWidth - width,
+          wide.slice(0, 8).map((el) => `${el.tagName}.${el.className}:${Math.round(el.getBoundingClientRect().width)}`),
+        ] as const;
       });
       assert.ok(overflow <= 1, `${p} is ${overflow}px wider than a phone screen: ${culprits.join(', ')}`);
     }

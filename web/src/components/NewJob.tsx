@@ -279,13 +279,13 @@ function TrainForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boole
 }
 
 function FineTuneForm({ onSubmit, busy, datasets, models }: { onSubmit: Submit; busy: boolean; datasets: Dataset[]; models: Model[] }) {
-  const [s, set] = useFields({ baseModelId: '', datasetId: '', freeze: 'all-but-head', l2sp: '0', learningRate: '0.0005', epochs: '2', batchSize: '64', schedule: 'cosine', subsetTrain: '', subsetTest: '', early: '' });
+  const [s, set] = useFields({ baseModelId: '', datasetId: '', freeze: 'all-but-head', l2sp: '0', optimizer: 'adam', learningRate: '0.0005', epochs: '2', batchSize: '64', schedule: 'cosine', subsetTrain: '', subsetTest: '', early: '' });
   const datasetId = s.datasetId || datasets[0]?.id || '';
   const baseModelId = s.baseModelId || models[0]?.id || '';
   const send = (e: Event) => {
     e.preventDefault();
     const freeze = /^\d+$/.test(s.freeze!) ? Number(s.freeze) : s.freeze;
-    onSubmit('fine-tune', clean({ baseModelId, datasetId, freeze, l2sp: Number(s.l2sp), learningRate: Number(s.learningRate), ...trainingParams(s) }));
+    onSubmit('fine-tune', clean({ baseModelId, datasetId, freeze, l2sp: Number(s.l2sp), optimizer: { type: s.optimizer, learningRate: Number(s.learningRate) }, ...trainingParams(s) }));
   };
   return (
     <form class="form" onSubmit={send} aria-label="Fine-tune a model">
@@ -309,6 +309,13 @@ function FineTuneForm({ onSubmit, busy, datasets, models }: { onSubmit: Submit; 
       </Field>
       <Field label="L2-SP λ" hint="pull towards the base weights">
         <input name="l2sp" type="number" step="any" min="0" value={s.l2sp} onInput={(e) => set('l2sp', e.currentTarget.value)} />
+      </Field>
+      <Field label="Optimizer">
+        <select name="optimizer" value={s.optimizer} onChange={(e) => set('optimizer', e.currentTarget.value)}>
+          <option>adam</option>
+          <option>momentum</option>
+          <option>sgd</option>
+        </select>
       </Field>
       <Field label="Learning rate">
         <input name="learningRate" type="number" step="any" min="0" value={s.learningRate} onInput={(e) => set('learningRate', e.currentTarget.value)} />
