@@ -1,4 +1,5 @@
 // Batched inference and test-set metrics (accuracy, loss, per-class precision/recall/F1, confusion).
+import { accuracyFromConfusion, argmaxRows, confusionMatrix, perClassFromConfusion } from './metrics.js';
 import * as tf from './tf.js';
 import type { EvaluationResult, PerClassMetrics } from './results.js';
 import type { ImageSet } from './types.js';
@@ -37,21 +38,6 @@ export async function predictProbs(
   return out;
 }
 
-/** Per-class precision/recall/F1 from a confusion matrix; 0 where a denominator is 0 (as sklearn). */
-export function perClassFromConfusion(cm: number[][]): PerClassMetrics[] {
-  const k = cm.length;
-  return cm.map((row, cls) => {
-    const tp = row[cls];
-    const support = row.reduce((a, b) => a + b, 0);
-    let predicted = 0;
-    for (let t = 0; t < k; t++) predicted += cm[t][cls];
-    const precision = predicted > 0 ? tp / predicted : 0;
-    const recall = support > 0 ? tp / support : 0;
-    const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
-    return { class: cls, precision, recall, f1, support };
-  });
-}
-
 /** Metrics from class probabilities (count×numClasses) and true labels; no TensorFlow involved. */
 export function metricsFromProbs(
   probs: Float32Array,
@@ -60,21 +46,11 @@ export function metricsFromProbs(
   numClasses: number,
 ): EvaluationResult {
   const k = numClasses;
-  const cm = Array.from({ length: k }, () => new Array<number>(k).fill(0));
+  const cm = confusionMatrix(labels, argmaxRows(probs, count, k), k, count); // throws on a label out of range
   let lossSum = 0;
-  let correct = 0;
-  for (let i = 0; i < count; i++) {
-    const label = labels[i];
-    if (label >= k) throw new Error(`label ${label} at ${i} is out of range for ${k} classes`);
-    const row = probs.subarray(i * k, (i + 1) * k);
-    let best = 0;
-    for (let j = 1; j < k; j++) if (row[j] > row[best]) best = j;
-    cm[label][best]++;
-    if (best === label) correct++;
-    lossSum -= Math.log(Math.min(Math.max(row[label], 1e-7), 1 - 1e-7));
-  }
+  for (let i = 0; i < count; i++) lossSum -= Math.log(Math.min(Math.max(probs[i * k + labels[i]!]!, 1e-7), 1 - 1e-7));
   return {
-    accuracy: count ? correct / count : 0,
+    accuracy: accuracyFromConfusion(cm),
     loss: count ? lossSum / count : 0,
     perClass: perClassFromConfusion(cm),
     confusionMatrix: cm,

@@ -20,6 +20,21 @@ const STATE_JSON = 'state.json';
 const OPTIMIZER_BIN = 'optimizer.bin';
 const BEST_BIN = 'best-weights.bin';
 
+/**
+ * A model or checkpoint folder that holds nothing to load. Its code is ENOENT, the code of the fs
+ * error a file missing inside a folder raises, so that callers handle "not there" one way.
+ */
+export class ModelFilesNotFoundError extends Error {
+  readonly code = 'ENOENT';
+  constructor(
+    message: string,
+    readonly details: { dir: string; file: string },
+  ) {
+    super(message);
+    this.name = 'ModelFilesNotFoundError';
+  }
+}
+
 const toArrayBuffer = (b: Uint8Array): ArrayBuffer =>
   b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
 
@@ -74,7 +89,7 @@ async function resolveDir(dir: string, marker: string): Promise<string> {
     const candidate = path.join(parent, name);
     if (await exists(path.join(candidate, marker))) return candidate;
   }
-  throw Object.assign(new Error(`no ${marker} in ${dir}`), { code: 'ENOENT' });
+  throw new ModelFilesNotFoundError(`no ${marker} in ${dir}`, { dir, file: marker });
 }
 
 // ---- model files ------------------------------------------------------------------------------

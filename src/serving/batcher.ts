@@ -42,7 +42,7 @@ export class BatcherClosedError extends Error {
   }
 }
 
-/** The queue is full; callers should shed load (HTTP 503) rather than wait. */
+/** The queue is full; callers should shed load (code OVERLOADED) rather than wait. */
 export class OverloadedError extends Error {
   readonly code = 'OVERLOADED';
   constructor(queued: number, limit: number) {

@@ -1,12 +1,12 @@
-// The narrow predict service: the only serving module that touches TensorFlow. Per model one
-// micro-batcher; each batch is one tensor, one normalization pass, one model.predict inside tf.tidy,
-// one read-back, so request handling never creates tensors.
+// The predictor: per model one micro-batcher, the models kept in a bounded cache (model-cache.ts).
+// Each batch is one tensor, one normalization pass, one model call inside tf.tidy and one read-back
+// (run-model.ts), so request handling never creates tensors.
 //
 // On the wasm and cpu backends a model call runs synchronously on the calling JS thread: in the API
 // process it would stop HTTP parsing while it lasts, and HTTP work would hold the model back. Models
-// therefore run on inference threads (worker_threads started from this same file, as in Node's
-// worker_threads example), by default one per core, each with its own copy of every served model
-// and a single-threaded backend. The main thread parses and batches requests while the threads
+// therefore run on inference threads (the pool in inference-pool.ts, each thread running
+// inference-thread.ts), by default one per core, each with its own copy of every served model and
+// a single-threaded backend. The main thread parses and batches requests while the threads
 // compute, and two batches run side by side rather than one batch split across the cores (XNNPACK
 // threads wait at every layer for the slowest of them, badly so on a busy machine). Measured with
 // bench/predict.ts on 2 cores (keras-cnn, quiet machine), against the model on the main thread with
@@ -15,15 +15,13 @@
 // ~110 MB RSS. The caller's model stays loaded on the main thread too (it is the owner, disposed on
 // eviction as before); the threads get copies of its topology and weights.
 import os from 'node:os';
-import { isMainThread, parentPort, Worker, workerData, type MessagePort } from 'node:worker_threads';
+import { checkNormalization } from '../ml/data/normalize.js';
 import * as tf from '../ml/tf.js';
 import type { Normalization } from '../ml/types.js';
 import { BatcherClosedError, MicroBatcher, type BatcherStats, type RunBatch } from './batcher.js';
+import { InferencePool } from './inference-pool.js';
 import { ModelCache } from './model-cache.js';
-import { checkNormalization, normalizePixels } from './normalize.js';
-
-/** 28×28; not imported from inputs.ts, which would load sharp into the inference thread. */
-const MNIST_PIXELS = 784;
+import { MNIST_PIXELS, modelRunner } from './run-model.js';
 
 export interface LoadedModel {
   model: tf.LayersModel;
@@ -62,7 +60,8 @@ export interface PredictorOptions {
   threadWasmThreads?: number;
 }
 
-export interface Prediction {
+/** What the model answers for a request's n inputs. */
+export interface ModelOutput {
   /** n × numClasses probabilities, row-major. */
   probabilities: Float32Array;
   numClasses: number;
@@ -70,7 +69,7 @@ export interface Prediction {
 
 export interface Predictor {
   /** Runs `n` inputs (pixels: n×784 values in [0,1], e.g. from inputsToBatch) through model `modelId`. */
-  predict(modelId: string, pixels: Float32Array, n: number): Promise<Prediction>;
+  predict(modelId: string, pixels: Float32Array, n: number): Promise<ModelOutput>;
   /** Loads a model (on every inference thread) before its first request, e.g. at start-up. */
   preload(modelId: string): Promise<void>;
   /** Drops a cached model (e.g. deleted or replaced); queued rows still run on it first. */
@@ -107,22 +106,6 @@ function outputClasses(model: tf.LayersModel, id: string): number {
     throw new Error(`model ${id}: output shape ${JSON.stringify(shape)} is not [batch, classes]`);
   }
   return classes;
-}
-
-/** Runs batches on the calling thread. */
-function inlineRunner(model: tf.LayersModel, inputShape: number[], normalization: Normalization): RunBatch {
-  const identity = normalization.kind === 'zero-one';
-  return async (batch, rows) => {
-    // The batch buffer may be a caller's own array: normalize into a copy, never in place.
-    const x = identity ? batch : normalizePixels(batch, normalization);
-    // predictOnBatch, unlike predict, does not slice the input into sub-batches (a copy).
-    const y = tf.tidy(() => model.predictOnBatch(tf.tensor(x, [rows, ...inputShape], 'float32')) as tf.Tensor);
-    try {
-      return (await y.data<'float32'>()) as Float32Array;
-    } finally {
-      y.dispose();
-    }
-  };
 }
 
 /** The model's topology and weights, as tf.io.fromMemory takes them. */
@@ -183,7 +166,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
         await p.load(key, { artifacts: await modelArtifacts(model), inputShape, normalization, warmUp });
         run = (batch, rows) => p.run(key, batch, rows);
       } else {
-        run = inlineRunner(model, inputShape, normalization);
+        run = modelRunner(model, inputShape, normalization);
         if (warmUp) await run(new Float32Array(MNIST_PIXELS), 1);
       }
       const batcher = new MicroBatcher({
@@ -253,248 +236,4 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       await pool?.close();
     },
   };
-}
-
-
-// ---------------------------------------------------------------------------------------------
-// The inference thread
-
-const THREAD_TAG = 'mnist-jobs:inference-thread';
-/** Message id the thread sends once its backend is ready (calls count from 1). */
-const READY_ID = 0;
-
-interface ThreadModel {
-  artifacts: tf.io.ModelArtifacts;
-  inputShape: number[];
-  normalization: Normalization;
-  warmUp: boolean;
-}
-
-type ToThread =
-  | ({ type: 'load'; id: number; key: number } & ThreadModel)
-  | { type: 'run'; id: number; key: number; x: Float32Array; rows: number }
-  | { type: 'unload'; key: number };
-
-interface FromThread {
-  id: number;
-  y?: Float32Array;
-  error?: string;
-}
-
-/** Inference threads sharing the work: every model is loaded on each, a batch goes to the least busy. */
-class InferencePool {
-  private readonly threads: InferenceThread[];
-
-  constructor(size: number, backend: string, wasmThreads: number | undefined) {
-    if (!(Number.isInteger(size) && size > 0)) throw new RangeError('inferenceThreads must be a non-negative integer');
-    this.threads = Array.from({ length: size }, () => new InferenceThread(backend, wasmThreads));
-  }
-
-  get size(): number {
-    return this.threads.length;
-  }
-
-  /** Resolves once every thread has started (its backend initialised); rejects if one cannot. */
-  async ready(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.ready()));
-  }
-
-  async load(key: number, model: ThreadModel): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.load(key, model)));
-  }
-
-  run(key: number, x: Float32Array, rows: number): Promise<Float32Array> {
-    let best = this.threads[0]!;
-    for (const t of this.threads) if (t.busy < best.busy) best = t;
-    return best.run(key, x, rows);
-  }
-
-  unload(key: number): void {
-    for (const t of this.threads) t.unload(key);
-  }
-
-  async close(): Promise<void> {
-    await Promise.all(this.threads.map((t) => t.close()));
-  }
-}
-
-/**
- * One worker thread holding copies of the served models. Models are sent to it on first use, so a
- * thread that died (and every call in flight with it) is replaced by a fresh one on the next call.
- */
-class InferenceThread {
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve(y: Float32Array | undefined): void; reject(err: Error): void }>();
-  /** Keys sent to the current worker (a load in progress included). */
-  private readonly sent = new Map<number, Promise<unknown>>();
-  private readonly models = new Map<number, ThreadModel>();
-  private nextId = 1;
-  private closed = false;
-  private started: Promise<void> | undefined;
-
-  constructor(
-    private readonly backend: string,
-    private readonly wasmThreads: number | undefined,
-  ) {}
-
-  /** Calls in flight. */
-  get busy(): number {
-    return this.pending.size;
-  }
-
-  /** Starts the thread if needed; resolves once its backend is initialised. */
-  ready(): Promise<void> {
-    if (!this.worker) {
-      if (this.closed) return Promise.reject(new Error('inference thread is closed'));
-      this.start();
-    }
-    return this.started!;
-  }
-
-  /** Registers a model and loads it on the thread (running its warm-up there). */
-  async load(key: number, model: ThreadModel): Promise<void> {
-    this.models.set(key, model);
-    await this.ensureLoaded(key);
-  }
-
-  async run(key: number, x: Float32Array, rows: number): Promise<Float32Array> {
-    await this.ensureLoaded(key);
-    // A copy of exactly these rows, transferred: x may be the caller's array, or a view of a
-    // bigger request whose whole buffer postMessage would otherwise clone.
-    const own = x.slice(0, rows * MNIST_PIXELS);
-    return (await this.call({ type: 'run', id: this.nextId++, key, x: own, rows }, [own.buffer])) as Float32Array;
-  }
-
-  unload(key: number): void {
-    this.models.delete(key);
-    if (this.sent.delete(key)) this.worker?.postMessage({ type: 'unload', key } satisfies ToThread);
-  }
-
-  async close(): Promise<void> {
-    this.closed = true;
-    const w = this.worker;
-    this.worker = undefined;
-    const calls = [...this.pending.values()];
-    this.pending.clear();
-    for (const p of calls) p.reject(new Error('inference thread is closed'));
-    await w?.terminate();
-  }
-
-  private ensureLoaded(key: number): Promise<unknown> {
-    let loading = this.sent.get(key);
-    if (!loading) {
-      const model = this.models.get(key);
-      if (!model) return Promise.reject(new Error(`model ${key} is not loaded`));
-      loading = this.call({ type: 'load', id: this.nextId++, key, ...model });
-      // A failed load is not remembered, so the next call tries again.
-      loading.catch(() => this.sent.get(key) === loading && this.sent.delete(key));
-      this.sent.set(key, loading);
-    }
-    return loading;
-  }
-
-  private call(msg: ToThread & { id: number }, transfer: ArrayBuffer[] = []): Promise<Float32Array | undefined> {
-    if (this.closed) return Promise.reject(new Error('inference thread is closed'));
-    const worker = this.worker ?? this.start();
-    return new Promise((resolve, reject) => {
-      if (this.pending.size === 0) worker.ref();
-      this.pending.set(msg.id, { resolve, reject });
-      worker.postMessage(msg, transfer);
-    });
-  }
-
-  private settle(id: number): { resolve(y: Float32Array | undefined): void; reject(err: Error): void } | undefined {
-    const p = this.pending.get(id);
-    this.pending.delete(id);
-    // An idle thread must not keep the process alive (callers that never close() the predictor).
-    if (this.pending.size === 0) this.worker?.unref();
-    return p;
-  }
-
-  private start(): Worker {
-    const url = import.meta.url;
-    // Under tsx (this file is .ts) the thread must register tsx's loader itself: module hooks
-    // registered by `--import tsx` do not reach worker threads on Node 20.
-    const source = url.endsWith('.ts')
-      ? `import(${JSON.stringify(import.meta.resolve('tsx/esm/api'))}).then((t) => { t.register(); return import(${JSON.stringify(url)}); })`
-      : `import(${JSON.stringify(url)})`;
-    const env: NodeJS.ProcessEnv = { ...process.env, TFJS_WASM_THREADS: String(this.wasmThreads ?? 1) };
-    const worker = new Worker(source, { eval: true, env, workerData: { [THREAD_TAG]: { backend: this.backend } } });
-    this.worker = worker; // referenced until started, so a process waiting for it stays alive
-    let started!: () => void;
-    let failedToStart!: (err: Error) => void;
-    this.started = new Promise<void>((resolve, reject) => {
-      started = resolve;
-      failedToStart = reject;
-    });
-    this.started.catch(() => {}); // observed by ready() callers, if any
-    worker.on('message', (m: FromThread) => {
-      if (m.id === READY_ID) {
-        if (this.pending.size === 0) worker.unref();
-        return started();
-      }
-      const p = this.settle(m.id);
-      if (m.error !== undefined) p?.reject(new Error(m.error));
-      else p?.resolve(m.y);
-    });
-    const fail = (err: Error) => {
-      failedToStart(err); // no effect once started
-      if (this.worker !== worker) return;
-      this.worker = undefined;
-      this.sent.clear();
-      const calls = [...this.pending.values()];
-      this.pending.clear();
-      for (const p of calls) p.reject(err);
-    };
-    worker.on('error', (err) => fail(err));
-    worker.on('exit', (code) => fail(new Error(`inference thread exited with code ${code}`)));
-    return worker;
-  }
-}
-
-/** The thread's side: loads models sent to it and answers run calls, one at a time, in order. */
-async function serveThread(port: MessagePort, backend: string): Promise<void> {
-  const { initBackend } = await import('../ml/backend.js');
-  await initBackend(backend);
-  const models = new Map<number, { model: tf.LayersModel; run: RunBatch }>();
-  let queue = Promise.resolve();
-  const handle = async (msg: ToThread): Promise<FromThread | undefined> => {
-    switch (msg.type) {
-      case 'load': {
-        const model = await tf.loadLayersModel(tf.io.fromMemory(msg.artifacts));
-        const run = inlineRunner(model, msg.inputShape, msg.normalization);
-        models.get(msg.key)?.model.dispose();
-        models.set(msg.key, { model, run });
-        if (msg.warmUp) await run(new Float32Array(MNIST_PIXELS), 1);
-        return { id: msg.id };
-      }
-      case 'run': {
-        const m = models.get(msg.key);
-        if (!m) throw new Error(`model ${msg.key} is not loaded on the inference thread`);
-        // A copy of exactly the rows × classes values, so that transferring it moves nothing else.
-        return { id: msg.id, y: (await m.run(msg.x, msg.rows)).slice() };
-      }
-      case 'unload':
-        models.get(msg.key)?.model.dispose();
-        models.delete(msg.key);
-        return undefined;
-    }
-  };
-  port.postMessage({ id: READY_ID } satisfies FromThread);
-  port.on('message', (msg: ToThread) => {
-    // Calls run strictly in arrival order (a load finishes before a later run starts).
-    queue = queue.then(async () => {
-      try {
-        const reply = await handle(msg);
-        if (reply) port.postMessage(reply, reply.y ? [reply.y.buffer as ArrayBuffer] : []);
-      } catch (err) {
-        if ('id' in msg) port.postMessage({ id: msg.id, error: err instanceof Error ? err.message : String(err) } satisfies FromThread);
-      }
-    });
-  });
-}
-
-if (!isMainThread && parentPort && (workerData as Record<string, unknown> | null)?.[THREAD_TAG]) {
-  const { backend } = (workerData as Record<string, { backend: string }>)[THREAD_TAG]!;
-  void serveThread(parentPort, backend);
 }

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
 import { buildModel } from '../../src/ml/models.js';
-import { evaluate, metricsFromProbs, perClassFromConfusion, predictProbs } from '../../src/ml/evaluate.js';
+import { evaluate, metricsFromProbs, predictProbs } from '../../src/ml/evaluate.js';
+import { perClassFromConfusion } from '../../src/ml/metrics.js';
 
 before(async () => {
   await initBackend();

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import * as tf from '../../src/ml/tf.ts';
 import type { Normalization } from '../../src/ml/types.ts';
 import { createPredictor, type LoadedModel } from '../../src/serving/predictor.ts';
-import { normalizePixels } from '../../src/serving/normalize.ts';
+import { normalizePixels } from '../../src/ml/data/normalize.ts';
 
 const ZERO_ONE: Normalization = { kind: 'zero-one', mean: 0.13, std: 0.31 };
 

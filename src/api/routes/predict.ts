@@ -4,16 +4,10 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../../shared/errors.js';
 import { ModelRef, PredictInput } from '../../jobs/contract.js';
 import { errors } from '../schemas.js';
+import { predictGate } from '../limits.js';
 import type { AppDeps } from '../app.js';
+import { PredictAnswer } from '../../serving/answer.js';
 
-export interface Prediction {
-  class: number;
-  probabilities: number[];
-}
-export interface PredictAnswer {
-  modelId: string;
-  predictions: Prediction[];
-}
 /** The narrow door through which the API reaches TensorFlow (implemented in src/serving). */
 export interface PredictService {
   predict(modelRef: string, inputs: unknown[]): Promise<PredictAnswer>;
@@ -23,12 +17,6 @@ const Body = Type.Object(
   { model: Type.Optional(ModelRef), inputs: Type.Array(PredictInput, { description: 'One or more inputs (at most PREDICT_MAX_INPUTS, default 256)' }) },
   { additionalProperties: false },
 );
-const Answer = Type.Object({
-  modelId: Type.String({ format: 'uuid' }),
-  predictions: Type.Array(
-    Type.Object({ class: Type.Integer(), probabilities: Type.Array(Type.Number(), { description: 'One per class, summing to 1' }) }),
-  ),
-});
 
 export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { predict, config }) => {
   const schema = {
@@ -38,7 +26,7 @@ export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { p
     description:
       'An input is 784 numbers in [0,1], a 28×28 array of 0–255 integers, or a base64 PNG/JPEG of a digit of any size (made into MNIST form: grayscale, ink white on black, fitted into 20×20 and centred by mass in 28×28). Concurrent requests are micro-batched.',
     body: Body,
-    response: { 200: Answer, ...errors(404, 413, 422) },
+    response: { 200: PredictAnswer, ...errors(404, 413, 422, 503) },
   };
   const handler = async (req: { body: { model?: string; inputs: unknown[] } }) => {
     const { model = 'latest', inputs } = req.body;
@@ -48,6 +36,9 @@ export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { p
     }
     return predict.predict(model, inputs);
   };
-  app.post('/v1/predict', { schema }, handler);
-  app.post('/predict', { schema: { ...schema, operationId: 'predictShort', summary: 'Alias of POST /v1/predict' } }, handler);
+  // Admission before the body is read (503 OVERLOADED at once), and a body limit of its own.
+  const gate = predictGate(config);
+  const opts = { bodyLimit: config.PREDICT_BODY_LIMIT_BYTES, onRequest: gate.onRequest };
+  app.post('/v1/predict', { ...opts, schema }, handler);
+  app.post('/predict', { ...opts, schema: { ...schema, operationId: 'predictShort', summary: 'Alias of POST /v1/predict' } }, handler);
 };

@@ -1,6 +1,6 @@
 // The web dashboard: the built files of web/ (`npm run web:build`, run by `npm ci`) under /ui/, with
 // history routing (a client route such as /ui/jobs/<id> is answered with index.html), and / → /ui/.
-// Open without an API key: the page itself asks for one when the API needs it.
+// Open without an API key (the /ui prefix and / are `open` in src/api/auth.ts): the page asks for a key.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +10,7 @@ import type { FastifyPluginAsync } from 'fastify';
 export const UI_DIR = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
 
 export const uiRoutes: FastifyPluginAsync = async (app) => {
-  const hide = { schema: { hide: true }, config: { public: true } };
+  const hide = { schema: { hide: true } };
   app.get('/', hide, async (_req, reply) => reply.redirect('/ui/'));
   app.get('/ui', hide, async (_req, reply) => reply.redirect('/ui/'));
 

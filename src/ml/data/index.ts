@@ -14,7 +14,7 @@ export {
   type RawSplit,
   type SourceFiles,
 } from './idx.js';
-export { applyNormalization, pixelStats, type PixelStats } from './normalize.js';
+export { applyNormalization, checkNormalization, normalizePixels, pixelStats, type PixelStats } from './normalize.js';
 export {
   prepareDataset,
   prepareDatasetAsync,

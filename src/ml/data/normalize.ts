@@ -1,6 +1,9 @@
 // Normalization is recorded with a dataset, not baked into its files: splits stay uint8 (4× smaller
-// than float32) and every consumer turns pixels into model inputs the same way through this module.
-import type { Normalization, } from '../types.js';
+// than float32) and every consumer turns pixels into model inputs the same way through this module,
+// whether it holds dataset bytes (0–255) or serving pixels already on the [0,1] scale. Plain
+// arithmetic, no TensorFlow: the serving inference thread loads it too.
+import { NORMALIZATIONS } from '../catalog.js';
+import type { Normalization } from '../types.js';
 import { DatasetError } from './errors.js';
 
 /** Pixel statistics on the [0,1] scale. */
@@ -9,10 +12,38 @@ export interface PixelStats {
   std: number;
 }
 
+/** Throws (INVALID_PARAMS) when the normalization could not have come from a valid training run. */
+export function checkNormalization(norm: Normalization): void {
+  if (!(NORMALIZATIONS as readonly string[]).includes(norm.kind)) {
+    throw new DatasetError('INVALID_PARAMS', `unknown normalization ${String((norm as { kind: unknown }).kind)}`);
+  }
+  if (norm.kind === 'standardize' && !(Number.isFinite(norm.mean) && norm.std > 0 && Number.isFinite(norm.std))) {
+    throw new DatasetError('INVALID_PARAMS', `standardize needs a finite mean and std > 0, got mean ${norm.mean}, std ${norm.std}`);
+  }
+}
+
+/**
+ * The map from a [0,1] pixel p to a model input as p·scale + offset: zero-one p; minus-one-one
+ * 2p−1; standardize (p−mean)/std. One affine map covers the three kinds.
+ */
+export function normalizationAffine(norm: Normalization): { scale: number; offset: number } {
+  checkNormalization(norm);
+  switch (norm.kind) {
+    case 'zero-one':
+      return { scale: 1, offset: 0 };
+    case 'minus-one-one':
+      return { scale: 2, offset: -1 };
+    case 'standardize':
+      return { scale: 1 / norm.std, offset: -norm.mean / norm.std };
+  }
+}
+
 /** The 256 float values a pixel byte maps to; a table lookup beats per-pixel arithmetic. */
 export function normalizationTable(norm: Normalization): Float32Array {
+  checkNormalization(norm);
   const table = new Float32Array(256);
   for (let p = 0; p < 256; p++) {
+    // Written per kind (not through normalizationAffine) so that zero-one is exactly p/255.
     switch (norm.kind) {
       case 'zero-one':
         table[p] = p / 255;
@@ -23,21 +54,35 @@ export function normalizationTable(norm: Normalization): Float32Array {
       case 'standardize':
         table[p] = (p / 255 - norm.mean) / norm.std;
         break;
-      default:
-        throw new DatasetError('INVALID_PARAMS', `unknown normalization ${(norm as Normalization).kind}`);
     }
   }
   return table;
 }
 
-/** zero-one: p/255; minus-one-one: p/127.5−1; standardize: (p/255−mean)/std. */
+/** Dataset bytes to model inputs: zero-one p/255; minus-one-one p/127.5−1; standardize (p/255−mean)/std. */
 export function applyNormalization(pixels: Uint8Array, norm: Normalization): Float32Array {
-  if (norm.kind === 'standardize' && !(norm.std > 0)) {
-    throw new DatasetError('INVALID_PARAMS', `standardize needs std > 0, got ${norm.std}`);
-  }
   const table = normalizationTable(norm);
   const out = new Float32Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) out[i] = table[pixels[i]!]!;
+  return out;
+}
+
+/**
+ * [0,1] float pixels (as serving decodes them) to model inputs, by the same kinds as
+ * applyNormalization. Writes into `out` (which may be `pixels` itself) and returns it; the input
+ * is never modified unless it is also `out`.
+ */
+export function normalizePixels(
+  pixels: Float32Array,
+  norm: Normalization,
+  out: Float32Array = new Float32Array(pixels.length),
+): Float32Array {
+  const { scale, offset } = normalizationAffine(norm);
+  if (scale === 1 && offset === 0) {
+    if (out !== pixels) out.set(pixels);
+    return out;
+  }
+  for (let i = 0; i < pixels.length; i++) out[i] = pixels[i]! * scale + offset;
   return out;
 }
 

@@ -6,9 +6,11 @@ import path from 'node:path';
 import { once } from 'node:events';
 import { loadModel } from '../../ml/model-io.js';
 import { predictProbs } from '../../ml/evaluate.js';
+import { normalizePixels } from '../../ml/data/normalize.js';
+import { accuracyFromConfusion, argmax, confusionMatrix } from '../../ml/metrics.js';
 import type { Normalization } from '../../ml/types.js';
 import { inputsToBatch } from '../../serving/inputs.js';
-import { normalizePixels } from '../../serving/normalize.js';
+import type { Prediction, PredictionRecord } from '../../serving/answer.js';
 import { AppError } from '../../shared/errors.js';
 import { resolveModel } from '../../shared/model-registry.js';
 import type { PredictJobResult } from '../../jobs/contract.js';
@@ -47,9 +49,8 @@ export const predictJob: Processor<'predict'> = async (ctx) => {
   const file = path.join(ctx.config.DATA_DIR, 'predictions', `${ctx.id}.jsonl`);
   await mkdir(path.dirname(file), { recursive: true });
   const out = createWriteStream(file);
-  const confusion = labels ? Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0)) : null;
-  const inline: { class: number; probabilities: number[] }[] = [];
-  let correct = 0;
+  const predicted = labels ? new Uint32Array(count) : null;
+  const inline: Prediction[] = [];
   try {
     for (let start = 0; start < count; start += CHUNK) {
       if (ctx.cancelled()) return undefined;
@@ -58,15 +59,12 @@ export const predictJob: Processor<'predict'> = async (ctx) => {
       let text = '';
       for (let i = 0; i < n; i++) {
         const row = Array.from(probs.subarray(i * numClasses, (i + 1) * numClasses));
-        let best = 0;
-        for (let c = 1; c < numClasses; c++) if (row[c]! > row[best]!) best = c;
+        const best = argmax(row);
         const label = labels ? labels[start + i]! : undefined;
-        if (confusion && label !== undefined) {
-          confusion[label]![best]!++;
-          if (label === best) correct++;
-        }
+        if (predicted) predicted[start + i] = best;
         if (!labels && inline.length < INLINE_RESULT_LIMIT) inline.push({ class: best, probabilities: row });
-        text += `${JSON.stringify({ index: start + i, class: best, probabilities: row, ...(label !== undefined ? { label } : {}) })}\n`;
+        const record: PredictionRecord = { index: start + i, class: best, probabilities: row, ...(label !== undefined ? { label } : {}) };
+        text += `${JSON.stringify(record)}\n`;
       }
       if (!out.write(text)) await once(out, 'drain');
       ctx.progress({ percent: (100 * (start + n)) / count, stage: 'predict' });
@@ -76,11 +74,12 @@ export const predictJob: Processor<'predict'> = async (ctx) => {
     await once(out, 'close');
     model.dispose();
   }
+  const confusion = labels && predicted ? confusionMatrix(labels, predicted, numClasses, count) : null;
   const result: PredictJobResult = {
     modelId: row.id,
     count,
     predictionsFile: path.relative(ctx.config.DATA_DIR, file),
-    ...(confusion ? { accuracy: correct / count, confusionMatrix: confusion } : { predictions: inline }),
+    ...(confusion ? { accuracy: accuracyFromConfusion(confusion), confusionMatrix: confusion } : { predictions: inline }),
     seconds: Math.round((performance.now() - t0) / 100) / 10,
   };
   return result;
