@@ -32,10 +32,12 @@ const skip =
 describe('dashboard with API keys', { skip }, () => {
   let browser: Browser;
   let page: Page;
+  const consoleErrors: string[] = [];
   before(async () => {
     const { chromium } = await import('playwright-core');
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
     page = await browser.newPage();
+    page.on('pageerror', (e) => consoleErrors.push(e.message));
   });
   after(() => browser?.close());
 
@@ -48,7 +50,8 @@ describe('dashboard with API keys', { skip }, () => {
   it('asks for a key and refuses a bad one', async () => {
     await page.goto(`${base}/ui/`);
     await enterKey('not-a-key-at-all-000000000000');
-    await page.getByRole('alert').filter({ hasText: 'UNAUTHENTICATED' }).waitFor();
+    await page.getByRole('dialog').getByRole('alert').filter({ hasText: 'UNAUTHENTICATED' }).waitFor();
+    assert.equal(await page.locator('main').count(), 0); // no page behind the prompt, no refused requests
   });
 
   it('with a read key, submitting and moving aliases are disabled', async () => {
@@ -68,5 +71,6 @@ describe('dashboard with API keys', { skip }, () => {
     assert.equal(await page.getByRole('button', { name: 'Prepare dataset' }).isDisabled(), false);
     await page.goto(`${base}/ui/datasets`);
     await page.getByText('key: admin').waitFor();
+    assert.deepEqual(consoleErrors, []);
   });
 });

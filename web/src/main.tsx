@@ -119,7 +119,8 @@ function App() {
       </a>
       <Nav />
       <KeyDialog />
-      {ready && (
+      {/* With keys on, the pages wait for an accepted key: no request goes out to be refused. */}
+      {ready && (authMode.value === 'off' || role.value !== null) && (
         <Router>
           <Route path="/ui/" component={JobsPage} />
           <Route path="/ui/jobs/:id" component={JobPage} />
