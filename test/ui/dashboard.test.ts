@@ -191,8 +191,22 @@ describe('web dashboard in Chromium', { skip }, () => {
     await page.goto(`${base}/ui/datasets/${datasetJob}`);
     await page.locator('img.preview').waitFor();
     await shot('dataset');
-    await page.goto(`${base}/ui/compare?ids=${trainJob}`);
-    await page.locator('.uplot').first().waitFor();
+    // A second run (through the API: the form was tested above) to overlay on the first.
+    const second = await (
+      await fetch(`${base}/v1/jobs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'train', params: { datasetId: datasetJob, architecture: 'mlp', epochs: 3, optimizer: { type: 'sgd', learningRate: 0.05 }, subset: { train: 3000, test: 1000 } } }),
+      })
+    ).json();
+    const deadline = Date.now() + 120_000;
+    while ((await (await fetch(`${base}/v1/jobs/${second.id}`)).json()).status !== 'succeeded') {
+      assert.ok(Date.now() < deadline, 'the second run did not finish');
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    await page.goto(`${base}/ui/compare?ids=${trainJob},${second.id}`);
+    await page.getByRole('table', { name: 'Metrics of the chosen runs' }).locator('thead th').nth(2).waitFor();
+    assert.equal(await page.locator('.uplot').first().locator('.u-legend .u-series').count(), 3); // x + two runs
     await shot('compare');
 
     const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, hasTouch: true });
