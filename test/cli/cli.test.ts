@@ -93,8 +93,9 @@ describe('mnist-jobs CLI', () => {
     assert.equal(r.stdout.trim(), `production → ${modelId}`);
     const m = JSON.parse((await cli(['--json', 'models', 'get', modelId])).stdout);
     assert.deepEqual(m.aliases, ['production']);
-    const page = JSON.parse((await cli(['--json', 'jobs', 'ls', '--type', 'train'])).stdout);
-    assert.equal(page.items[0].id, modelId);
+    const ls = await cli(['--json', 'jobs', 'ls', '--type', 'train', '--limit', '100']);
+    assert.equal(ls.code, 0, ls.stdout + ls.stderr);
+    assert.ok(JSON.parse(ls.stdout).items.some((j: { id: string }) => j.id === modelId), ls.stdout.slice(0, 500));
     const ds = JSON.parse((await cli(['--json', 'datasets', 'get', datasetId])).stdout);
     assert.equal(ds.counts.test, 10000);
   });
@@ -110,6 +111,20 @@ describe('mnist-jobs CLI', () => {
     assert.equal(down.code, 1);
     assert.match(down.stderr, /NETWORK_ERROR/);
     assert.equal((await cli(['train'])).code, 2);
+  });
+
+  it('keys: an admin makes a read key; it reads, is refused FORBIDDEN for an alias, and is revoked', { skip: authOn ? false : 'needs the API-keys feature' }, async () => {
+    const made = await cli(['--json', 'keys', 'create', '--name', 'cli-read', '--role', 'read']);
+    assert.equal(made.code, 0, made.stderr);
+    const key = JSON.parse(made.stdout);
+    assert.equal(key.role, 'read');
+    assert.equal((await cli(['jobs', 'ls'], { MNIST_JOBS_API_KEY: key.secret })).code, 0);
+    const refused = await cli(['models', 'alias', 'staging', modelId], { MNIST_JOBS_API_KEY: key.secret });
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /^error FORBIDDEN: /);
+    assert.match((await cli(['keys', 'ls'])).stdout, /cli-read\s+read/);
+    assert.equal((await cli(['keys', 'rm', key.id])).code, 0);
+    assert.match((await cli(['jobs', 'ls'], { MNIST_JOBS_API_KEY: key.secret })).stderr, /UNAUTHENTICATED/);
   });
 
   it('a bad API key exits 1 with UNAUTHENTICATED', {
