@@ -338,9 +338,11 @@ function SweepForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boole
       {
         trial: { type: 'train', params: { datasetId: id || '<dataset id>', architecture: 'mlp', epochs: 3, subset: { train: 5000 } } },
         space: { 'optimizer.learningRate': { logUniform: [0.0003, 0.01] }, batchSize: { choice: [32, 64, 128] } },
-        objective: { metric: 'valAccuracy', mode: 'max' },
+        algorithm: 'random',
         maxTrials: 6,
         maxParallel: 2,
+        objective: { metric: 'valAccuracy', goal: 'maximize' },
+        earlyStopping: { type: 'asha', gracePeriod: 1, reductionFactor: 3 },
       },
       null,
       2,
