@@ -14,6 +14,8 @@ import { startService } from '../helpers.js';
 // With the API-keys feature (API_KEYS), the service runs with an admin key and the CLI uses it.
 const ADMIN_KEY = 'cli-test-admin-key-0123456789abcdef';
 process.env.API_KEYS ??= `admin:${ADMIN_KEY}`;
+// A loaded CI machine can take longer than the default deadline to load a model for its first answer.
+process.env.PREDICT_TIMEOUT_MS ??= '60000';
 
 const svc = await startService({ api: true, worker: true });
 await svc.app.listen({ port: 0, host: '127.0.0.1' });
