@@ -17,6 +17,8 @@ import { datasetsRoutes } from './routes/datasets.js';
 import { modelsRoutes } from './routes/models.js';
 import { healthRoutes } from './routes/health.js';
 import { predictRoutes, type PredictService } from './routes/predict.js';
+import { misclassifiedRoutes } from './routes/misclassified.js';
+import { uiRoutes } from './routes/ui.js';
 import { apiKeysRoutes } from './routes/api-keys.js';
 import { installAuth } from './auth.js';
 import { dependencyError, installLimits } from './limits.js';
@@ -130,6 +132,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(datasetsRoutes, deps);
   await app.register(modelsRoutes, deps);
   await app.register(predictRoutes, deps);
+  await app.register(misclassifiedRoutes, deps);
+  await app.register(uiRoutes);
   await app.register(webhooksRoutes, deps);
   await app.register(queueUiRoutes, deps);
   return app as unknown as FastifyInstance;

@@ -182,6 +182,7 @@ export async function installAuth(app: FastifyInstance, deps: { config: Config; 
  * predictions; submit: jobs; admin: aliases, deleting models, API keys, webhooks, the queue UI.
  */
 export const ROUTE_ROLES: Readonly<Record<string, Access>> = {
+  'GET /': 'open', // redirects to the web UI (/ui/)
   'GET /health': 'open',
   'GET /ready': 'open',
   'GET /openapi.json': 'open',
@@ -206,6 +207,7 @@ export const ROUTE_ROLES: Readonly<Record<string, Access>> = {
   'GET /v1/models/:id/weights.bin': 'read',
   'GET /v1/models/:id/training-curve.svg': 'read',
   'GET /v1/models/:id/model.onnx': 'read',
+  'GET /v1/models/:id/misclassified': 'read',
   'DELETE /v1/models/:id': 'admin',
   'GET /v1/models/aliases/:alias': 'read',
   'PUT /v1/models/aliases/:alias': 'admin',

@@ -164,7 +164,7 @@ export async function installLimits(app: FastifyInstance, config: Config): Promi
     global: true,
     crossOriginResourcePolicy: { policy: 'cross-origin' },
     contentSecurityPolicy: {
-      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:'], connectSrc: ["'self'"] },
+      directives: { defaultSrc: ["'self'"], scriptSrc: ["'self'"], styleSrc: ["'self'", "'unsafe-inline'"], imgSrc: ["'self'", 'data:', 'blob:'] /* the web UI shows API images fetched with the key as blob: URLs */, connectSrc: ["'self'"] },
     },
   });
   const origins = config.CORS_ORIGINS.split(',').map((o) => o.trim()).filter(Boolean);

@@ -1,0 +1,78 @@
+// The typed client of the mnist-jobs API, for the CLI, the web UI and other TypeScript services:
+//   import { createClient } from 'mnist-jobs/client';
+//   const api = createClient({ baseUrl: 'http://localhost:3000', apiKey: process.env.MNIST_JOBS_API_KEY });
+//   const { data, error } = await api.GET('/v1/jobs/{id}', { params: { path: { id } } });
+// Types come from openapi.yaml (`npm run client:generate` writes schema.d.ts; `npm ci` runs it), the
+// requests from openapi-fetch. `unwrap` turns an answer into its data or an ApiError with the API's code.
+import createFetchClient, { type Client } from 'openapi-fetch';
+import type { Readable } from 'openapi-typescript-helpers';
+import type { components, paths } from './schema.js';
+
+export type { components, paths } from './schema.js';
+export { streamEvents, type JobEvent, type StreamOptions } from './events.js';
+
+// As answers carry them: openapi-fetch reads responses through Readable (tuples become arrays).
+type Schemas = components['schemas'];
+export type Job = Readable<Schemas['Job']>;
+export type Model = Readable<Schemas['Model']>;
+export type Dataset = Readable<Schemas['Dataset']>;
+export type JobType = Job['type'];
+export type JobStatus = Job['status'];
+export type ApiClient = Client<paths> & { baseUrl: string; headers: () => Record<string, string> };
+
+export interface ClientOptions {
+  /** Default http://localhost:3000; '' in a browser page served by the API itself. */
+  baseUrl?: string;
+  /** Sent as `Authorization: Bearer <key>`; a function is asked on every request (the UI's key can change). */
+  apiKey?: string | null | (() => string | null | undefined);
+  fetch?: (input: Request) => Promise<Response>;
+}
+
+export function createClient(opts: ClientOptions = {}): ApiClient {
+  const baseUrl = (opts.baseUrl ?? 'http://localhost:3000').replace(/\/+$/, '');
+  const key = () => (typeof opts.apiKey === 'function' ? opts.apiKey() : opts.apiKey) || undefined;
+  const headers = (): Record<string, string> => {
+    const k = key();
+    return k ? { authorization: `Bearer ${k}` } : {};
+  };
+  const client = createFetchClient<paths>({ baseUrl, fetch: opts.fetch });
+  client.use({
+    onRequest({ request }) {
+      const k = key();
+      if (k && !request.headers.has('authorization')) request.headers.set('authorization', `Bearer ${k}`);
+      return request;
+    },
+  });
+  return Object.assign(client, { baseUrl, headers });
+}
+
+/** An error answer of the API (`{error: {code, message, details}}`), or a network failure (code NETWORK_ERROR). */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+/** The data of a successful answer, or throws ApiError with the API's code. */
+export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; response: Response }>): Promise<T> {
+  let res: Awaited<typeof call>;
+  try {
+    res = await call;
+  } catch (err) {
+    throw new ApiError(0, 'NETWORK_ERROR', `The API could not be reached: ${(err as Error).message}`);
+  }
+  if (res.response.ok) return res.data as T;
+  throw toApiError(res.response.status, res.error);
+}
+
+export function toApiError(status: number, body: unknown): ApiError {
+  const e = (body as { error?: { code?: string; message?: string; details?: unknown } } | undefined)?.error;
+  if (e?.code) return new ApiError(status, e.code, e.message ?? e.code, e.details);
+  return new ApiError(status, `HTTP_${status}`, typeof body === 'string' && body ? body : `HTTP ${status}`);
+}
