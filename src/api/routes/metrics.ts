@@ -10,6 +10,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { w
     {
       // TODO(auth, issue 10): any valid key (Prometheus scrapes with a bearer token), no role needed.
       schema: {
+        operationId: 'getMetrics',
         tags: ['health'],
         summary: 'Prometheus metrics',
         description: 'The Prometheus text format; under `npm start` the worker process\'s series are merged in.',

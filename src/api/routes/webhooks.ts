@@ -53,6 +53,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     '/v1/webhooks',
     {
       schema: {
+        operationId: 'createWebhook',
         tags: ['webhooks'],
         summary: 'Register a webhook',
         description: `Events are POSTed to \`url\` as \`{type, timestamp, data}\` with Standard Webhooks signatures; \`data\` is the job or model as GET returns it. Events: ${WEBHOOK_EVENTS.join(', ')}.`,
@@ -77,7 +78,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
 
   app.get(
     '/v1/webhooks',
-    { schema: { tags: ['webhooks'], summary: 'List webhooks, newest first', querystring: Type.Object(PageQuery), response: { 200: page(Type.Ref('Webhook')), ...errors() } } },
+    { schema: { operationId: 'listWebhooks', tags: ['webhooks'], summary: 'List webhooks, newest first', querystring: Type.Object(PageQuery), response: { 200: page(Type.Ref('Webhook')), ...errors() } } },
     async (req) => {
       const rows = await db.webhook.findMany({ where: afterCursor(req.query.cursor), orderBy: pageOrder, take: req.query.limit + 1 });
       return toPage(rows, req.query.limit, toApi);
@@ -86,13 +87,13 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
 
   app.get(
     '/v1/webhooks/:id',
-    { schema: { tags: ['webhooks'], summary: 'A webhook', params: IdParams, response: { 200: Type.Ref('Webhook'), ...errors(404) } } },
+    { schema: { operationId: 'getWebhook', tags: ['webhooks'], summary: 'A webhook', params: IdParams, response: { 200: Type.Ref('Webhook'), ...errors(404) } } },
     async (req) => toApi(await getWebhook(req.params.id)),
   );
 
   app.delete(
     '/v1/webhooks/:id',
-    { schema: { tags: ['webhooks'], summary: 'Delete a webhook (its pending deliveries are dropped)', params: IdParams, response: { 204: Type.Null(), ...errors(404) } } },
+    { schema: { operationId: 'deleteWebhook', tags: ['webhooks'], summary: 'Delete a webhook (its pending deliveries are dropped)', params: IdParams, response: { 204: Type.Null(), ...errors(404) } } },
     async (req, reply) => {
       const { count } = await db.webhook.deleteMany({ where: { id: req.params.id } });
       if (count === 0) throw notFound('Webhook', req.params.id, 'WEBHOOK_NOT_FOUND');
@@ -104,6 +105,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     '/v1/webhooks/:id/test',
     {
       schema: {
+        operationId: 'testWebhook',
         tags: ['webhooks'],
         summary: 'Send a webhook.test event to this webhook',
         params: IdParams,
@@ -122,6 +124,7 @@ export const webhooksRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     '/v1/webhooks/:id/deliveries',
     {
       schema: {
+        operationId: 'listWebhookDeliveries',
         tags: ['webhooks'],
         summary: 'Delivery attempts of this webhook, newest first',
         params: IdParams,
