@@ -19,6 +19,7 @@ const Ready = (status: 'ready' | 'unavailable') =>
   Type.Object({
     status: Type.Literal(status),
     checks: Type.Object({ postgres: Check, redis: Check }),
+    down: Type.Array(Type.String(), { description: 'The dependencies that do not answer, e.g. ["postgres"]' }),
     backend: Type.Union([Type.String(), Type.Null()], { description: 'TensorFlow.js backend serving predictions' }),
     models: Type.Array(Type.String(), { description: 'Ids of the models loaded for serving' }),
   });
@@ -46,7 +47,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
         timed(() => queues['dataset-prep'].count()),
       ]);
       const ok = postgres.ok && redis.ok;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, backend: backendName(), models: loadedModels() });
+      const down = Object.entries({ postgres, redis }).filter(([, c]) => !c.ok).map(([name]) => name);
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, down, backend: backendName(), models: loadedModels() });
     },
   );
 };
