@@ -67,6 +67,9 @@ it('rides out Postgres stopped for 10 s mid-training, and a job picked up meanwh
   await pg.stop();
   const stoppedAt = Date.now();
   await svc.queues['dataset-prep'].resume();
+  const ready = await app.inject('/ready');
+  assert.equal(ready.statusCode, 503);
+  assert.deepEqual(ready.json().down, ['postgres']);
   while (Date.now() - stoppedAt < 10_000) {
     assert.equal(await read(app, training.id), undefined);
     await new Promise((r) => setTimeout(r, 500));

@@ -19,6 +19,7 @@ const Ready = (status: 'ready' | 'unavailable') =>
   Type.Object({
     status: Type.Literal(status),
     checks: Type.Object({ postgres: Check, redis: Check, store: Check }),
+    down: Type.Array(Type.String(), { description: 'The dependencies that do not answer, e.g. ["postgres"]' }),
     backend: Type.Union([Type.String(), Type.Null()], { description: 'TensorFlow.js backend serving predictions' }),
     models: Type.Array(Type.String(), { description: 'Ids of the models loaded for serving' }),
     auth: Type.Union([Type.Literal('on'), Type.Literal('off')], { description: '`off`: no API key is configured and the API is open' }),
@@ -48,7 +49,10 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps & { authMode: () =>
         timed(() => store.check()),
       ]);
       const ok = postgres.ok && redis.ok && artifacts.ok;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis, store: artifacts }, backend: backendName(), models: loadedModels(), auth: authMode() });
+      const down = Object.entries({ postgres, redis, store: artifacts }).filter(([, c]) => !c.ok).map(([name]) => name);
+      return reply
+        .code(ok ? 200 : 503)
+        .send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis, store: artifacts }, down, backend: backendName(), models: loadedModels(), auth: authMode() });
     },
   );
 };
