@@ -6,7 +6,7 @@ import { buildModel, type Architecture } from '../src/ml/models.js';
 import { train, type TrainOptions } from '../src/ml/train.js';
 import { evaluate } from '../src/ml/evaluate.js';
 import { l2spRegularizer, prepareFineTune, weightDistance } from '../src/ml/finetune.js';
-import * as tf from '../src/ml/tf.js';
+import type * as tf from '../src/ml/tf.js';
 import { loadPrepared, table } from './lib/datasets.js';
 
 const arg = (name: string, fallback: string) => {

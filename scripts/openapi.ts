@@ -16,6 +16,7 @@ export async function buildOpenApi(): Promise<unknown> {
     config: loadConfig(),
     db: unused as never,
     queues: unused as never,
+    jobs: unused as never,
     logger: createLogger('silent'),
     predict: unused as never,
     backendName: () => null,

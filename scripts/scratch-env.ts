@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { migrate } from './migrate.js';
+import { migrate } from '../src/shared/migrate.js';
 
 export interface ScratchEnv {
   databaseUrl: string;

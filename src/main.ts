@@ -1,7 +1,7 @@
 // Entry point. `tsx src/main.ts [all|api|worker]`: `all` (the default) runs the API here and the
 // workers in a child process it supervises (see worker-process.ts); `api` and `worker` run either
 // alone, to scale them apart.
-import { migrate } from '../scripts/migrate.js';
+import { migrate } from './shared/migrate.js';
 import { ConfigError, loadConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
 import { createService } from './service.js';

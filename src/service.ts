@@ -9,6 +9,7 @@ import type { Logger } from './shared/logger.js';
 import { closeQueues, createQueues, type Queues } from './shared/queue.js';
 import { startWorkers, type WorkerOptions, type Workers } from './worker/index.js';
 import { createPredictService } from './serving/service.js';
+import { JobsStore } from './jobs/store.js';
 
 export interface ServiceOptions {
   api?: boolean;
@@ -45,6 +46,7 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       config,
       db,
       queues,
+      jobs: new JobsStore(db, queues, config),
       logger,
       predict,
       backendName: () => predict?.backendName() ?? null,

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../src/shared/config.js';
 import { createLogger } from '../src/shared/logger.js';
 import { createService, type Service, type ServiceOptions } from '../src/service.js';
-import type { ApiJob } from '../src/shared/job-rows.js';
+import type { Job as ApiJob, JobType, ResultOf } from '../src/jobs/contract.js';
 
 export async function startService(opts: ServiceOptions = { api: true, worker: true }, overrides: Partial<Config> = {}): Promise<Service & { app: FastifyInstance }> {
   if (!process.env.QUEUE_PREFIX?.startsWith('mnist-test-')) {
@@ -45,4 +45,12 @@ export function expectError(res: { statusCode: number; json(): any; body: string
   assert.equal(body.error?.code, code, res.body);
   assert.equal(typeof body.error.message, 'string');
   return body.error;
+}
+
+/** The result of a succeeded job of `type`, typed by the contract (fails the test otherwise). */
+export function resultOf<T extends JobType>(job: ApiJob, type: T): ResultOf<T> {
+  assert.equal(job.type, type);
+  assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
+  assert.ok(job.result, 'a succeeded job has a result');
+  return job.result as ResultOf<T>;
 }

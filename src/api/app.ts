@@ -8,7 +8,9 @@ import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import type { Queues } from '../shared/queue.js';
 import { statusOf, toAppError } from './http-errors.js';
-import { ErrorResponse, Job } from './schemas.js';
+import { Job } from '../jobs/contract.js';
+import type { JobsStore } from '../jobs/store.js';
+import { ErrorResponse } from './schemas.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { datasetsRoutes } from './routes/datasets.js';
 import { modelsRoutes } from './routes/models.js';
@@ -19,6 +21,8 @@ export interface AppDeps {
   config: Config;
   db: Db;
   queues: Queues;
+  /** Submits, reads and cancels jobs: routes never move a job's status themselves. */
+  jobs: JobsStore;
   logger: Logger;
   /** Synchronous predictions; the only door from the API to TensorFlow. */
   predict: PredictService;
@@ -62,6 +66,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         version: API_VERSION,
         description: 'Prepare MNIST-style datasets, train and fine-tune TensorFlow.js models on them, and serve predictions.',
       },
+      servers: [{ url: 'http://localhost:3000', description: 'npm start with the default PORT' }],
       tags: [
         { name: 'jobs', description: 'Asynchronous jobs: dataset-prep, train, fine-tune, predict' },
         { name: 'datasets', description: 'Prepared datasets' },

@@ -1,6 +1,5 @@
 // Response schemas shared by several route groups.
 import { Type, type TSchema } from '@sinclair/typebox';
-import { JOB_STATUSES, JOB_TYPES } from '../shared/jobs.js';
 
 export const ErrorResponse = Type.Object(
   {
@@ -21,38 +20,7 @@ export function errors(...statuses: number[]): Record<number, TSchema> {
 
 export const IdParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
 
-export const Progress = Type.Object(
-  {
-    percent: Type.Number({ minimum: 0, maximum: 100 }),
-    stage: Type.Optional(Type.String()),
-    epoch: Type.Optional(Type.Integer()),
-    epochs: Type.Optional(Type.Integer()),
-    batch: Type.Optional(Type.Integer()),
-    batches: Type.Optional(Type.Integer()),
-    samplesPerSec: Type.Optional(Type.Number()),
-    etaSeconds: Type.Optional(Type.Union([Type.Number(), Type.Null()])),
-    message: Type.Optional(Type.String()),
-  },
-  { additionalProperties: true },
-);
-
-export const Job = Type.Object(
-  {
-    id: Type.String({ format: 'uuid' }),
-    type: Type.Union(JOB_TYPES.map((t) => Type.Literal(t))),
-    status: Type.Union(JOB_STATUSES.map((s) => Type.Literal(s))),
-    params: Type.Unknown(),
-    progress: Type.Union([Progress, Type.Null()]),
-    result: Type.Union([Type.Unknown(), Type.Null()]),
-    error: Type.Union([Type.Object({ code: Type.String(), message: Type.String(), details: Type.Optional(Type.Unknown()) }), Type.Null()]),
-    idempotencyKey: Type.Union([Type.String(), Type.Null()]),
-    attempts: Type.Integer(),
-    createdAt: Type.String({ format: 'date-time' }),
-    startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-    finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
-  },
-  { $id: 'Job', title: 'Job' },
-);
+/** The Job schema of the contract (src/jobs/contract.ts), registered once by the app. */
 export const jobRef = Type.Ref('Job');
 
 export const PageQuery = {

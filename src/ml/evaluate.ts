@@ -1,30 +1,10 @@
 // Batched inference and test-set metrics (accuracy, loss, per-class precision/recall/F1, confusion).
 import { accuracyFromConfusion, argmaxRows, confusionMatrix, perClassFromConfusion } from './metrics.js';
 import * as tf from './tf.js';
+import type { EvaluationResult } from './results.js';
 import type { ImageSet } from './types.js';
 
-export interface PerClassMetrics {
-  class: number;
-  precision: number;
-  recall: number;
-  f1: number;
-  /** Number of true samples of this class. */
-  support: number;
-}
-
-/** Kept under the names the worker first imported. */
-export type PerClassMetric = PerClassMetrics;
-export type Evaluation = EvaluationResult;
-
-export interface EvaluationResult {
-  accuracy: number;
-  /** Mean categorical cross-entropy of the predicted probabilities (clipped at 1e-7 like Keras). */
-  loss: number;
-  perClass: PerClassMetrics[];
-  /** confusionMatrix[true][predicted] counts. */
-  confusionMatrix: number[][];
-  count: number;
-}
+export type { EvaluationResult, PerClassMetrics } from './results.js';
 
 function inputDims(model: tf.LayersModel): [number, number, number] {
   const s = model.inputs[0].shape;

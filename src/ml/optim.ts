@@ -1,5 +1,6 @@
 // Optimizer construction, learning-rate schedules, and the small fixes tfjs-core's optimizers need
 // to be driven by a custom loop (changing the rate between epochs, disposing without leaks).
+import type { OptimizerType } from './catalog.js';
 import * as tf from './tf.js';
 
 export type OptimizerSpec =
@@ -14,20 +15,21 @@ export type ScheduleSpec =
   /** Cosine decay from the base rate (epoch 0) towards `minLearningRate` (after the last epoch). */
   | { type: 'cosine'; minLearningRate?: number };
 
+type SpecOf<T extends OptimizerType> = Extract<OptimizerSpec, { type: T }>;
+/** One factory per optimizer of the catalog (a new one there must be added here to compile). */
+const OPTIMIZER_FACTORIES: { [T in OptimizerType]: (spec: SpecOf<T>) => tf.Optimizer } = {
+  sgd: (s) => tf.train.sgd(s.learningRate),
+  momentum: (s) => tf.train.momentum(s.learningRate, s.momentum ?? 0.9, s.nesterov ?? false),
+  adam: (s) => tf.train.adam(s.learningRate, s.beta1 ?? 0.9, s.beta2 ?? 0.999, s.epsilon ?? 1e-7),
+};
+
 export function createOptimizer(spec: OptimizerSpec): tf.Optimizer {
   if (!(spec.learningRate > 0) || !Number.isFinite(spec.learningRate)) {
     throw new Error(`learningRate must be a positive number, got ${spec.learningRate}`);
   }
-  switch (spec.type) {
-    case 'sgd':
-      return tf.train.sgd(spec.learningRate);
-    case 'momentum':
-      return tf.train.momentum(spec.learningRate, spec.momentum ?? 0.9, spec.nesterov ?? false);
-    case 'adam':
-      return tf.train.adam(spec.learningRate, spec.beta1 ?? 0.9, spec.beta2 ?? 0.999, spec.epsilon ?? 1e-7);
-    default:
-      throw new Error(`unknown optimizer ${(spec as { type: string }).type}`);
-  }
+  const factory = OPTIMIZER_FACTORIES[spec.type] as ((s: OptimizerSpec) => tf.Optimizer) | undefined;
+  if (!factory) throw new Error(`unknown optimizer ${(spec as { type: string }).type}`);
+  return factory(spec);
 }
 
 /** Rate for a 0-based epoch out of `epochs`. */
@@ -40,7 +42,7 @@ export function learningRateAt(
   if (!schedule || schedule.type === 'constant') return baseRate;
   if (schedule.type === 'step') {
     if (!(schedule.stepSize >= 1)) throw new Error('step schedule needs stepSize ≥ 1');
-    return baseRate * Math.pow(schedule.gamma, Math.floor(epoch / schedule.stepSize));
+    return baseRate * schedule.gamma ** Math.floor(epoch / schedule.stepSize);
   }
   if (schedule.type === 'cosine') {
     const min = schedule.minLearningRate ?? 0;

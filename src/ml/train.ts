@@ -1,5 +1,6 @@
 // Custom training loop (instead of model.fit) so that a job can be cancelled between batches,
 // report progress, checkpoint and resume at epoch boundaries, and follow a learning-rate schedule.
+import type { EpochMetrics } from './results.js';
 import seedrandom from 'seedrandom';
 import * as tf from './tf.js';
 import type { ImageSet } from './types.js';
@@ -79,20 +80,7 @@ export interface BatchInfo {
   accuracy: number;
 }
 
-export interface EpochMetrics {
-  /** 1-based. */
-  epoch: number;
-  /** Mean cross-entropy over the epoch's batches (the regularizer term is not included). */
-  loss: number;
-  accuracy: number;
-  valLoss: number | null;
-  valAccuracy: number | null;
-  learningRate: number;
-  /** Wall time of the epoch including validation. */
-  seconds: number;
-  /** Training throughput of the epoch (validation excluded). */
-  samplesPerSec: number;
-}
+export type { EpochMetrics };
 
 export interface EpochContext {
   model: tf.LayersModel;
@@ -108,7 +96,7 @@ export interface TrainHooks {
   shouldStop?(): boolean;
 }
 
-export interface TrainResult {
+export interface TrainLoopResult {
   /** Epochs completed by this call. */
   epochsRun: number;
   /** Epochs completed in total (startEpoch + epochsRun). */
@@ -320,7 +308,7 @@ export async function train(
   data: { train: ImageSet; val?: ImageSet },
   opts: TrainOptions,
   hooks: TrainHooks = {},
-): Promise<TrainResult> {
+): Promise<TrainLoopResult> {
   const { epochs, batchSize, seed } = opts;
   const startEpoch = opts.startEpoch ?? opts.initialState?.epoch ?? 0;
   if (!Number.isInteger(epochs) || epochs < 1) throw new Error(`epochs must be a positive integer, got ${epochs}`);

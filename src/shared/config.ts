@@ -60,7 +60,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   const merged = { ...converted, ...overrides };
   const errors = [...Value.Errors(ConfigSchema, merged)];
   if (errors.length > 0) {
-    const lines = errors.map((e) => `  ${e.path.slice(1)}=${JSON.stringify(raw[e.path.slice(1)] ?? (merged as any)[e.path.slice(1)])}: ${e.message}`);
+    const lines = errors.map((e) => `  ${e.path.slice(1)}=${JSON.stringify(raw[e.path.slice(1)] ?? (merged as Record<string, unknown>)[e.path.slice(1)])}: ${e.message}`);
     throw new ConfigError(`Invalid configuration:\n${[...new Set(lines)].join('\n')}`);
   }
   const config = merged as Config;

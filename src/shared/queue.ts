@@ -2,7 +2,7 @@
 // predictions, and each type's worker concurrency can be set on its own. The BullMQ job id is the
 // jobs-table row id.
 import { Queue, type ConnectionOptions } from 'bullmq';
-import { JOB_TYPES, type JobType } from './jobs.js';
+import { JOB_TYPES, type JobType } from '../jobs/contract.js';
 
 export const queueName = (type: JobType) => `jobs-${type}`;
 

@@ -1,9 +1,10 @@
 // BullMQ workers: one per job type, each handing its jobs to that type's processor through runJob.
 import { WaitingError, Worker } from 'bullmq';
-import { JOB_TYPES, type JobType } from '../shared/jobs.js';
-import { fromDbType } from '../shared/job-rows.js';
+import { JOB_TYPES, type JobType } from '../jobs/contract.js';
+import type { Processors } from '../jobs/registry.js';
+import { JobsStore } from '../jobs/store.js';
 import { queueName, redisConnection, type QueuePayload, type Queues } from '../shared/queue.js';
-import { runJob, type Processor, type WorkerDeps } from './job-context.js';
+import { runJob, type WorkerDeps } from './job-context.js';
 
 export interface WorkerOptions {
   /** Which job types this process serves (default all). */
@@ -17,7 +18,7 @@ export interface Workers {
   close(): Promise<void>;
 }
 
-async function loadProcessors(): Promise<Record<JobType, Processor>> {
+async function loadProcessors(): Promise<Processors> {
   // Imported here so that TensorFlow.js loads only in processes that run workers.
   const [{ datasetPrep }, { train }, { fineTune }, { predictJob }] = await Promise.all([
     import('./processors/dataset-prep.js'),
@@ -37,6 +38,7 @@ const CONCURRENCY: Record<JobType, (c: number) => number> = {
 
 export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: WorkerOptions = {}): Promise<Workers> {
   const { config, db, logger, queues } = deps;
+  const store = new JobsStore(db, queues, config);
   const processors = await loadProcessors();
   const types = opts.types ?? JOB_TYPES;
   // Aborted by close(): long jobs then stop at their next safe point and are put back on the queue.
@@ -45,7 +47,7 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
     const worker = new Worker<QueuePayload>(
       queueName(type),
       async (job, token) => {
-        if ((await runJob(deps, job.data.jobId, processors[type], shutdown.signal)) === 'released') {
+        if ((await runJob({ ...deps, store }, job.data.jobId, processors, shutdown.signal)) === 'released') {
           await job.moveToWait(token);
           throw new WaitingError(); // tells BullMQ the job was moved, not finished
         }
@@ -65,25 +67,14 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
       // Only reached when BullMQ itself gives up (e.g. the job stalled too often): runJob records
       // every ordinary failure. Make sure the row does not stay `running` forever.
       logger.error({ jobId: job.data.jobId, err }, 'queue gave up on a job');
-      await db.job
-        .updateMany({
-          where: { id: job.data.jobId, status: { in: ['queued', 'running'] } },
-          data: { status: 'failed', finishedAt: new Date(), error: { code: 'WORKER_LOST', message: err.message } },
-        })
-        .catch((e) => logger.error({ err: e }, 'could not record a lost job'));
+      await store.markLost(job.data.jobId, err.message).catch((e) => logger.error({ err: e }, 'could not record a lost job'));
     });
     worker.on('error', (err) => logger.error({ err }, 'worker error'));
     return worker;
   });
 
-  // Redis may have lost jobs (it keeps nothing on disk here) or an enqueue may have failed after the
-  // row was written: put every unfinished row back. BullMQ ignores a job id it already holds.
-  const unfinished = await db.job.findMany({ where: { status: { in: ['queued', 'running'] } }, select: { id: true, type: true } });
-  for (const row of unfinished) {
-    const type = fromDbType(row.type);
-    if (types.includes(type)) await queues[type].add(type, { jobId: row.id }, { jobId: row.id, removeOnComplete: 1000, removeOnFail: 5000 });
-  }
-  if (unfinished.length) logger.info({ count: unfinished.length }, 're-queued unfinished jobs');
+  const requeued = await store.requeueUnfinished(types);
+  if (requeued) logger.info({ count: requeued }, 're-queued unfinished jobs');
   logger.info({ types }, 'workers started');
 
   return {

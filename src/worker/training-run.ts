@@ -4,16 +4,16 @@
 import { mkdir, rm, writeFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset } from '../generated/prisma/client.js';
-import * as tf from '../ml/tf.js';
+import type * as tf from '../ml/tf.js';
 import { loadSplit } from '../ml/data/files.js';
 import { evaluate } from '../ml/evaluate.js';
 import { disposeCheckpointTensors, loadCheckpoint, saveCheckpoint, saveModel } from '../ml/model-io.js';
 import { trainingCurveSvg } from '../ml/chart.js';
 import { backendName } from '../ml/backend.js';
-import { train, type TrainOptions, type TrainResult as LoopResult, type EpochMetrics } from '../ml/train.js';
+import { train, type TrainOptions, type TrainLoopResult, type EpochMetrics } from '../ml/train.js';
 import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
-import type { TrainResult } from '../shared/jobs.js';
+import type { TrainResult } from '../jobs/contract.js';
 import { Released, type JobContext } from './job-context.js';
 
 export interface RunData {
@@ -64,7 +64,7 @@ export async function findCheckpoint(ctx: JobContext) {
   }
 }
 
-export interface RunOutcome extends LoopResult {
+export interface RunOutcome extends TrainLoopResult {
   resumedFromEpoch: number;
 }
 
@@ -119,7 +119,7 @@ export async function trainWithCheckpoints(
             seconds: m.seconds,
             samplesPerSec: m.samplesPerSec,
           };
-          await ctx.db.epochMetric.upsert({ where: { jobId_epoch: { jobId: ctx.id, epoch: m.epoch } }, create: { jobId: ctx.id, epoch: m.epoch, ...row }, update: row });
+          await ctx.recordEpoch({ epoch: m.epoch, ...row });
           await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
           ctx.log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, seconds: Math.round(m.seconds) }, 'epoch done');
         },

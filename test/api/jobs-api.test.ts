@@ -2,7 +2,7 @@
 // contract. Jobs stay `queued` here, which is exactly what these tests need to see.
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { after, before, describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import YAML from 'yaml';
 import { expectError, startService, submit } from '../helpers.js';
 
@@ -148,6 +148,21 @@ describe('service endpoints', () => {
     for (const path of ['/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/cancel', '/v1/jobs/{id}/metrics', '/v1/jobs/{id}/events', '/v1/datasets', '/v1/datasets/{id}', '/v1/models', '/v1/models/{id}', '/v1/predict', '/predict', '/health', '/ready']) {
       assert.ok(served.paths[path], `contract lacks ${path}`);
     }
+    // A client generator needs one stable id per operation and the shape of every job's result.
+    const operations = Object.values(served.paths as Record<string, Record<string, { operationId?: string; tags?: string[] }>>).flatMap((p) => Object.values(p));
+    const ids = operations.map((o) => o.operationId);
+    assert.ok(ids.every((id) => typeof id === 'string' && /^[a-z][A-Za-z]+$/.test(id)), `operationIds: ${ids}`);
+    assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+    assert.ok(operations.every((o) => o.tags?.length), 'every operation has a tag');
+    assert.ok(served.servers?.length, 'servers are declared');
+    const job = served.components.schemas.Job;
+    assert.equal(job.discriminator.propertyName, 'type');
+    const resultOf = (type: string) => job.anyOf.find((b: any) => (b.properties.type.const ?? b.properties.type.enum[0]) === type).properties.result.anyOf[0];
+    assert.ok(resultOf('train').properties.modelId && resultOf('train').properties.test.properties.confusionMatrix);
+    assert.ok(resultOf('dataset-prep').properties.datasetId && resultOf('dataset-prep').properties.counts);
+    const optimizerOf = (type: string) => job.anyOf.find((b: any) => (b.properties.type.const ?? b.properties.type.enum[0]) === type).properties.params.properties.optimizer;
+    assert.deepEqual(optimizerOf('fine-tune').anyOf, optimizerOf('train').anyOf.map((b: any) => ({ ...b, properties: { ...b.properties, learningRate: { ...b.properties.learningRate, default: 0.0005 } } })));
+    assert.ok(served.paths['/v1/models/aliases/{alias}'].get, 'GET /v1/models/aliases/{alias}');
     const docs = await app.inject('/docs/');
     assert.equal(docs.statusCode, 200);
     assert.match(docs.body, /swagger/i);

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { expectError, startService, submit, waitForJob } from '../helpers.js';
+import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
 const svc = await startService({ api: true, worker: true });
@@ -54,7 +54,7 @@ describe('dataset-prep of MNIST, split standard', () => {
     const job = await submit(app, 'dataset-prep', { source: 'mnist', split: 'standard', seed: 1, name: 'mnist-std' });
     const done = await waitForJob(app, job.id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    const again = done.result as any;
+    const again = resultOf(done, 'dataset-prep');
     assert.deepEqual(again.files, first.files);
     const manifests = await Promise.all(
       [first.datasetId, again.datasetId].map((id: string) => readFile(path.join(svc.config.DATA_DIR, 'datasets', id, 'manifest.json'))),
@@ -77,7 +77,7 @@ describe('dataset-prep from a URL', () => {
     });
     const done = await waitForJob(app, job.id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    const r = done.result as any;
+    const r = resultOf(done, 'dataset-prep');
     assert.equal(r.counts.train + r.counts.val + r.counts.test, 2500 + 2000, 'pooled 2500, plus one augmented copy of each train image');
     assert.equal(r.counts.val, 250);
     assert.equal(r.counts.test, 250);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { expectError, startService, submit, waitForJob } from '../helpers.js';
+import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
 const svc = await startService({ api: true, worker: true });
@@ -82,11 +82,11 @@ describe('fine-tune', () => {
   it('moves an MNIST model to Fashion-MNIST: frozen layers unchanged, a new head, lineage and metrics', async () => {
     const job = await submit(app, 'fine-tune', {
       baseModelId: base, datasetId: fashion, freeze: 'all-but-head', replaceHead: true,
-      learningRate: 0.01, epochs: 2, batchSize: 32, seed: 2, subset: { train: 3000, val: 300, test: 500 },
+      optimizer: { type: 'adam', learningRate: 0.01 }, epochs: 2, batchSize: 32, seed: 2, subset: { train: 3000, val: 300, test: 500 },
     });
     const done = await waitForJob(app, job.id, { timeoutMs: 300_000 });
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    const r = done.result as any;
+    const r = resultOf(done, 'fine-tune');
     assert.deepEqual(r.frozenLayers, ['conv1', 'conv2', 'conv3', 'dense1']);
     assert.equal(r.headReplaced, true);
     assert.ok(r.before && r.after && r.delta, 'metrics before and after');
@@ -111,7 +111,7 @@ describe('fine-tune', () => {
     const run = async (l2sp: number) => {
       const job = await submit(app, 'fine-tune', {
         baseModelId: base, datasetId: fashion, freeze: 'none', replaceHead: false, l2sp,
-        learningRate: 0.002, epochs: 1, batchSize: 32, seed: 3, subset: { train: 1000, val: 100, test: 100 },
+        optimizer: { type: 'adam', learningRate: 0.002 }, epochs: 1, batchSize: 32, seed: 3, subset: { train: 1000, val: 100, test: 100 },
       });
       const done = await waitForJob(app, job.id, { timeoutMs: 300_000 });
       assert.equal(done.status, 'succeeded', JSON.stringify(done.error));

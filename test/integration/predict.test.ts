@@ -7,7 +7,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import * as tf from '../../src/ml/tf.js';
-import { expectError, startService, submit, waitForJob } from '../helpers.js';
+import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
 const svc = await startService({ api: true, worker: true });
@@ -91,6 +91,11 @@ describe('POST /v1/predict', () => {
     await app.inject({ method: 'PUT', url: '/v1/models/aliases/production', payload: { modelId: modelB } });
     assert.equal((await predict({ model: 'production', inputs: [asFloats(0)] })).json().modelId, modelB);
     assert.deepEqual((await app.inject(`/v1/models/${modelB}`)).json().aliases, ['production']);
+    const resolved = (await app.inject('/v1/models/aliases/production')).json();
+    assert.equal(resolved.model.id, modelB);
+    assert.deepEqual(resolved.model.aliases, ['production']);
+    assert.equal((await app.inject('/v1/models/aliases/latest')).json().model.id, (await app.inject('/v1/models?limit=1')).json().items[0].id);
+    expectError(await app.inject('/v1/models/aliases/nowhere'), 404, 'ALIAS_NOT_FOUND');
     expectError(await app.inject({ method: 'PUT', url: '/v1/models/aliases/latest', payload: { modelId: modelA } }), 400, 'ALIAS_RESERVED');
     expectError(await app.inject({ method: 'PUT', url: '/v1/models/aliases/Bad%20Name', payload: { modelId: modelA } }), 400, 'VALIDATION_FAILED');
     expectError(await app.inject({ method: 'DELETE', url: `/v1/models/${modelB}` }), 409, 'MODEL_HAS_ALIASES');
@@ -162,10 +167,10 @@ describe('predict jobs', () => {
     const job = await submit(app, 'predict', { model: modelA, dataset: { datasetId, split: 'test', limit: 200 } });
     const done = await waitForJob(app, job.id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    const r = done.result as any;
+    const r = resultOf(done, 'predict');
     assert.equal(r.count, 200);
-    assert.ok(r.accuracy > 0.8, `accuracy ${r.accuracy}`);
-    assert.equal(r.confusionMatrix.flat().reduce((a: number, b: number) => a + b, 0), 200);
+    assert.ok(r.accuracy !== undefined && r.accuracy > 0.8, `accuracy ${r.accuracy}`);
+    assert.equal((r.confusionMatrix ?? []).flat().reduce((a, b) => a + b, 0), 200);
     const lines = (await readFile(path.join(svc.config.DATA_DIR, r.predictionsFile), 'utf8')).trim().split('\n');
     assert.equal(lines.length, 200);
     assert.deepEqual(Object.keys(JSON.parse(lines[0]!)).sort(), ['class', 'index', 'label', 'probabilities']);
@@ -175,9 +180,9 @@ describe('predict jobs', () => {
     const job = await submit(app, 'predict', { model: modelA, inputs: [asFloats(0), await png(1)] });
     const done = await waitForJob(app, job.id);
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    const r = done.result as any;
+    const r = resultOf(done, 'predict');
     const sync = (await predict({ model: modelA, inputs: [asFloats(0), await png(1)] })).json();
-    assert.deepEqual(r.predictions.map((p: any) => p.class), sync.predictions.map((p: any) => p.class));
+    assert.deepEqual(r.predictions?.map((p) => p.class), sync.predictions.map((p: { class: number }) => p.class));
   });
 
   it('serves the predictions file of a predict job, and refuses other jobs with NO_PREDICTIONS', async () => {

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, it } from 'node:test';
-import { startService, submit, waitForJob } from '../helpers.js';
+import { startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
 const api = await startService({ api: true, worker: false });
@@ -45,7 +45,7 @@ it('resumes a killed worker’s training from its last checkpoint with one metri
   workers.push(await startService({ api: false, worker: true, workerOptions: { lockDurationMs: 3000, stalledIntervalMs: 1000 } }));
   const done = await waitForJob(api.app, job.id, { timeoutMs: 180_000 });
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-  const result = done.result as any;
+  const result = resultOf(done, 'train');
   assert.ok(result.resumedFromEpoch >= 1 && result.resumedFromEpoch < epochs, `resumed from ${result.resumedFromEpoch}`);
   assert.equal(done.attempts, 2);
   const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
@@ -75,7 +75,7 @@ it('a worker shutting down hands its training back to the queue; the next one re
   workers.push(await startService({ api: false, worker: true }));
   const done = await waitForJob(api.app, job.id, { timeoutMs: 180_000 });
   assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-  const result = done.result as any;
+  const result = resultOf(done, 'train');
   assert.ok(result.resumedFromEpoch >= 1 && result.resumedFromEpoch < epochs, `resumed from ${result.resumedFromEpoch}`);
   const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
   assert.deepEqual(metrics.map((m: any) => m.epoch), [1, 2, 3, 4, 5]);

@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { expectError, startService, submit, waitForJob } from '../helpers.js';
+import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
 const svc = await startService({ api: true, worker: true });
@@ -30,7 +30,7 @@ describe('train', () => {
       const job = await submit(app, 'train', { datasetId, architecture, epochs: 2, batchSize: 32, seed: 3, subset: { train: 600 } });
       const done = await waitForJob(app, job.id, { timeoutMs: 300_000 });
       assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-      const result = done.result as any;
+      const result = resultOf(done, 'train');
       assert.equal(result.modelId, job.id);
       assert.equal(result.epochsRun, 2);
       assert.ok(['wasm', 'cpu', 'tensorflow'].includes(result.backend));
@@ -73,7 +73,7 @@ describe('train', () => {
     });
     const done = await waitForJob(app, job.id, { timeoutMs: 120_000 });
     assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-    const r = done.result as any;
+    const r = resultOf(done, 'train');
     assert.equal(r.stoppedEarly, true);
     assert.ok(r.epochsRun < 30);
     const metrics = (await app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import { DatasetError } from '../../src/ml/data/errors.js';
 import { loadSplit, loadSplitBytes, readManifest, writeDataset } from '../../src/ml/data/files.js';
 import { applyNormalization } from '../../src/ml/data/normalize.js';
@@ -91,7 +91,8 @@ describe('dataset files', () => {
   test('preview.png is a grid of one row per class', async () => {
     const dir = join(root, 'preview');
     await writeDataset(dir, prepareDataset(ds, { ...params, augment: undefined }), meta);
-    const png = PNG.sync.read(await readFile(join(dir, 'preview.png')));
+    const png = await sharp(await readFile(join(dir, 'preview.png'))).metadata();
+    assert.equal(png.channels, 1);
     // 10 columns and 10 rows of 2× upscaled 6×8 images with 2-pixel gaps
     assert.equal(png.width, 2 + 10 * (12 + 2));
     assert.equal(png.height, 2 + 10 * (16 + 2));

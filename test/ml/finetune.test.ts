@@ -7,7 +7,6 @@ import { train } from '../../src/ml/train.js';
 import {
   FineTuneError, checkInputShape, l2spRegularizer, prepareFineTune, setTrainable, weightDistance,
 } from '../../src/ml/finetune.js';
-import type { ImageSet } from '../../src/ml/types.js';
 import { bands } from '../fixtures/bands.js';
 
 before(async () => {

@@ -10,7 +10,6 @@ import { buildModel, type Architecture } from '../../src/ml/models.js';
 import { TrainingDivergedError, epochPermutation, lossAndAccuracy, train, type EpochMetrics, type TrainOptions } from '../../src/ml/train.js';
 import { learningRateAt } from '../../src/ml/optim.js';
 import { disposeCheckpointTensors, loadCheckpoint, saveCheckpoint } from '../../src/ml/model-io.js';
-import type { ImageSet } from '../../src/ml/types.js';
 import { bands } from '../fixtures/bands.js';
 
 before(async () => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, it } from 'node:test';
 import pg from 'pg';
-import { migrate } from '../../scripts/migrate.js';
+import { migrate } from '../../src/shared/migrate.js';
 
 const admin = new URL(process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres');
 admin.pathname = '/postgres';

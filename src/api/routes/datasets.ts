@@ -4,7 +4,7 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Dataset as DatasetRow } from '../../generated/prisma/client.js';
 import { notFound } from '../../shared/errors.js';
-import { afterCursor, pageOrder, toPage } from '../pagination.js';
+import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendFile } from '../send-file.js';
@@ -49,6 +49,7 @@ export const datasetsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     '/v1/datasets',
     {
       schema: {
+        operationId: 'listDatasets',
         tags: ['datasets'],
         summary: 'List prepared datasets, newest first',
         querystring: Type.Object(PageQuery),
@@ -64,7 +65,7 @@ export const datasetsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
 
   app.get(
     '/v1/datasets/:id',
-    { schema: { tags: ['datasets'], summary: 'A prepared dataset with its manifest', params: IdParams, response: { 200: DatasetDetail, ...errors(404) } } },
+    { schema: { operationId: 'getDataset', tags: ['datasets'], summary: 'A prepared dataset with its manifest', params: IdParams, response: { 200: DatasetDetail, ...errors(404) } } },
     async (req) => {
       const d = await get(req.params.id);
       return { ...toApi(d), manifest: d.manifest };
@@ -75,6 +76,7 @@ export const datasetsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { 
     '/v1/datasets/:id/preview.png',
     {
       schema: {
+        operationId: 'getDatasetPreview',
         tags: ['datasets'],
         summary: 'A grid of sample images per class',
         params: IdParams,

@@ -26,7 +26,7 @@ const Ready = (status: 'ready' | 'unavailable') =>
 export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, queues, backendName, loadedModels }) => {
   app.get(
     '/health',
-    { schema: { tags: ['health'], summary: 'Liveness: the process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
+    { schema: { operationId: 'getHealth', tags: ['health'], summary: 'Liveness: the process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
     async () => ({ status: 'ok' as const }),
   );
 
@@ -34,6 +34,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     '/ready',
     {
       schema: {
+        operationId: 'getReadiness',
         tags: ['health'],
         summary: 'Readiness: Postgres and Redis answer',
         response: { 200: Ready('ready'), 503: Ready('unavailable') },

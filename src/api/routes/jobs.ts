@@ -1,15 +1,13 @@
-// Route group /v1/jobs: submit, read, list, cancel, per-epoch metrics, and a server-sent event stream.
-import { randomUUID } from 'node:crypto';
+// Route group /v1/jobs: submit, read, list, cancel, per-epoch metrics, bulk predictions and a
+// server-sent event stream. Handlers parse the request and call the jobs store.
 import path from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Prisma } from '../../shared/db.js';
-import { AppError, notFound } from '../../shared/errors.js';
-import { JOB_PARAMS, JOB_STATUSES, JOB_TYPES, TERMINAL_STATUSES, type JobParams, type JobType } from '../../shared/jobs.js';
-import { fromDbType, paramsHash, toApiJob, toDbType } from '../../shared/job-rows.js';
-import { checkJobParams } from '../job-checks.js';
-import { afterCursor, pageOrder, toPage } from '../pagination.js';
+import { EpochMetrics } from '../../ml/results.js';
+import { AppError } from '../../shared/errors.js';
+import { JOB_CONTRACT, JOB_STATUSES, JOB_TYPES, isTerminal, type JobType } from '../../jobs/contract.js';
+import { explain, isJobType, parseJobParams } from '../../jobs/params.js';
+import type { Submission } from '../../jobs/store.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendFile } from '../send-file.js';
@@ -17,17 +15,32 @@ import { sendFile } from '../send-file.js';
 const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, description: 'Resubmitting with the same key returns the first job' });
 
 /** One body shape per job type, told apart by `type` (an OpenAPI discriminator). */
-export const CreateJobBody = Type.Unsafe<{ type: JobType; params: JobParams; idempotencyKey?: string }>({
-  type: 'object',
-  required: ['type'],
-  discriminator: { propertyName: 'type' },
-  oneOf: JOB_TYPES.map((t) =>
+export const CreateJobBody = Type.Union(
+  JOB_TYPES.map((t) =>
     Type.Object(
-      { type: Type.Literal(t), params: JOB_PARAMS[t], idempotencyKey: Type.Optional(IdempotencyKey) },
-      { additionalProperties: false, title: `${t} job` },
+      { type: Type.Literal(t), params: JOB_CONTRACT[t].params, idempotencyKey: Type.Optional(IdempotencyKey) },
+      { additionalProperties: false, title: `${t} job submission` },
     ),
   ),
-});
+  { discriminator: { propertyName: 'type' } },
+);
+
+/**
+ * Validates a submission with parseJobParams (defaults applied, then checked) rather than Ajv, so the
+ * API and the worker read params the same way; the body schema above documents it.
+ */
+function parseSubmission(body: unknown): Submission {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw new AppError('VALIDATION_FAILED', 'body must be an object');
+  const { type, params, idempotencyKey, ...rest } = body as Record<string, unknown>;
+  if (!isJobType(type)) throw new AppError('UNKNOWN_JOB_TYPE', `type must be one of ${JOB_TYPES.join(', ')}`, { type });
+  const extra = Object.keys(rest);
+  if (extra.length) throw new AppError('VALIDATION_FAILED', `body must NOT have additional properties (${extra.join(', ')})`);
+  if (idempotencyKey !== undefined) {
+    const issues = explain(IdempotencyKey, idempotencyKey);
+    if (issues.length) throw new AppError('VALIDATION_FAILED', `idempotencyKey ${issues[0]!.message}`, issues);
+  }
+  return { type, params: parseJobParams(type, params ?? {}), idempotencyKey: idempotencyKey as string | undefined };
+}
 
 const ListQuery = Type.Object({
   type: Type.Optional(Type.Union(JOB_TYPES.map((t) => Type.Literal(t)))),
@@ -35,117 +48,54 @@ const ListQuery = Type.Object({
   ...PageQuery,
 });
 
-const EpochMetric = Type.Object({
-  epoch: Type.Integer(),
-  loss: Type.Number(),
-  accuracy: Type.Number(),
-  valLoss: Type.Union([Type.Number(), Type.Null()]),
-  valAccuracy: Type.Union([Type.Number(), Type.Null()]),
-  learningRate: Type.Number(),
-  seconds: Type.Number(),
-  samplesPerSec: Type.Number(),
-});
 
-const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
-
-export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, queues }) => {
-  const getJob = async (id: string) => {
-    const row = await db.job.findUnique({ where: { id } });
-    if (!row) throw notFound('Job', id, 'JOB_NOT_FOUND');
-    return row;
-  };
-
+export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, jobs }) => {
   app.post(
     '/v1/jobs',
     {
       schema: {
+        operationId: 'createJob',
         tags: ['jobs'],
         summary: 'Submit a job',
         description: 'Validates the parameters, records the job and queues it. Answers 202 with the job to poll.',
         body: CreateJobBody,
-        response: { 202: jobRef, ...errors(404, 409, 422) },
+        response: { 202: jobRef, ...errors(404, 409, 422, 503) },
       },
-      preValidation: async (req) => {
-        // Ajv does not apply defaults inside the body's oneOf: fill them in from the type's schema first.
-        const body = req.body as { type?: unknown; params?: unknown } | null;
-        if (body && typeof body === 'object' && JOB_TYPES.includes(body.type as JobType) && body.params && typeof body.params === 'object') {
-          body.params = Value.Default(JOB_PARAMS[body.type as JobType], body.params);
-        }
-        const augment = (req.body as any)?.params?.augment;
-        if (augment && typeof augment === 'object' && 'flip' in augment) {
-          throw new AppError(
-            'AUGMENT_FLIP_UNSUPPORTED',
-            'Flips are not offered: a mirrored digit is often another digit or no digit at all (2, 5, 7 …)',
-          );
+      validatorCompiler: () => (body) => {
+        try {
+          return { value: parseSubmission(body) };
+        } catch (err) {
+          return { error: err as Error };
         }
       },
     },
     async (req, reply) => {
-      const { type, params, idempotencyKey } = req.body as CreateJobBodyT;
-      const hash = paramsHash(type, params);
-      if (idempotencyKey) {
-        const existing = await db.job.findUnique({ where: { idempotencyKey } });
-        if (existing) return replay(existing, type, hash, reply);
-      }
-      await checkJobParams(db, config, type, params);
-      const id = randomUUID();
-      let row;
-      try {
-        row = await db.job.create({
-          data: { id, type: toDbType(type), params: params as object, paramsHash: hash, idempotencyKey, progress: { percent: 0 } },
-        });
-      } catch (err) {
-        // Two requests with one key raced: the loser answers with the winner's job.
-        if (idempotencyKey && isUniqueViolation(err)) {
-          return replay(await db.job.findUniqueOrThrow({ where: { idempotencyKey } }), type, hash, reply);
-        }
-        throw err;
-      }
-      try {
-        await queues[type].add(type, { jobId: id }, { jobId: id, removeOnComplete: 1000, removeOnFail: 5000 });
-      } catch (err) {
-        await db.job.update({
-          where: { id },
-          data: { status: 'failed', finishedAt: new Date(), error: { code: 'QUEUE_UNAVAILABLE', message: 'The job queue could not be reached' } },
-        });
-        throw new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) could not be reached; try again');
-      }
-      req.log.info({ jobId: id, type }, 'job queued');
-      return reply.code(202).header('location', `/v1/jobs/${id}`).send(toApiJob(row));
+      const { job, replayed } = await jobs.submit(req.body as Submission);
+      if (replayed) reply.header('idempotent-replayed', 'true');
+      else req.log.info({ jobId: job.id, type: job.type }, 'job queued');
+      return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(job);
     },
   );
 
-  function replay(existing: Awaited<ReturnType<typeof getJob>>, type: JobType, hash: string, reply: any) {
-    if (existing.paramsHash !== hash || existing.type !== toDbType(type)) {
-      throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This idempotencyKey was used for a different job', { jobId: existing.id });
-    }
-    return reply.code(202).header('idempotent-replayed', 'true').header('location', `/v1/jobs/${existing.id}`).send(toApiJob(existing));
-  }
-
   app.get(
     '/v1/jobs/:id',
-    { schema: { tags: ['jobs'], summary: 'Get a job', params: IdParams, response: { 200: jobRef, ...errors(404) } } },
-    async (req) => toApiJob(await getJob(req.params.id)),
+    { schema: { operationId: 'getJob', tags: ['jobs'], summary: 'Get a job', params: IdParams, response: { 200: jobRef, ...errors(404) } } },
+    async (req) => jobs.get(req.params.id),
   );
 
   app.get(
     '/v1/jobs',
-    { schema: { tags: ['jobs'], summary: 'List jobs, newest first', querystring: ListQuery, response: { 200: page(jobRef), ...errors() } } },
-    async (req) => {
-      const { type, status, limit, cursor } = req.query;
-      const rows = await db.job.findMany({
-        where: { ...(type ? { type: toDbType(type) } : {}), ...(status ? { status } : {}), ...afterCursor(cursor) },
-        orderBy: pageOrder,
-        take: limit + 1,
-      });
-      return toPage(rows, limit, toApiJob);
+    {
+      schema: { operationId: 'listJobs', tags: ['jobs'], summary: 'List jobs, newest first', querystring: ListQuery, response: { 200: page(jobRef), ...errors() } },
     },
+    async (req) => jobs.list(req.query),
   );
 
   app.post(
     '/v1/jobs/:id/cancel',
     {
       schema: {
+        operationId: 'cancelJob',
         tags: ['jobs'],
         summary: 'Cancel a queued or running job',
         description: 'A queued job is cancelled at once; a running one stops at its next batch and then reads `cancelled`.',
@@ -153,40 +103,23 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
         response: { 202: jobRef, ...errors(404, 409) },
       },
     },
-    async (req, reply) => {
-      const { id } = req.params;
-      const row = await getJob(id);
-      if (row.status === 'cancelled') return reply.code(202).send(toApiJob(row));
-      if (TERMINAL_STATUSES.includes(row.status)) {
-        throw new AppError('JOB_NOT_CANCELLABLE', `Job ${id} has already ${row.status}`);
-      }
-      // Flag first: a worker that takes the job from now on sees the flag and stops.
-      await db.job.update({ where: { id }, data: { cancelRequested: true } });
-      const type = row.type.replace('_', '-') as JobType;
-      const queued = await queues[type].getJob(id);
-      if (queued && (await queued.getState()) !== 'active') await queued.remove().catch(() => {});
-      await db.job.updateMany({
-        where: { id, status: 'queued' },
-        data: { status: 'cancelled', finishedAt: new Date(), progress: { ...(row.progress as object), stage: 'cancelled' } },
-      });
-      return reply.code(202).send(toApiJob(await getJob(id)));
-    },
+    async (req, reply) => reply.code(202).send(await jobs.cancel(req.params.id)),
   );
 
   app.get(
     '/v1/jobs/:id/metrics',
     {
       schema: {
+        operationId: 'getJobMetrics',
         tags: ['jobs'],
         summary: 'Per-epoch metrics of a train or fine-tune job',
         params: IdParams,
-        response: { 200: Type.Object({ jobId: Type.String(), items: Type.Array(EpochMetric) }), ...errors(404) },
+        response: { 200: Type.Object({ jobId: Type.String({ format: 'uuid' }), items: Type.Array(EpochMetrics) }), ...errors(404) },
       },
     },
     async (req) => {
-      const row = await getJob(req.params.id);
-      const items = await db.epochMetric.findMany({ where: { jobId: row.id }, orderBy: { epoch: 'asc' } });
-      return { jobId: row.id, items: items.map(({ jobId, createdAt, ...m }) => m) };
+      const job = await jobs.get(req.params.id);
+      return { jobId: job.id, items: await jobs.epochs(job.id) };
     },
   );
 
@@ -194,6 +127,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
     '/v1/jobs/:id/predictions',
     {
       schema: {
+        operationId: 'getJobPredictions',
         tags: ['jobs'],
         summary: 'The predictions of a finished predict job',
         description: 'JSON lines, one per input in order: `{"index", "class", "probabilities"}` and `label` where the dataset has one.',
@@ -202,12 +136,12 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       },
     },
     async (req, reply) => {
-      const row = await getJob(req.params.id);
-      const result = row.result as { predictionsFile?: string } | null;
-      if (fromDbType(row.type) !== 'predict' || row.status !== 'succeeded' || !result?.predictionsFile) {
-        throw new AppError('NO_PREDICTIONS', `Job ${row.id} is a ${fromDbType(row.type)} job with status ${row.status}: only a succeeded predict job has predictions`);
+      const job = await jobs.get(req.params.id);
+      const result = job.type === 'predict' && job.status === 'succeeded' ? job.result : null;
+      if (!result) {
+        throw new AppError('NO_PREDICTIONS', `Job ${job.id} is a ${job.type} job with status ${job.status}: only a succeeded predict job has predictions`);
       }
-      return sendFile(reply, path.join(config.DATA_DIR, result.predictionsFile), 'application/x-ndjson', `The predictions of job ${row.id} are gone from disk`);
+      return sendFile(reply, path.join(config.DATA_DIR, result.predictionsFile), 'application/x-ndjson', `The predictions of job ${job.id} are gone from disk`);
     },
   );
 
@@ -215,6 +149,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
     '/v1/jobs/:id/events',
     {
       schema: {
+        operationId: 'streamJobEvents',
         tags: ['jobs'],
         summary: 'Server-sent events of a job',
         description:
@@ -225,7 +160,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
     },
     async (req, reply) => {
       const id = req.params.id;
-      await getJob(id);
+      await jobs.get(id);
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
@@ -234,24 +169,23 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       req.raw.on('close', () => (closed = true));
       let lastStatus = '';
       let lastProgress = '';
-      let lastEpoch = -1;
+      let lastEpoch = 0;
       // Polling Postgres twice a second keeps the stream correct across API and worker processes
       // without another moving part; one cheap indexed read per open stream.
       while (!closed) {
-        const row = await db.job.findUnique({ where: { id } });
-        if (!row) break;
-        const metrics = await db.epochMetric.findMany({ where: { jobId: id, epoch: { gt: lastEpoch } }, orderBy: { epoch: 'asc' } });
-        for (const { jobId, createdAt, ...m } of metrics) {
+        const job = await jobs.get(id).catch(() => null);
+        if (!job) break;
+        for (const m of await jobs.epochs(id, lastEpoch)) {
           send('metric', m);
           lastEpoch = m.epoch;
         }
-        const progress = JSON.stringify(row.progress);
-        if (progress !== lastProgress) send('progress', row.progress);
+        const progress = JSON.stringify(job.progress);
+        if (progress !== lastProgress) send('progress', job.progress);
         lastProgress = progress;
-        if (row.status !== lastStatus) send('status', toApiJob(row));
-        lastStatus = row.status;
-        if (TERMINAL_STATUSES.includes(row.status)) {
-          send('end', { status: row.status });
+        if (job.status !== lastStatus) send('status', job);
+        lastStatus = job.status;
+        if (isTerminal(job.status)) {
+          send('end', { status: job.status });
           break;
         }
         await new Promise((r) => setTimeout(r, 500));
@@ -261,4 +195,5 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
   );
 };
 
-export type CreateJobBodyT = Static<typeof CreateJobBody>;
+export type CreateJobBody = Static<typeof CreateJobBody>;
+export type { JobType };

@@ -6,7 +6,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Model as ModelRow } from '../../generated/prisma/client.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { ALIAS_RE, RESERVED_ALIASES } from '../../shared/model-registry.js';
-import { afterCursor, pageOrder, toPage } from '../pagination.js';
+import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendFile } from '../send-file.js';
@@ -58,6 +58,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     '/v1/models',
     {
       schema: {
+        operationId: 'listModels',
         tags: ['models'],
         summary: 'List models, newest first',
         querystring: Type.Object({
@@ -83,21 +84,21 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
 
   app.get(
     '/v1/models/:id',
-    { schema: { tags: ['models'], summary: 'A model with its metrics and lineage', params: IdParams, response: { 200: Type.Ref('Model'), ...errors(404) } } },
+    { schema: { operationId: 'getModel', tags: ['models'], summary: 'A model with its metrics and lineage', params: IdParams, response: { 200: Type.Ref('Model'), ...errors(404) } } },
     async (req) => toApi((await db.model.findUnique({ where: { id: req.params.id }, include })) ?? (await Promise.reject(notFound('Model', req.params.id, 'MODEL_NOT_FOUND')))),
   );
 
   // The model's files, so that clients can run it themselves: tf.loadLayersModel('<api>/v1/models/<id>/model.json')
   // fetches weights.bin from beside it, as the manifest names it.
   const FILES = [
-    { name: 'model.json', type: 'application/json', summary: 'The model in TensorFlow.js layers format (topology and weights manifest)' },
-    { name: 'weights.bin', type: 'application/octet-stream', summary: 'The weights named by model.json' },
-    { name: 'training-curve.svg', type: 'image/svg+xml', summary: 'Loss and accuracy per epoch' },
+    { name: 'model.json', operationId: 'getModelJson', type: 'application/json', summary: 'The model in TensorFlow.js layers format (topology and weights manifest)' },
+    { name: 'weights.bin', operationId: 'getModelWeights', type: 'application/octet-stream', summary: 'The weights named by model.json' },
+    { name: 'training-curve.svg', operationId: 'getModelTrainingCurve', type: 'image/svg+xml', summary: 'Loss and accuracy per epoch' },
   ];
   for (const file of FILES) {
     app.get(
       `/v1/models/:id/${file.name}`,
-      { schema: { tags: ['models'], summary: file.summary, params: IdParams, response: { 200: Type.String({ description: file.type }), ...errors(404) } } },
+      { schema: { operationId: file.operationId, tags: ['models'], summary: file.summary, params: IdParams, response: { 200: Type.String({ description: file.type }), ...errors(404) } } },
       async (req, reply) => {
         const model = await db.model.findUnique({ where: { id: req.params.id } });
         if (!model) throw notFound('Model', req.params.id, 'MODEL_NOT_FOUND');
@@ -110,6 +111,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     '/v1/models/:id',
     {
       schema: {
+        operationId: 'deleteModel',
         tags: ['models'],
         summary: 'Delete a model and its files',
         description: 'Refused (409 MODEL_HAS_ALIASES) while an alias points at it.',
@@ -130,10 +132,33 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
     },
   );
 
+  app.get(
+    '/v1/models/aliases/:alias',
+    {
+      schema: {
+        operationId: 'getModelAlias',
+        tags: ['models'],
+        summary: 'Resolve an alias to its model',
+        description: 'The built-in `latest` resolves to the newest model.',
+        params: AliasParams,
+        response: { 200: Type.Object({ alias: Type.String(), model: Type.Ref('Model') }), ...errors(404) },
+      },
+    },
+    async (req) => {
+      const { alias } = req.params;
+      const model = RESERVED_ALIASES.includes(alias)
+        ? await db.model.findFirst({ orderBy: pageOrder, include })
+        : ((await db.modelAlias.findUnique({ where: { alias }, include: { model: { include } } }))?.model ?? null);
+      if (!model) throw notFound('Alias', alias, 'ALIAS_NOT_FOUND');
+      return { alias, model: toApi(model) };
+    },
+  );
+
   app.put(
     '/v1/models/aliases/:alias',
     {
       schema: {
+        operationId: 'setModelAlias',
         tags: ['models'],
         summary: 'Point an alias (e.g. production) at a model',
         params: AliasParams,
@@ -155,7 +180,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
 
   app.delete(
     '/v1/models/aliases/:alias',
-    { schema: { tags: ['models'], summary: 'Remove an alias', params: AliasParams, response: { 204: Type.Null(), ...errors(404) } } },
+    { schema: { operationId: 'deleteModelAlias', tags: ['models'], summary: 'Remove an alias', params: AliasParams, response: { 204: Type.Null(), ...errors(404) } } },
     async (req, reply) => {
       const previous = await db.modelAlias.findUnique({ where: { alias: req.params.alias } });
       if (!previous) throw notFound('Alias', req.params.alias, 'ALIAS_NOT_FOUND');

@@ -2,7 +2,7 @@
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../../shared/errors.js';
-import { ModelRef, PredictInput } from '../../shared/jobs.js';
+import { ModelRef, PredictInput } from '../../jobs/contract.js';
 import { errors } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { PredictAnswer } from '../../serving/answer.js';
@@ -19,6 +19,7 @@ const Body = Type.Object(
 
 export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { predict, config }) => {
   const schema = {
+    operationId: 'predict',
     tags: ['predict'],
     summary: 'Predict the class of each input',
     description:
@@ -35,5 +36,5 @@ export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { p
     return predict.predict(model, inputs);
   };
   app.post('/v1/predict', { schema }, handler);
-  app.post('/predict', { schema: { ...schema, summary: 'Alias of POST /v1/predict' } }, handler);
+  app.post('/predict', { schema: { ...schema, operationId: 'predictShort', summary: 'Alias of POST /v1/predict' } }, handler);
 };

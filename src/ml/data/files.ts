@@ -93,7 +93,7 @@ export async function writeDataset(dir: string, prepared: PreparedDataset, meta:
     entries.push(await writeParts(join(dir, names.labels), [idxHeader([s.count]), s.labels]));
     splits[split] = { ...names, count: s.count };
   }
-  entries.push(await writeParts(join(dir, PREVIEW_FILE), [renderPreview(prepared)]));
+  entries.push(await writeParts(join(dir, PREVIEW_FILE), [await renderPreview(prepared)]));
   entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
   const r = prepared.report;

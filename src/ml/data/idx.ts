@@ -18,12 +18,12 @@ export const IDX_LABELS_MAGIC = 0x00000801;
 export const DEFAULT_MAX_INFLATED_BYTES = 1024 * 1024 * 1024;
 
 const DTYPE_NAMES: Record<number, string> = {
-  0x08: 'ubyte',
-  0x09: 'sbyte',
-  0x0b: 'int16',
-  0x0c: 'int32',
-  0x0d: 'float32',
-  0x0e: 'float64',
+  8: 'ubyte',
+  9: 'sbyte',
+  11: 'int16',
+  12: 'int32',
+  13: 'float32',
+  14: 'float64',
 };
 
 export interface IdxImages {

@@ -1,6 +1,6 @@
 // preview.png: one row per class, samples from the training split, so a person can eyeball labels
 // and augmentation at a glance. With augmentation each original is followed by its first copy.
-import { PNG } from 'pngjs';
+import sharp from 'sharp';
 import type { PreparedDataset } from './prepare.js';
 
 export interface PreviewOptions {
@@ -29,7 +29,7 @@ export function previewIndices(prepared: PreparedDataset, perClass: number): num
   return rows.map((r) => [...r, ...new Array<number>(perClass - r.length).fill(-1)]);
 }
 
-export function renderPreview(prepared: PreparedDataset, opts: PreviewOptions = {}): Buffer {
+export async function renderPreview(prepared: PreparedDataset, opts: PreviewOptions = {}): Promise<Buffer> {
   const perClass = opts.perClass ?? 10;
   const scale = opts.scale ?? 2;
   const { height: h, width: w } = prepared;
@@ -51,7 +51,5 @@ export function renderPreview(prepared: PreparedDataset, opts: PreviewOptions = 
       }
     });
   });
-  const png = new PNG({ width: W, height: H, colorType: 0, inputColorType: 0, inputHasAlpha: false });
-  png.data = Buffer.from(grey.buffer, grey.byteOffset, grey.byteLength);
-  return PNG.sync.write(png, { colorType: 0, inputColorType: 0, inputHasAlpha: false });
+  return sharp(grey, { raw: { width: W, height: H, channels: 1 } }).toColourspace('b-w').png().toBuffer();
 }

@@ -5,14 +5,14 @@ import path from 'node:path';
 import { readIdxDataset } from '../../ml/data/idx.js';
 import { prepareDatasetAsync } from '../../ml/data/prepare.js';
 import { writeDataset } from '../../ml/data/files.js';
-import type { DatasetPrepParams, DatasetPrepResult } from '../../shared/jobs.js';
-import type { Processor } from '../job-context.js';
+import type { DatasetPrepResult } from '../../jobs/contract.js';
+import type { Processor } from '../../jobs/registry.js';
 import { resolveSource } from '../sources.js';
 import { parseAllowedHosts } from '../../shared/url-policy.js';
 
 export const datasetDir = (dataDir: string, id: string) => path.join(dataDir, 'datasets', id);
 
-export const datasetPrep: Processor<DatasetPrepParams> = async (ctx) => {
+export const datasetPrep: Processor<'dataset-prep'> = async (ctx) => {
   const { id, params, config, db, signal } = ctx;
   const t0 = performance.now();
   const tmpDir = path.join(config.DATA_DIR, 'tmp', id);

@@ -6,11 +6,12 @@ import { prepareFineTune, l2spRegularizer, setTrainable } from '../../ml/finetun
 import { loadModel } from '../../ml/model-io.js';
 import type { Normalization } from '../../ml/types.js';
 import { AppError } from '../../shared/errors.js';
-import type { EvalMetrics, FineTuneParams, FineTuneResult } from '../../shared/jobs.js';
-import type { Processor } from '../job-context.js';
+import type { FineTuneResult } from '../../jobs/contract.js';
+import type { Processor } from '../../jobs/registry.js';
+import type { EvaluationResult } from '../../ml/results.js';
 import { findCheckpoint, finishModel, loadRunData, trainWithCheckpoints, type RunOutcome } from '../training-run.js';
 
-export const fineTune: Processor<FineTuneParams> = async (ctx) => {
+export const fineTune: Processor<'fine-tune'> = async (ctx) => {
   const p = ctx.params;
   const t0 = performance.now();
   ctx.progress({ percent: 0, stage: 'load' });
@@ -22,7 +23,7 @@ export const fineTune: Processor<FineTuneParams> = async (ctx) => {
   const base = await loadModel(baseRow.path);
   const disposables: { dispose(): void }[] = [base];
   try {
-    const before: EvalMetrics | null = baseRow.numClasses === numClasses ? await evaluate(base, data.test, { batchSize: 256 }) : null;
+    const before: EvaluationResult | null = baseRow.numClasses === numClasses ? await evaluate(base, data.test, { batchSize: 256 }) : null;
     const prepared = await prepareFineTune(base, { freeze: p.freeze, replaceHead: p.replaceHead, numClasses, seed: p.seed });
     const resume = await findCheckpoint(ctx);
     let model = prepared.model;
@@ -42,19 +43,19 @@ export const fineTune: Processor<FineTuneParams> = async (ctx) => {
       seed: p.seed,
       regularizer: regularizer?.loss,
     };
-    const opt = (lr: number) => (p.optimizer === 'momentum' ? { type: 'momentum' as const, learningRate: lr, momentum: 0.9 } : { type: p.optimizer, learningRate: lr });
+    const opt = (learningRate: number) => ({ ...p.optimizer, learningRate });
 
     let run: RunOutcome | undefined;
     const phaseOne = p.unfreezeAfter !== undefined && p.unfreezeAfter < p.epochs ? p.unfreezeAfter : p.epochs;
     if ((resume?.state.epoch ?? 0) < phaseOne || phaseOne === p.epochs) {
-      run = await trainWithCheckpoints(ctx, model, data, { ...common, epochs: phaseOne, optimizer: opt(p.learningRate) }, resume);
+      run = await trainWithCheckpoints(ctx, model, data, { ...common, epochs: phaseOne, optimizer: p.optimizer }, resume);
       if (run.cancelled) return undefined;
     }
     if (phaseOne < p.epochs) {
       // Gradual unfreezing: everything trains from here on, at a tenth of the rate.
       setTrainable(model, prepared.frozenLayers, true);
       const again = await findCheckpoint(ctx);
-      run = await trainWithCheckpoints(ctx, model, data, { ...common, epochs: p.epochs, optimizer: opt(p.learningRate / 10) }, again);
+      run = await trainWithCheckpoints(ctx, model, data, { ...common, epochs: p.epochs, optimizer: opt(p.optimizer.learningRate / 10) }, again);
       if (run.cancelled) return undefined;
     }
     if (!run) throw new Error('fine-tune ran no training phase');

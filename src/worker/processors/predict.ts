@@ -13,15 +13,15 @@ import { inputsToBatch } from '../../serving/inputs.js';
 import type { Prediction, PredictionRecord } from '../../serving/answer.js';
 import { AppError } from '../../shared/errors.js';
 import { resolveModel } from '../../shared/model-registry.js';
-import type { PredictJobParams, PredictJobResult } from '../../shared/jobs.js';
-import type { Processor } from '../job-context.js';
+import type { PredictJobResult } from '../../jobs/contract.js';
+import type { Processor } from '../../jobs/registry.js';
 import { loadRunData } from '../training-run.js';
 
 /** Inline predictions are also returned in the result up to this many; the file always has them all. */
 const INLINE_RESULT_LIMIT = 1000;
 const CHUNK = 1024;
 
-export const predictJob: Processor<PredictJobParams> = async (ctx) => {
+export const predictJob: Processor<'predict'> = async (ctx) => {
   const p = ctx.params;
   const t0 = performance.now();
   const row = await resolveModel(ctx.db, p.model);
@@ -75,7 +75,7 @@ export const predictJob: Processor<PredictJobParams> = async (ctx) => {
     model.dispose();
   }
   const confusion = labels && predicted ? confusionMatrix(labels, predicted, numClasses, count) : null;
-  const result: PredictJobResult & { predictions?: typeof inline } = {
+  const result: PredictJobResult = {
     modelId: row.id,
     count,
     predictionsFile: path.relative(ctx.config.DATA_DIR, file),

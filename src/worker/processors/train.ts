@@ -1,10 +1,9 @@
 // train: build (or resume) a model, train it on a prepared dataset, evaluate and record it.
 import { buildModel } from '../../ml/models.js';
-import type { TrainParams } from '../../shared/jobs.js';
-import type { Processor } from '../job-context.js';
+import type { Processor } from '../../jobs/registry.js';
 import { findCheckpoint, finishModel, loadRunData, trainWithCheckpoints } from '../training-run.js';
 
-export const train: Processor<TrainParams> = async (ctx) => {
+export const train: Processor<'train'> = async (ctx) => {
   const p = ctx.params;
   const t0 = performance.now();
   ctx.progress({ percent: 0, stage: 'load' });
@@ -20,7 +19,7 @@ export const train: Processor<TrainParams> = async (ctx) => {
       {
         epochs: p.epochs,
         batchSize: p.batchSize,
-        optimizer: p.optimizer.type === 'momentum' ? { ...p.optimizer, type: 'momentum', momentum: p.optimizer.momentum ?? 0.9 } : p.optimizer,
+        optimizer: p.optimizer,
         schedule: p.schedule,
         earlyStopping: p.earlyStopping,
         seed: p.seed,

@@ -2,42 +2,29 @@
 import { createHash } from 'node:crypto';
 import type { Job as JobRow } from '../generated/prisma/client.js';
 import type { JobType as DbJobType } from '../generated/prisma/enums.js';
-import type { JobProgress, JobStatus, JobType } from './jobs.js';
+import type { Job, JobType } from './contract.js';
+
+export type { JobRow };
 
 // Prisma names enum members with identifiers (dataset_prep); the database and the API use dashes.
 export const toDbType = (t: JobType) => t.replace('-', '_') as DbJobType;
 export const fromDbType = (t: DbJobType) => t.replace('_', '-') as JobType;
 
-export interface ApiJob {
-  id: string;
-  type: JobType;
-  status: JobStatus;
-  params: unknown;
-  progress: JobProgress | null;
-  result: unknown;
-  error: { code: string; message: string; details?: unknown } | null;
-  idempotencyKey: string | null;
-  attempts: number;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-}
-
-export function toApiJob(row: JobRow): ApiJob {
+export function toApiJob(row: JobRow): Job {
   return {
     id: row.id,
     type: fromDbType(row.type),
-    status: row.status as JobStatus,
+    status: row.status,
     params: row.params,
-    progress: (row.progress as JobProgress | null) ?? null,
+    progress: row.progress ?? null,
     result: row.result ?? null,
-    error: (row.error as ApiJob['error']) ?? null,
+    error: row.error ?? null,
     idempotencyKey: row.idempotencyKey,
     attempts: row.attempts,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,
-  };
+  } as Job; // the row's JSON columns hold what the contract's schemas validated when they were written
 }
 
 /** JSON with sorted keys, so equal params hash equally whatever order the client sent them in. */

@@ -4,7 +4,7 @@
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
-import type { DatasetPrepParams, FineTuneParams, JobParams, JobType, PredictJobParams, TrainParams } from '../shared/jobs.js';
+import type { DatasetPrepParams, FineTuneParams, JobType, ParamsOf, PredictJobParams } from './contract.js';
 import { resolveModel } from '../shared/model-registry.js';
 import { hostAllowed, parseAllowedHosts } from '../shared/url-policy.js';
 
@@ -62,16 +62,13 @@ async function checkPredict(db: Db, p: PredictJobParams) {
   if (p.dataset) await requireDataset(db, p.dataset.datasetId);
 }
 
-export async function checkJobParams(db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS'>, type: JobType, params: JobParams): Promise<void> {
-  switch (type) {
-    case 'dataset-prep':
-      return checkDatasetPrep(params as DatasetPrepParams, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS));
-    case 'train':
-      await requireDataset(db, (params as TrainParams).datasetId);
-      return;
-    case 'fine-tune':
-      return checkFineTune(db, params as FineTuneParams);
-    case 'predict':
-      return checkPredict(db, params as PredictJobParams);
-  }
+const CHECKS: { [T in JobType]: (db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS'>, p: ParamsOf<T>) => unknown } = {
+  'dataset-prep': (_db, config, p) => checkDatasetPrep(p, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS)),
+  train: (db, _config, p) => requireDataset(db, p.datasetId),
+  'fine-tune': (db, _config, p) => checkFineTune(db, p),
+  predict: (db, _config, p) => checkPredict(db, p),
+};
+
+export async function checkJobParams<T extends JobType>(db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS'>, type: T, params: ParamsOf<T>): Promise<void> {
+  await CHECKS[type](db, config, params);
 }

@@ -1,5 +1,5 @@
 // Keyset pagination over (createdAt desc, id desc): stable while new rows arrive, unlike offsets.
-import { AppError } from '../shared/errors.js';
+import { AppError } from './errors.js';
 
 export interface Cursor {
   createdAt: Date;
