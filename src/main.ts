@@ -31,10 +31,19 @@ if (process.env.MIGRATE_ON_START !== 'false') {
   if (res.applied.length) logger.info({ applied: res.applied }, 'database migrated');
 }
 
-const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' });
+const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' }).catch((err) => {
+  // A bad API_KEYS entry, or AUTH_REQUIRED without a key: say so plainly and stop.
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  throw err;
+});
 const workerProcess = mode === 'all' ? superviseWorkerProcess(logger) : undefined;
 if (service.app) {
-  const address = await service.app.listen({ port: config.PORT, host: config.HOST });
+  // A deep accept queue: under a flood, connections wait there for their (quick) 503 instead of
+  // overflowing Node's default 511 into SYN retransmits of 1 s, 3 s, 7 s.
+  const address = await service.app.listen({ port: config.PORT, host: config.HOST, backlog: 4096 });
   logger.info({ address, docs: `${address}/docs` }, 'API listening');
   // In the background: requests are served meanwhile (a model not loaded yet loads on demand).
   void service.preloadModels().catch((err) => logger.warn({ err }, 'model preload failed'));

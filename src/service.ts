@@ -52,6 +52,10 @@ export async function createService(config: Config, logger: Logger, opts: Servic
       backendName: () => predict?.backendName() ?? null,
       loadedModels: () => predict?.loadedModels() ?? [],
       onModelChanged: (id, change) => predict?.invalidate(id, change === 'deleted'),
+    }).catch(async (err) => {
+      // Refused to start (e.g. AUTH_REQUIRED without a key): release what was opened, then say why.
+      await Promise.allSettled([workers?.close(), predict?.close(), closeQueues(queues), db.$disconnect()]);
+      throw err;
     });
   }
   return {

@@ -11,13 +11,15 @@ export async function startService(opts: ServiceOptions = { api: true, worker: t
   if (!process.env.QUEUE_PREFIX?.startsWith('mnist-test-')) {
     throw new Error('Run the tests through `npm test`: it gives each run its own database and queue prefix');
   }
-  const config = loadConfig(process.env, overrides);
+  // Rate limits and job quotas count per client, and every injected request comes from one client:
+  // off unless a test turns them on.
+  const config = loadConfig(process.env, { RATE_LIMIT_MAX: 0, MAX_ACTIVE_JOBS_PER_KEY: 0, ...overrides });
   const service = await createService(config, createLogger(config.LOG_LEVEL), { api: true, ...opts });
   return service as Service & { app: FastifyInstance };
 }
 
-export async function submit(app: FastifyInstance, type: string, params: unknown, extra: Record<string, unknown> = {}): Promise<ApiJob> {
-  const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { type, params, ...extra } });
+export async function submit(app: FastifyInstance, type: string, params: unknown, extra: Record<string, unknown> = {}, headers: Record<string, string> = {}): Promise<ApiJob> {
+  const res = await app.inject({ method: 'POST', url: '/v1/jobs', payload: { type, params, ...extra }, headers });
   assert.equal(res.statusCode, 202, `submit ${type}: ${res.body}`);
   return res.json();
 }
@@ -46,6 +48,9 @@ export function expectError(res: { statusCode: number; json(): any; body: string
   assert.equal(typeof body.error.message, 'string');
   return body.error;
 }
+
+/** Authorization header of a bearer secret. */
+export const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
 /** The result of a succeeded job of `type`, typed by the contract (fails the test otherwise). */
 export function resultOf<T extends JobType>(job: ApiJob, type: T): ResultOf<T> {

@@ -14,6 +14,8 @@ export interface ServiceProcess {
   url: string;
   /** Peak resident set size of the child so far (VmHWM), MiB; undefined where /proc is missing. */
   peakRssMiB(): Promise<number | undefined>;
+  /** Resident set size of the child now (VmRSS), MiB; undefined where /proc is missing. */
+  rssMiB(): Promise<number | undefined>;
   /** The exit code or signal once the child has exited (e.g. crashed under load), else undefined. */
   exitStatus(): number | string | undefined;
   /** CPU time the child has used so far (user + system, all threads), seconds; undefined without /proc. */
@@ -112,6 +114,11 @@ export async function startServiceProcess(
     async peakRssMiB() {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
       const kb = /^VmHWM:\s+(\d+)\s+kB/m.exec(status)?.[1];
+      return kb === undefined ? undefined : Number(kb) / 1024;
+    },
+    async rssMiB() {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8').catch(() => '');
+      const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
       return kb === undefined ? undefined : Number(kb) / 1024;
     },
     exitStatus: () => status,

@@ -1,5 +1,5 @@
 // The Fastify application: shared error shape, OpenAPI generation, and one plugin per route group.
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -16,6 +16,9 @@ import { datasetsRoutes } from './routes/datasets.js';
 import { modelsRoutes } from './routes/models.js';
 import { healthRoutes } from './routes/health.js';
 import { predictRoutes, type PredictService } from './routes/predict.js';
+import { apiKeysRoutes } from './routes/api-keys.js';
+import { installAuth } from './auth.js';
+import { dependencyError, installLimits } from './limits.js';
 
 export interface AppDeps {
   config: Config;
@@ -39,17 +42,29 @@ export const API_VERSION = '1.0.0';
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
-    bodyLimit: 32 * 1024 * 1024,
+    bodyLimit: deps.config.JOBS_BODY_LIMIT_BYTES, // POST /predict has its own (PREDICT_BODY_LIMIT_BYTES)
     ajv: { customOptions: { removeAdditional: false, discriminator: true, allErrors: false, strict: false, coerceTypes: true }, plugins: [] },
-    genReqId: (req) => (req.headers['x-request-id'] as string) || crypto.randomUUID(),
+    // Errors Fastify raises before routing (a path that is not valid percent-encoded UTF-8 …) get the
+    // same error shape as the rest.
+    frameworkErrors: (err, _req, reply) => {
+      const code = err.code === 'FST_ERR_BAD_URL' ? 'BAD_URL' : 'BAD_REQUEST';
+      void (reply as unknown as FastifyReply).code(400).send({ error: { code, message: code === 'BAD_URL' ? 'The URL is not valid percent-encoded UTF-8' : err.message } });
+    },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : crypto.randomUUID();
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   // JSON only: a text/plain body is refused with 415 instead of failing validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, req, reply) => {
-    const appErr = toAppError(err);
+    const appErr = dependencyError(err) ?? toAppError(err);
     const status = statusOf(appErr.code);
-    if (status >= 500) req.log.error({ err }, 'request failed');
+    if (status >= 500 && status !== 503) req.log.error({ err }, 'request failed');
+    else if (status === 503) req.log.warn({ code: appErr.code, err: err.message }, 'dependency unavailable');
+    // A client told to come back later is told when.
+    if ((status === 503 || status === 429) && !reply.hasHeader('retry-after')) reply.header('retry-after', status === 503 ? '2' : '1');
     return reply.code(status).send({ error: appErr.toJSON() });
   });
   app.setNotFoundHandler((req, reply) =>
@@ -58,6 +73,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   app.addSchema(ErrorResponse);
   app.addSchema(Job);
+  // Auth first (its onRoute hook reads every route's role), then the limits, then the routes.
+  const auth = await installAuth(app as unknown as FastifyInstance, deps);
+  const limits = await installLimits(app as unknown as FastifyInstance, deps.config);
+  app.addHook('onClose', async () => {
+    auth.close();
+    await limits.close();
+  });
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -73,14 +95,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'models', description: 'The model registry' },
         { name: 'predict', description: 'Synchronous predictions' },
         { name: 'health', description: 'Liveness and readiness' },
+        { name: 'api-keys', description: 'API keys (admin)' },
       ],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', description: 'An API key: Authorization: Bearer <secret>. Each operation names the role it needs in x-role.' },
+        },
+      },
     },
     refResolver: { buildLocalReference: (json, _base, _frag, i) => (json.$id as string) || `def-${i}` },
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(healthRoutes, deps);
+  await app.register(healthRoutes, { ...deps, authMode: auth.mode });
+  await app.register(apiKeysRoutes, { ...deps, auth });
   await app.register(jobsRoutes, deps);
   await app.register(datasetsRoutes, deps);
   await app.register(modelsRoutes, deps);

@@ -13,6 +13,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   MODEL_NOT_FOUND: 404,
   ALIAS_NOT_FOUND: 404,
   FILE_NOT_FOUND: 404,
+  API_KEY_NOT_FOUND: 404,
   DATASET_NOT_READY: 409,
   IDEMPOTENCY_KEY_REUSED: 409,
   JOB_NOT_CANCELLABLE: 409,
@@ -35,6 +36,8 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   QUEUE_UNAVAILABLE: 503,
   MODEL_UNAVAILABLE: 503,
   STORE_UNAVAILABLE: 503,
+  DEPENDENCY_UNAVAILABLE: 503,
+  INSUFFICIENT_DISK: 503,
 };
 
 export const statusOf = (code: string): number => STATUS_BY_CODE[code] ?? 400;

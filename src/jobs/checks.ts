@@ -6,7 +6,9 @@ import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { DatasetPrepParams, FineTuneParams, JobType, ParamsOf, PredictJobParams } from './contract.js';
 import { resolveModel } from '../shared/model-registry.js';
-import { hostAllowed, parseAllowedHosts } from '../shared/url-policy.js';
+import { checkOutboundUrl } from '../shared/outbound.js';
+import { parseAllowedHosts } from '../shared/url-policy.js';
+import { datasetPrepBytes, requireFreeSpace } from '../shared/disk.js';
 
 async function requireDataset(db: Db, datasetId: string) {
   const dataset = await db.dataset.findUnique({ where: { id: datasetId } });
@@ -18,13 +20,9 @@ async function requireDataset(db: Db, datasetId: string) {
   throw new AppError('DATASET_NOT_FOUND', `No prepared dataset with id ${datasetId}`);
 }
 
-function checkDatasetPrep(p: DatasetPrepParams, allowedHosts: readonly string[]) {
-  if (typeof p.source === 'object') {
-    const url = new URL(p.source.url); // an http(s) URI: the schema checked it
-    if (!hostAllowed(url, allowedHosts)) {
-      throw new AppError('URL_HOST_NOT_ALLOWED', `Datasets may not be fetched from ${url.hostname} (allowed: ${allowedHosts.join(', ')})`);
-    }
-  }
+function checkDatasetPrep(p: DatasetPrepParams, allowedHosts: readonly string[], allowPrivate: boolean) {
+  // A literal private address or `localhost` is refused here; names are checked again at connect time.
+  if (typeof p.source === 'object') checkOutboundUrl(p.source.url, { allowPrivate, allowedHosts });
   if (typeof p.split === 'object') {
     const { train, val, test } = p.split;
     if (Math.abs(train + val + test - 1) > 1e-6) {
@@ -62,13 +60,23 @@ async function checkPredict(db: Db, p: PredictJobParams) {
   if (p.dataset) await requireDataset(db, p.dataset.datasetId);
 }
 
-const CHECKS: { [T in JobType]: (db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS'>, p: ParamsOf<T>) => unknown } = {
-  'dataset-prep': (_db, config, p) => checkDatasetPrep(p, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS)),
+export type ChecksConfig = Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS' | 'OUTBOUND_ALLOW_PRIVATE' | 'DATA_DIR' | 'DOWNLOAD_MAX_BYTES' | 'PREDICT_JOB_MAX_INPUTS'>;
+
+const CHECKS: { [T in JobType]: (db: Db, config: ChecksConfig, p: ParamsOf<T>) => unknown } = {
+  'dataset-prep': (_db, config, p) => {
+    checkDatasetPrep(p, parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS), config.OUTBOUND_ALLOW_PRIVATE);
+    return requireFreeSpace(config.DATA_DIR, datasetPrepBytes(p, config.DOWNLOAD_MAX_BYTES));
+  },
   train: (db, _config, p) => requireDataset(db, p.datasetId),
   'fine-tune': (db, _config, p) => checkFineTune(db, p),
-  predict: (db, _config, p) => checkPredict(db, p),
+  predict: (db, config, p) => {
+    if (p.inputs && p.inputs.length > config.PREDICT_JOB_MAX_INPUTS) {
+      throw new AppError('TOO_MANY_INPUTS', `At most ${config.PREDICT_JOB_MAX_INPUTS} inline inputs per predict job; prepare a dataset for more`, { max: config.PREDICT_JOB_MAX_INPUTS });
+    }
+    return checkPredict(db, p);
+  },
 };
 
-export async function checkJobParams<T extends JobType>(db: Db, config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS'>, type: T, params: ParamsOf<T>): Promise<void> {
+export async function checkJobParams<T extends JobType>(db: Db, config: ChecksConfig, type: T, params: ParamsOf<T>): Promise<void> {
   await CHECKS[type](db, config, params);
 }

@@ -32,6 +32,10 @@ const tagged = <T extends TSchema[]>(branches: [...T], options = {}) =>
 
 export const Uuid = Type.String({ format: 'uuid' });
 const Seed = Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 42, description: 'Makes the job reproducible' });
+/** Every job type: a deadline after which the job fails with MAX_RUNTIME_EXCEEDED (capped by the server's MAX_JOB_RUNTIME_S, also the default). */
+const MaxRuntimeSeconds = Type.Optional(
+  Type.Integer({ minimum: 1, maximum: 31 * 24 * 3600, description: 'Fail the job (MAX_RUNTIME_EXCEEDED) once it has run this long; at most the server cap MAX_JOB_RUNTIME_S, its default' }),
+);
 const Sha256 = Type.String({ pattern: '^[a-fA-F0-9]{64}$' });
 const Ratio = Type.Number({ minimum: 0, maximum: 1 });
 const Seconds = Type.Number({ minimum: 0, description: 'Wall time of the job in seconds' });
@@ -87,6 +91,7 @@ export const DatasetPrepParams = Type.Object(
     augment: Type.Optional(Augment),
     seed: Seed,
     name: Type.Optional(Type.String({ minLength: 1, maxLength: 200 })),
+    maxRuntimeSeconds: MaxRuntimeSeconds,
   },
   { additionalProperties: false, title: 'dataset-prep params' },
 );
@@ -184,6 +189,7 @@ const trainingOptions = (defaults: { epochs: number; learningRate: number }) => 
   earlyStopping: Type.Optional(EarlyStopping),
   seed: Seed,
   subset: Type.Optional(Subset),
+  maxRuntimeSeconds: MaxRuntimeSeconds,
 });
 
 export const TrainParams = Type.Object(
@@ -251,6 +257,7 @@ export type FineTuneResult = Static<typeof FineTuneResult>;
 export const ModelRef = Type.String({
   minLength: 1,
   maxLength: 100,
+  pattern: '^[A-Za-z0-9_-]+$',
   default: 'latest',
   description: 'A model id, or an alias (`latest` = newest model, or one set with PUT /v1/models/aliases/{alias})',
 });
@@ -264,6 +271,7 @@ export const PredictJobParams = Type.Object(
   {
     model: ModelRef,
     inputs: Type.Optional(Type.Array(PredictInput, { minItems: 1, maxItems: 100000 })),
+    maxRuntimeSeconds: MaxRuntimeSeconds,
     dataset: Type.Optional(
       Type.Object(
         { datasetId: Uuid, split: literals(SPLITS, { default: 'test' }), limit: Type.Optional(Type.Integer({ minimum: 1 })) },
@@ -274,6 +282,7 @@ export const PredictJobParams = Type.Object(
   { additionalProperties: false, title: 'predict params', description: 'Exactly one of `inputs` or `dataset`' },
 );
 export type PredictJobParams = Static<typeof PredictJobParams>;
+
 
 export const PredictJobResult = Type.Object(
   {
@@ -335,6 +344,8 @@ const jobOf = <T extends JobType, P extends TSchema, R extends TSchema>(type: T,
       result: Type.Union([result, Type.Null()], { description: 'Set once the job succeeded' }),
       error: Type.Union([JobError, Type.Null()], { description: 'Set once the job failed' }),
       idempotencyKey: Type.Union([Type.String(), Type.Null()]),
+      submittedBy: Type.Union([Type.String(), Type.Null()], { description: 'The API key that submitted it (`ip:<address>` when the API runs open)' }),
+      paramsOmitted: Type.Optional(Type.Array(Type.String(), { description: 'Bulky params left out of job lists (a predict job\'s inline `inputs`); GET /v1/jobs/{id} has them' })),
       attempts: Type.Integer({ minimum: 0 }),
       createdAt: Type.String({ format: 'date-time' }),
       startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),

@@ -20,6 +20,7 @@ export function toApiJob(row: JobRow): Job {
     result: row.result ?? null,
     error: row.error ?? null,
     idempotencyKey: row.idempotencyKey,
+    submittedBy: row.submittedBy,
     attempts: row.attempts,
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,

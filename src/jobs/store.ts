@@ -7,8 +7,8 @@ import type { Config } from '../shared/config.js';
 import { Prisma, type Db } from '../shared/db.js';
 import { AppError, notFound, type ErrorBody } from '../shared/errors.js';
 import { afterCursor, pageOrder, toPage } from '../shared/pagination.js';
-import type { Queues } from '../shared/queue.js';
-import { checkJobParams } from './checks.js';
+import { withQueueTimeout, type Queues } from '../shared/queue.js';
+import { checkJobParams, type ChecksConfig } from './checks.js';
 import { isTerminal, type Job, type JobProgress, type JobStatus, type JobType, type ParamsOf } from './contract.js';
 import { fromDbType, paramsHash, toApiJob, toDbType, type JobRow } from './rows.js';
 
@@ -50,8 +50,23 @@ export class JobsStore {
   constructor(
     private readonly db: Db,
     private readonly queues: Queues,
-    private readonly config: Pick<Config, 'DOWNLOAD_ALLOWED_HOSTS'>,
+    private readonly config: ChecksConfig & Pick<Config, 'MAX_ACTIVE_JOBS_PER_KEY' | 'MAX_JOB_RUNTIME_S'>,
   ) {}
+
+  /** Refuses work beyond the submitter's quota (queued + running jobs) and deadlines beyond the server cap. */
+  private async checkLimits(params: { maxRuntimeSeconds?: number }, submittedBy: string | null): Promise<void> {
+    const cap = this.config.MAX_JOB_RUNTIME_S;
+    if (params.maxRuntimeSeconds !== undefined && params.maxRuntimeSeconds > cap) {
+      throw new AppError('MAX_RUNTIME_ABOVE_CAP', `maxRuntimeSeconds may be at most ${cap} on this server`, { max: cap });
+    }
+    const max = this.config.MAX_ACTIVE_JOBS_PER_KEY;
+    if (max > 0 && submittedBy) {
+      const active = await this.db.job.count({ where: { submittedBy, status: { in: ['queued', 'running'] } } });
+      if (active >= max) {
+        throw new AppError('QUOTA_EXCEEDED', `${active} jobs of this key are queued or running (at most ${max}); wait for one to finish or cancel one`, { active, max });
+      }
+    }
+  }
 
   // ---- the API's side ------------------------------------------------------------------------------
 
@@ -59,7 +74,7 @@ export class JobsStore {
    * Records a job and queues it. A resubmission with the same idempotency key answers the first job
    * (`replayed`), unless its type or params differ (IDEMPOTENCY_KEY_REUSED).
    */
-  async submit<T extends JobType>({ type, params, idempotencyKey }: Submission<T>): Promise<{ job: Job; replayed: boolean }> {
+  async submit<T extends JobType>({ type, params, idempotencyKey }: Submission<T>, submittedBy: string | null = null): Promise<{ job: Job; replayed: boolean }> {
     const hash = paramsHash(type, params);
     const replay = (existing: JobRow) => {
       if (existing.paramsHash !== hash || existing.type !== toDbType(type)) {
@@ -72,11 +87,14 @@ export class JobsStore {
       if (existing) return replay(existing);
     }
     await checkJobParams(this.db, this.config, type, params);
+    await this.checkLimits(params as { maxRuntimeSeconds?: number }, submittedBy);
+    // Redis first, bounded: while it is down the answer is a quick QUEUE_UNAVAILABLE and no row is written.
+    await withQueueTimeout(this.queues[type].waitUntilReady());
     const id = randomUUID();
     let row: JobRow;
     try {
       row = await this.db.job.create({
-        data: { id, type: toDbType(type), params: params as object, paramsHash: hash, idempotencyKey, progress: { percent: 0 } },
+        data: { id, type: toDbType(type), params: params as object, paramsHash: hash, idempotencyKey, submittedBy, progress: { percent: 0 } },
       });
     } catch (err) {
       // Two requests with one key raced: the loser answers with the winner's job.
@@ -84,14 +102,12 @@ export class JobsStore {
       throw err;
     }
     try {
-      await this.enqueue(type, id);
+      await withQueueTimeout(this.enqueue(type, id));
     } catch {
-      // Compensate: no job is left queued in Postgres that no queue holds.
-      await this.db.job.update({
-        where: { id },
-        data: { status: 'failed', finishedAt: new Date(), error: { code: 'QUEUE_UNAVAILABLE', message: 'The job queue could not be reached' } },
-      });
-      throw new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) could not be reached; try again');
+      // Compensate: no half-made job. The row goes (the client retries, its idempotency key free
+      // again); should the add still reach Redis later, the worker finds no row and drops it.
+      await this.db.job.delete({ where: { id } }).catch(() => {});
+      throw new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) could not be reached; try again shortly');
     }
     return { job: toApiJob(row), replayed: false };
   }
@@ -106,13 +122,26 @@ export class JobsStore {
     return toApiJob(await this.row(id));
   }
 
+  /**
+   * A page of jobs, newest first. A predict job's inline `inputs` (up to megabytes) are left out of
+   * lists, by Postgres itself (`params - 'inputs'`), and named in `paramsOmitted`.
+   */
   async list({ type, status, limit, cursor }: ListFilter) {
     const rows = await this.db.job.findMany({
       where: { ...(type ? { type: toDbType(type) } : {}), ...(status ? { status } : {}), ...afterCursor(cursor) },
       orderBy: pageOrder,
       take: limit + 1,
+      omit: { params: true },
     });
-    return toPage(rows, limit, toApiJob);
+    const slim = rows.length
+      ? await this.db.$queryRaw<{ id: string; params: unknown; omitted: boolean }[]>`
+          SELECT id, params - 'inputs' AS params, params ? 'inputs' AS omitted FROM jobs WHERE id = ANY(${rows.map((r) => r.id)}::uuid[])`
+      : [];
+    const byId = new Map(slim.map((r) => [r.id, r]));
+    return toPage(rows, limit, (row) => {
+      const p = byId.get(row.id);
+      return { ...toApiJob({ ...row, params: (p?.params ?? {}) as JobRow['params'] }), ...(p?.omitted ? { paramsOmitted: ['inputs'] } : {}) };
+    });
   }
 
   /** Per-epoch metric rows of a job, oldest first; those after `afterEpoch` when given. */
@@ -125,8 +154,12 @@ export class JobsStore {
    * Cancels a queued job at once; a running one is flagged and stops at its next batch (its worker
    * records `cancelled`). Cancelling a cancelled job is a no-op; a finished one is JOB_NOT_CANCELLABLE.
    */
-  async cancel(id: string): Promise<Job> {
+  async cancel(id: string, by?: { id: string; role: string }): Promise<Job> {
     const row = await this.row(id);
+    // A submit key cancels its own jobs; an admin any job.
+    if (by && by.role !== 'admin' && row.submittedBy !== null && row.submittedBy !== by.id) {
+      throw new AppError('FORBIDDEN', `Job ${id} was submitted by another key: only it or an admin may cancel it`, { required: 'admin' });
+    }
     if (row.status === 'cancelled') return toApiJob(row);
     if (isTerminal(row.status)) throw new AppError('JOB_NOT_CANCELLABLE', `Job ${id} has already ${row.status}`);
     // Flag first: a worker that takes the job from now on sees the flag and stops.

@@ -23,11 +23,28 @@ interface Resolved {
   at: number;
 }
 
+/** At most `n` calls of the returned runner at once; the rest wait in order. */
+function semaphore(n: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (active >= n) await new Promise<void>((r) => waiting.push(r));
+    active++;
+    try {
+      return await fn();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
 export async function createPredictService({ config, db, logger }: { config: Config; db: Db; logger: Logger }) {
   const { initBackend } = await import('../ml/backend.js');
   const backend = await initBackend(config.TFJS_BACKEND);
 
   const predictor = createPredictor({
+    maxQueueRows: config.PREDICT_MAX_QUEUE,
     maxBatch: config.PREDICT_MAX_BATCH,
     windowMs: config.PREDICT_BATCH_WINDOW_MS,
     cacheSize: config.MODEL_CACHE_SIZE,
@@ -35,7 +52,14 @@ export async function createPredictService({ config, db, logger }: { config: Con
       const row = await db.model.findUnique({ where: { id } });
       if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`);
       const { loadModel } = await import('../ml/model-io.js');
-      const model = await loadModel(row.path);
+      let model;
+      try {
+        model = await loadModel(row.path);
+      } catch (err) {
+        // The row says the model exists, its files say otherwise: an integrity error, not the client's.
+        logger.error({ err, modelId: id, path: row.path, integrity: true }, 'integrity error: a registered model cannot be loaded from its files');
+        throw new AppError('MODEL_UNAVAILABLE', `Model ${id} is registered but its files cannot be loaded`, { modelId: id });
+      }
       logger.info({ modelId: id, architecture: row.architecture }, 'model loaded for serving');
       return { model, normalization: row.normalization as unknown as Normalization, inputShape: row.inputShape as number[] };
     },
@@ -53,8 +77,37 @@ export async function createPredictService({ config, db, logger }: { config: Con
     return entry.lookup;
   }
 
+  // Admission: images inside predict() (decoding, queued or running) at most PREDICT_MAX_QUEUE; beyond
+  // it OVERLOADED at once, so a flood costs a quick 503 each instead of memory and latency for all.
+  let admitted = 0;
+  // Image decodes at once: sharp works on libuv threads, but every decode also costs main-thread
+  // time (base64, pixel loops); a few at a time keep /health and small requests answering.
+  const decodes = semaphore(config.IMAGE_DECODE_CONCURRENCY);
+
+  async function run(modelRef: string, inputs: unknown[]): Promise<PredictAnswer> {
+    const modelId = await resolveId(modelRef);
+    let pixels: Float32Array;
+    try {
+      pixels = inputs.some((x) => typeof x === 'string') ? await decodes(() => inputsToBatch(inputs)) : await inputsToBatch(inputs);
+    } catch (err) {
+      if (err instanceof InputError) {
+        throw new AppError(err.code, err.message, { index: err.index, ...err.details });
+      }
+      throw err;
+    }
+    try {
+      const { probabilities, numClasses } = await predictor.predict(modelId, pixels, inputs.length);
+      return { modelId, predictions: toPredictions(probabilities, inputs.length, numClasses) };
+    } catch (err) {
+      if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message);
+      throw err;
+    }
+  }
+
   return {
     backendName: () => backend.name,
+    /** Images admitted and not answered yet. */
+    admitted: () => admitted,
     /** Ids of the models loaded for serving now. */
     loadedModels: () => Object.keys(predictor.stats()),
     /**
@@ -84,22 +137,23 @@ export async function createPredictService({ config, db, logger }: { config: Con
       if (unload) predictor.invalidate(modelId);
     },
     async predict(modelRef: string, inputs: unknown[]): Promise<PredictAnswer> {
-      const modelId = await resolveId(modelRef);
-      let pixels: Float32Array;
-      try {
-        pixels = await inputsToBatch(inputs);
-      } catch (err) {
-        if (err instanceof InputError) {
-          throw new AppError(err.code, err.message, { index: err.index, ...err.details });
-        }
-        throw err;
+      const n = inputs.length;
+      if (admitted + n > config.PREDICT_MAX_QUEUE) {
+        throw new AppError('OVERLOADED', `The prediction queue is full (${admitted} images waiting, limit ${config.PREDICT_MAX_QUEUE}); retry shortly`);
       }
+      admitted += n;
+      let timer: NodeJS.Timeout | undefined;
+      const deadline = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new AppError('PREDICT_TIMEOUT', `No answer within ${config.PREDICT_TIMEOUT_MS} ms; retry shortly`)), config.PREDICT_TIMEOUT_MS);
+      });
+      // The work goes on after a timeout (it cannot be recalled from the batcher) and still counts
+      // against admission until it ends, so timeouts cannot pile up work beyond the limit.
+      const work = run(modelRef, inputs).finally(() => (admitted -= n));
+      work.catch(() => {});
       try {
-        const { probabilities, numClasses } = await predictor.predict(modelId, pixels, inputs.length);
-        return { modelId, predictions: toPredictions(probabilities, inputs.length, numClasses) };
-      } catch (err) {
-        if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message);
-        throw err;
+        return await Promise.race([work, deadline]);
+      } finally {
+        clearTimeout(timer);
       }
     },
     close: () => predictor.close(),

@@ -25,6 +25,35 @@ const ConfigSchema = Type.Object({
   PREDICT_BATCH_WINDOW_MS: Type.Number({ minimum: 0, maximum: 1000 }),
   PREDICT_MAX_BATCH: Type.Integer({ minimum: 1, maximum: 100000 }),
   MODEL_CACHE_SIZE: Type.Integer({ minimum: 1, maximum: 1000 }),
+  // ---- hardening (issue 10) ----
+  /** Outbound requests ({url} sources, webhooks) may reach loopback and private networks. */
+  OUTBOUND_ALLOW_PRIVATE: Type.Boolean(),
+  /** Bootstrap API keys: `<role>:<secret>[,<role>:<secret>…]`, secrets ≥ 16 characters (parsed by src/api/auth.ts). */
+  API_KEYS: Type.String(),
+  /** Server secret of the keyed hash (HMAC-SHA-256) API keys are stored under; empty: derived from nothing, set it in production. */
+  API_KEY_PEPPER: Type.String(),
+  /** Refuse to start without any API key (bootstrap or stored). */
+  AUTH_REQUIRED: Type.Boolean(),
+  /** Requests per key (per client IP when auth is off) per window; 0 turns rate limiting off. */
+  RATE_LIMIT_MAX: Type.Integer({ minimum: 0 }),
+  RATE_LIMIT_WINDOW_S: Type.Integer({ minimum: 1, maximum: 86400 }),
+  /** Images waiting for the predictor at most; beyond it POST /predict answers 503 OVERLOADED at once. */
+  PREDICT_MAX_QUEUE: Type.Integer({ minimum: 1 }),
+  /** Deadline of one synchronous prediction; past it 503 PREDICT_TIMEOUT. */
+  PREDICT_TIMEOUT_MS: Type.Integer({ minimum: 1 }),
+  /** Request body limits: synchronous predict, and everything else (job submissions). */
+  PREDICT_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024 }),
+  JOBS_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024 }),
+  /** Inline `inputs` of a predict job at most (larger sets go through a dataset). */
+  PREDICT_JOB_MAX_INPUTS: Type.Integer({ minimum: 1, maximum: 100000 }),
+  /** Image decodes running at once in the API (sharp's threads), so a flood of PNGs cannot starve the event loop. */
+  IMAGE_DECODE_CONCURRENCY: Type.Integer({ minimum: 1, maximum: 64 }),
+  /** Queued + running jobs one key (or client IP when auth is off) may have; 0: unlimited. */
+  MAX_ACTIVE_JOBS_PER_KEY: Type.Integer({ minimum: 0 }),
+  /** Server cap (and default) of a job's `maxRuntimeSeconds`. */
+  MAX_JOB_RUNTIME_S: Type.Integer({ minimum: 1, maximum: 2_000_000 }),
+  /** Origins allowed by CORS, comma-separated (`*` for any); empty: no cross-origin access. */
+  CORS_ORIGINS: Type.String(),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -45,6 +74,21 @@ const DEFAULTS: Record<keyof Config, string> = {
   PREDICT_BATCH_WINDOW_MS: '0',
   PREDICT_MAX_BATCH: '256',
   MODEL_CACHE_SIZE: '4',
+  OUTBOUND_ALLOW_PRIVATE: 'false',
+  API_KEYS: '',
+  API_KEY_PEPPER: '',
+  AUTH_REQUIRED: 'false',
+  RATE_LIMIT_MAX: '600',
+  RATE_LIMIT_WINDOW_S: '60',
+  PREDICT_MAX_QUEUE: '4096',
+  PREDICT_TIMEOUT_MS: '10000',
+  PREDICT_BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
+  JOBS_BODY_LIMIT_BYTES: String(4 * 1024 * 1024),
+  PREDICT_JOB_MAX_INPUTS: '10000',
+  IMAGE_DECODE_CONCURRENCY: '2',
+  MAX_ACTIVE_JOBS_PER_KEY: '20',
+  MAX_JOB_RUNTIME_S: String(24 * 3600),
+  CORS_ORIGINS: '',
 };
 
 export class ConfigError extends Error {}

@@ -19,12 +19,36 @@ export function redisConnection(redisUrl: string): ConnectionOptions {
 export type Queues = Record<JobType, Queue<QueuePayload>>;
 
 export function createQueues(redisUrl: string, prefix: string): Queues {
-  const connection = redisConnection(redisUrl);
+  // Producers fail fast while Redis is down (no offline queue, one retry): a submission answers
+  // 503 QUEUE_UNAVAILABLE at once instead of hanging until Redis returns. Workers keep their own
+  // patient connections (redisConnection).
+  const connection = { url: redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
   return Object.fromEntries(
-    JOB_TYPES.map((t) => [t, new Queue<QueuePayload>(queueName(t), { connection, prefix })]),
+    JOB_TYPES.map((t) => {
+      const q = new Queue<QueuePayload>(queueName(t), { connection, prefix });
+      q.on('error', () => {}); // a Redis outage surfaces as 503 QUEUE_UNAVAILABLE and in /ready, not as log spam
+      return [t, q];
+    }),
   ) as Queues;
 }
 
 export async function closeQueues(queues: Queues): Promise<void> {
   await Promise.all(Object.values(queues).map((q) => q.close()));
+}
+
+/** How long a producer waits for Redis before a submission answers QUEUE_UNAVAILABLE. */
+export const ENQUEUE_TIMEOUT_MS = 1500;
+
+export class QueueUnavailableError extends Error {
+  readonly code = 'QUEUE_UNAVAILABLE';
+  constructor() {
+    super('The job queue (Redis) cannot be reached; try again shortly');
+  }
+}
+
+/** `op` on a queue, failing with QueueUnavailableError after ENQUEUE_TIMEOUT_MS instead of waiting for Redis to return. */
+export function withQueueTimeout<T>(op: Promise<T>, ms = ENQUEUE_TIMEOUT_MS): Promise<T> {
+  let timer: NodeJS.Timeout;
+  op.catch(() => {});
+  return Promise.race([op, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueueUnavailableError()), ms)))]).finally(() => clearTimeout(timer));
 }

@@ -21,6 +21,14 @@ export class Released extends Error {
   }
 }
 
+/** The abort reason when a job ran past its maxRuntimeSeconds (or the server cap). */
+export class MaxRuntimeExceeded extends Error {
+  readonly code = 'MAX_RUNTIME_EXCEEDED';
+  constructor(readonly seconds: number) {
+    super(`The job ran longer than its ${seconds} s limit (maxRuntimeSeconds, at most MAX_JOB_RUNTIME_S)`);
+  }
+}
+
 const FLUSH_MS = 1000;
 
 /**
@@ -62,6 +70,16 @@ export async function runJob(
     flushing = flushing.then(flush).catch((err) => log.warn({ err }, 'progress write failed'));
   }, FLUSH_MS);
 
+  // The deadline counts from the job's first start, resumed runs included; it stops the processor
+  // as a cancel does (the signal, cancelled()), and the job fails with MAX_RUNTIME_EXCEEDED.
+  const limit = Math.min((row.params as { maxRuntimeSeconds?: number }).maxRuntimeSeconds ?? Infinity, deps.config.MAX_JOB_RUNTIME_S);
+  const startedAt = (row.startedAt ?? new Date()).getTime();
+  const deadline = setTimeout(() => {
+    log.warn({ limitSeconds: limit }, 'job ran past its maximum runtime: stopping it');
+    abort.abort(new MaxRuntimeExceeded(limit));
+  }, Math.max(0, startedAt + limit * 1000 - Date.now()));
+  const overtime = () => abort.signal.reason instanceof MaxRuntimeExceeded;
+
   const t0 = performance.now();
   let outcome: Outcome | undefined;
   try {
@@ -83,11 +101,14 @@ export async function runJob(
       stopping: () => shutdown?.aborted ?? false,
     };
     const result = await processor(ctx);
-    outcome = abort.signal.aborted
+    outcome = overtime()
+      ? { status: 'failed', error: toErrorBody(abort.signal.reason), progress: { ...last, stage: 'failed' } }
+      : abort.signal.aborted
       ? { status: 'cancelled', progress: { ...last, stage: 'cancelled' } }
       : { status: 'succeeded', result, progress: { ...last, percent: 100, etaSeconds: 0, stage: 'succeeded' } };
   } catch (err) {
-    if (abort.signal.aborted || err instanceof Cancelled) outcome = { status: 'cancelled', progress: { ...last, stage: 'cancelled' } };
+    if (overtime()) outcome = { status: 'failed', error: toErrorBody(abort.signal.reason), progress: { ...last, stage: 'failed' } };
+    else if (abort.signal.aborted || err instanceof Cancelled) outcome = { status: 'cancelled', progress: { ...last, stage: 'cancelled' } };
     else if (err instanceof Released) outcome = undefined;
     else {
       const error = toErrorBody(err, 'JOB_FAILED');
@@ -97,6 +118,7 @@ export async function runJob(
     }
   } finally {
     clearInterval(timer);
+    clearTimeout(deadline);
     await flushing;
   }
   const seconds = Math.round((performance.now() - t0) / 100) / 10;

@@ -13,7 +13,8 @@ import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DatasetError } from '../ml/data/errors.js';
 import type { SourceFiles } from '../ml/data/idx.js';
-import { hostAllowed } from '../shared/url-policy.js';
+import { AppError } from '../shared/errors.js';
+import { safeFetch } from '../shared/outbound.js';
 
 export type SourceFileKey = keyof SourceFiles;
 export const SOURCE_FILE_KEYS: readonly SourceFileKey[] = ['trainImages', 'trainLabels', 'testImages', 'testLabels'];
@@ -76,6 +77,8 @@ export interface ResolveOptions {
   fashionMnistUrl?: string;
   /** Hosts downloads may reach, redirects included (see shared/url-policy.ts); empty or absent: any. */
   allowedHosts?: readonly string[];
+  /** OUTBOUND_ALLOW_PRIVATE: may downloads reach loopback and private networks (see shared/outbound.ts)? Default no. */
+  allowPrivate?: boolean;
 }
 
 export interface ResolvedSource extends SourceFiles {
@@ -156,30 +159,22 @@ function abortError(ctx: DownloadContext, url: string, err: unknown): DatasetErr
   return undefined;
 }
 
-const MAX_REDIRECTS = 5;
-
-/** GET `url`, following redirects by hand so that every hop's host is checked before it is contacted. */
+/**
+ * GET `url` through safeFetch: every hop's host is checked against the allow-list and the
+ * private-network rule, at submit-time spelling and at connect time. Failures are generic on purpose
+ * (no "answered 404" versus "connection refused"), so that a caller cannot map ports with them.
+ */
 async function get(url: string, ctx: DownloadContext): Promise<Response> {
-  const allowed = ctx.opts.allowedHosts ?? [];
-  let current = new URL(url);
-  for (let hop = 0; ; hop++) {
-    if (!hostAllowed(current, allowed)) {
-      throw new DatasetError('URL_HOST_NOT_ALLOWED', `datasets may not be fetched from ${current.hostname}`, { url: publicUrl(current), allowed });
+  const policy = { allowPrivate: ctx.opts.allowPrivate ?? false, allowedHosts: ctx.opts.allowedHosts ?? [] };
+  try {
+    return await safeFetch(url, { signal: ctx.signal }, policy);
+  } catch (err) {
+    const aborted = abortError(ctx, url, err);
+    if (aborted) throw aborted;
+    if (err instanceof AppError && err.code === 'URL_HOST_NOT_ALLOWED') {
+      throw new DatasetError('URL_HOST_NOT_ALLOWED', `datasets may not be fetched from ${(err.details as { host?: string })?.host ?? 'that host'}`, { url });
     }
-    let res: Response;
-    try {
-      res = await fetch(current, { signal: ctx.signal, redirect: 'manual' });
-    } catch (err) {
-      throw abortError(ctx, url, err) ?? new DatasetError('DOWNLOAD_FAILED', `cannot fetch ${url}: ${(err as Error).message}`, { url }, { cause: err });
-    }
-    const location = res.headers.get('location');
-    if (res.status < 300 || res.status > 399 || location === null) return res;
-    await res.body?.cancel().catch(() => {});
-    if (hop === MAX_REDIRECTS) throw new DatasetError('DOWNLOAD_FAILED', `${url}: more than ${MAX_REDIRECTS} redirects`, { url });
-    current = new URL(location, current);
-    if (current.protocol !== 'http:' && current.protocol !== 'https:') {
-      throw new DatasetError('DOWNLOAD_FAILED', `${url} redirects to a ${current.protocol} URL`, { url });
-    }
+    throw new DatasetError('DOWNLOAD_FAILED', `could not download ${url}`, { url }, { cause: err });
   }
 }
 
@@ -189,7 +184,7 @@ async function downloadFile(url: string, dest: string, key: SourceFileKey, index
   const res = await get(url, ctx);
   if (!res.ok || !res.body) {
     await res.body?.cancel().catch(() => {});
-    throw new DatasetError('DOWNLOAD_FAILED', `GET ${url} answered HTTP ${res.status}`, { url, status: res.status });
+    throw new DatasetError('DOWNLOAD_FAILED', `could not download ${url}`, { url });
   }
   const lengthHeader = res.headers.get('content-length');
   const totalBytes = lengthHeader !== null && /^\d+$/.test(lengthHeader) ? Number(lengthHeader) : null;
@@ -214,7 +209,7 @@ async function downloadFile(url: string, dest: string, key: SourceFileKey, index
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>), meter, createWriteStream(dest), { signal: ctx.signal });
   } catch (err) {
     if (err instanceof DatasetError) throw err;
-    throw abortError(ctx, url, err) ?? new DatasetError('DOWNLOAD_FAILED', `download of ${url} failed: ${(err as Error).message}`, { url }, { cause: err });
+    throw abortError(ctx, url, err) ?? new DatasetError('DOWNLOAD_FAILED', `could not download ${url}`, { url }, { cause: err });
   }
   return { name: dest.slice(dest.lastIndexOf('/') + 1), bytes: received, sha256: hash.digest('hex') };
 }

@@ -7,7 +7,8 @@ import { after, describe, it } from 'node:test';
 import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
-const svc = await startService({ api: true, worker: true });
+// The IDX server is on loopback: lift the private-network rule explicitly.
+const svc = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
 const { app } = svc;
 const slice = await mnistSlice(2000, 500);
 const good = gzipAll(slice);

@@ -67,7 +67,8 @@ describe('resolveSource', () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
-  const opts = (over: Partial<ResolveOptions> = {}): ResolveOptions => ({ tmpDir: tmp, maxBytes: 1 << 20, timeoutMs: 5000, ...over });
+  // The server is on loopback: these tests lift the private-network rule explicitly (test/shared/outbound.test.ts covers it).
+  const opts = (over: Partial<ResolveOptions> = {}): ResolveOptions => ({ tmpDir: tmp, maxBytes: 1 << 20, timeoutMs: 5000, allowPrivate: true, ...over });
   const leftovers = async () => (await readdir(tmp)).filter((n) => n.startsWith('source-'));
 
   test('downloads the four files, checks sha256, and they parse', async () => {
@@ -105,11 +106,18 @@ describe('resolveSource', () => {
     assert.deepEqual(await leftovers(), [], 'the temp dir of a failed download is removed');
   });
 
-  test('HTTP 404 is DOWNLOAD_FAILED with the status', async () => {
-    await assert.rejects(
-      resolveSource({ url: `${base}/missing` }, opts()),
-      (err: unknown) => code('DOWNLOAD_FAILED')(err) && (err as DatasetError).details?.status === 404,
-    );
+  test('HTTP 404 and a closed port are the same DOWNLOAD_FAILED: the message does not tell whether a port answered', async () => {
+    const errors: DatasetError[] = [];
+    const closed = createServer();
+    closed.listen(0, '127.0.0.1');
+    await once(closed, 'listening');
+    const closedPort = (closed.address() as AddressInfo).port;
+    closed.close();
+    for (const url of [`${base}/missing`, `http://127.0.0.1:${closedPort}/x`]) {
+      await assert.rejects(resolveSource({ url }, opts()), (err: unknown) => code('DOWNLOAD_FAILED')(err) && !!errors.push(err as DatasetError));
+    }
+    const shape = (e: DatasetError) => e.message.replace(/http:\/\/\S+/, 'URL') + JSON.stringify(Object.keys(e.details ?? {}));
+    assert.equal(shape(errors[0]!), shape(errors[1]!));
   });
 
   test('a truncated gzip downloads, then fails to parse', async () => {

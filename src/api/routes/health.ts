@@ -21,9 +21,10 @@ const Ready = (status: 'ready' | 'unavailable') =>
     checks: Type.Object({ postgres: Check, redis: Check }),
     backend: Type.Union([Type.String(), Type.Null()], { description: 'TensorFlow.js backend serving predictions' }),
     models: Type.Array(Type.String(), { description: 'Ids of the models loaded for serving' }),
+    auth: Type.Union([Type.Literal('on'), Type.Literal('off')], { description: '`off`: no API key is configured and the API is open' }),
   });
 
-export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, queues, backendName, loadedModels }) => {
+export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps & { authMode: () => 'on' | 'off' }> = async (app, { db, queues, backendName, loadedModels, authMode }) => {
   app.get(
     '/health',
     { schema: { operationId: 'getHealth', tags: ['health'], summary: 'Liveness: the process answers', response: { 200: Type.Object({ status: Type.Literal('ok') }) } } },
@@ -46,7 +47,7 @@ export const healthRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
         timed(() => queues['dataset-prep'].count()),
       ]);
       const ok = postgres.ok && redis.ok;
-      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, backend: backendName(), models: loadedModels() });
+      return reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'unavailable', checks: { postgres, redis }, backend: backendName(), models: loadedModels(), auth: authMode() });
     },
   );
 };

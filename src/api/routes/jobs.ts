@@ -11,8 +11,9 @@ import type { Submission } from '../../jobs/store.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendFile } from '../send-file.js';
+import { audit } from '../audit.js';
 
-const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, description: 'Resubmitting with the same key returns the first job' });
+const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'Visible ASCII; resubmitting with the same key returns the first job' });
 
 /** One body shape per job type, told apart by `type` (an OpenAPI discriminator). */
 export const CreateJobBody = Type.Union(
@@ -49,7 +50,7 @@ const ListQuery = Type.Object({
 });
 
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, jobs }) => {
+export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, jobs }) => {
   app.post(
     '/v1/jobs',
     {
@@ -70,7 +71,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       },
     },
     async (req, reply) => {
-      const { job, replayed } = await jobs.submit(req.body as Submission);
+      const { job, replayed } = await jobs.submit(req.body as Submission, req.principal.id);
       if (replayed) reply.header('idempotent-replayed', 'true');
       else req.log.info({ jobId: job.id, type: job.type }, 'job queued');
       return reply.code(202).header('location', `/v1/jobs/${job.id}`).send(job);
@@ -103,7 +104,11 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
         response: { 202: jobRef, ...errors(404, 409) },
       },
     },
-    async (req, reply) => reply.code(202).send(await jobs.cancel(req.params.id)),
+    async (req, reply) => {
+      const job = await jobs.cancel(req.params.id, req.principal);
+      await audit(db, req, 'job.cancel', job.id);
+      return reply.code(202).send(job);
+    },
   );
 
   app.get(

@@ -1,5 +1,6 @@
 // Route group /v1/models: the model registry (trained models, lineage, aliases).
-import { rm } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
@@ -10,6 +11,7 @@ import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendFile } from '../send-file.js';
+import { audit } from '../audit.js';
 
 const Model = Type.Object(
   {
@@ -31,7 +33,12 @@ const Model = Type.Object(
   { $id: 'Model', title: 'Model' },
 );
 const AliasParams = Type.Object({ alias: Type.String({ pattern: ALIAS_RE.source, description: 'lower-case letters, digits, - and _' }) });
-const Alias = Type.Object({ alias: Type.String(), modelId: Type.String({ format: 'uuid' }), updatedAt: Type.String({ format: 'date-time' }) });
+const Alias = Type.Object({
+  alias: Type.String(),
+  modelId: Type.String({ format: 'uuid' }),
+  updatedBy: Type.Union([Type.String(), Type.Null()], { description: 'The API key that last moved it' }),
+  updatedAt: Type.String({ format: 'date-time' }),
+});
 
 const toApi = (m: ModelRow & { aliases: { alias: string }[] }) => ({
   id: m.id,
@@ -50,7 +57,37 @@ const toApi = (m: ModelRow & { aliases: { alias: string }[] }) => ({
   createdAt: m.createdAt.toISOString(),
 });
 
-export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, onModelChanged }) => {
+/**
+ * Deletes a model so that a failure at any step leaves the row and its files in agreement: the files
+ * move to a tombstone first (one rename: on a read-only or failing disk nothing has changed yet), then
+ * the row goes (if that fails the files move back), then the tombstone is removed (if that fails the
+ * model is gone all the same and only unreferenced bytes are left under DATA_DIR/trash/).
+ */
+async function deleteModel(db: AppDeps['db'], dataDir: string, model: ModelRow, log: { error(o: object, m: string): void }) {
+  const trash = path.join(dataDir, 'trash');
+  const tomb = path.join(trash, `model-${model.id}-${randomUUID()}`);
+  let moved = false;
+  try {
+    await mkdir(trash, { recursive: true });
+    await rename(model.path, tomb);
+    moved = true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      log.error({ err, modelId: model.id }, 'model files cannot be moved: delete refused, nothing changed');
+      throw new AppError('STORE_UNAVAILABLE', `The files of model ${model.id} cannot be removed (${(err as NodeJS.ErrnoException).code}); nothing was deleted`);
+    }
+    // Already gone from disk: only the row is left to delete.
+  }
+  try {
+    await db.model.delete({ where: { id: model.id } });
+  } catch (err) {
+    if (moved) await rename(tomb, model.path).catch((e) => log.error({ err: e, modelId: model.id, tomb }, 'integrity error: model files left in the tombstone'));
+    throw err;
+  }
+  if (moved) await rm(tomb, { recursive: true, force: true }).catch((err) => log.error({ err, tomb }, 'a deleted model\'s files could not be removed'));
+}
+
+export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, config, onModelChanged }) => {
   app.addSchema(Model);
   const include = { aliases: { select: { alias: true } } } as const;
 
@@ -62,7 +99,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
         tags: ['models'],
         summary: 'List models, newest first',
         querystring: Type.Object({
-          architecture: Type.Optional(Type.String()),
+          architecture: Type.Optional(Type.String({ pattern: '^[a-z0-9-]{1,40}$' })),
           datasetId: Type.Optional(Type.String({ format: 'uuid' })),
           parentModelId: Type.Optional(Type.String({ format: 'uuid' })),
           ...PageQuery,
@@ -116,7 +153,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
         summary: 'Delete a model and its files',
         description: 'Refused (409 MODEL_HAS_ALIASES) while an alias points at it.',
         params: IdParams,
-        response: { 204: Type.Null(), ...errors(404, 409) },
+        response: { 204: Type.Null(), ...errors(404, 409, 503) },
       },
     },
     async (req, reply) => {
@@ -125,9 +162,9 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       if (model.aliases.length > 0) {
         throw new AppError('MODEL_HAS_ALIASES', `Aliases point at this model: ${model.aliases.map((a) => a.alias).join(', ')}; move or delete them first`);
       }
-      await db.model.delete({ where: { id: model.id } });
-      await rm(model.path, { recursive: true, force: true });
+      await deleteModel(db, config.DATA_DIR, model, req.log);
       onModelChanged(model.id, 'deleted');
+      await audit(db, req, 'model.delete', model.id, { architecture: model.architecture });
       return reply.code(204).send(null);
     },
   );
@@ -172,9 +209,11 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       const model = await db.model.findUnique({ where: { id: req.body.modelId } });
       if (!model) throw notFound('Model', req.body.modelId, 'MODEL_NOT_FOUND');
       const previous = await db.modelAlias.findUnique({ where: { alias } });
-      const row = await db.modelAlias.upsert({ where: { alias }, create: { alias, modelId: model.id }, update: { modelId: model.id } });
+      const by = req.principal.id;
+      const row = await db.modelAlias.upsert({ where: { alias }, create: { alias, modelId: model.id, updatedBy: by }, update: { modelId: model.id, updatedBy: by } });
       if (previous) onModelChanged(previous.modelId, 'alias-moved');
-      return { alias: row.alias, modelId: row.modelId, updatedAt: row.updatedAt.toISOString() };
+      await audit(db, req, 'alias.set', alias, { modelId: model.id, previous: previous?.modelId ?? null });
+      return { alias: row.alias, modelId: row.modelId, updatedBy: row.updatedBy, updatedAt: row.updatedAt.toISOString() };
     },
   );
 
@@ -186,6 +225,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       if (!previous) throw notFound('Alias', req.params.alias, 'ALIAS_NOT_FOUND');
       await db.modelAlias.deleteMany({ where: { alias: req.params.alias } });
       onModelChanged(previous.modelId, 'alias-moved');
+      await audit(db, req, 'alias.delete', req.params.alias, { modelId: previous.modelId });
       return reply.code(204).send(null);
     },
   );

@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '../../shared/errors.js';
 import { ModelRef, PredictInput } from '../../jobs/contract.js';
 import { errors } from '../schemas.js';
+import { predictGate } from '../limits.js';
 import type { AppDeps } from '../app.js';
 import { PredictAnswer } from '../../serving/answer.js';
 
@@ -25,7 +26,7 @@ export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { p
     description:
       'An input is 784 numbers in [0,1], a 28×28 array of 0–255 integers, or a base64 PNG/JPEG of a digit of any size (made into MNIST form: grayscale, ink white on black, fitted into 20×20 and centred by mass in 28×28). Concurrent requests are micro-batched.',
     body: Body,
-    response: { 200: PredictAnswer, ...errors(404, 413, 422) },
+    response: { 200: PredictAnswer, ...errors(404, 413, 422, 503) },
   };
   const handler = async (req: { body: { model?: string; inputs: unknown[] } }) => {
     const { model = 'latest', inputs } = req.body;
@@ -35,6 +36,9 @@ export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { p
     }
     return predict.predict(model, inputs);
   };
-  app.post('/v1/predict', { schema }, handler);
-  app.post('/predict', { schema: { ...schema, operationId: 'predictShort', summary: 'Alias of POST /v1/predict' } }, handler);
+  // Admission before the body is read (503 OVERLOADED at once), and a body limit of its own.
+  const gate = predictGate(config);
+  const opts = { bodyLimit: config.PREDICT_BODY_LIMIT_BYTES, onRequest: gate.onRequest };
+  app.post('/v1/predict', { ...opts, schema }, handler);
+  app.post('/predict', { ...opts, schema: { ...schema, operationId: 'predictShort', summary: 'Alias of POST /v1/predict' } }, handler);
 };

@@ -9,6 +9,7 @@ import type { DatasetPrepResult } from '../../jobs/contract.js';
 import type { Processor } from '../../jobs/registry.js';
 import { resolveSource } from '../sources.js';
 import { parseAllowedHosts } from '../../shared/url-policy.js';
+import { datasetPrepBytes, requireFreeSpace } from '../../shared/disk.js';
 
 export const datasetDir = (dataDir: string, id: string) => path.join(dataDir, 'datasets', id);
 
@@ -20,6 +21,8 @@ export const datasetPrep: Processor<'dataset-prep'> = async (ctx) => {
   const stagingDir = `${finalDir}.partial`;
   // A rerun after a crash starts clean: nothing half-written is kept.
   await Promise.all([tmpDir, stagingDir].map((d) => rm(d, { recursive: true, force: true })));
+  // Checked at submit, and again here: other jobs may have filled the disk since.
+  await requireFreeSpace(config.DATA_DIR, datasetPrepBytes(params, config.DOWNLOAD_MAX_BYTES));
   await mkdir(tmpDir, { recursive: true });
   try {
     ctx.progress({ percent: 0, stage: 'fetch' });
@@ -28,6 +31,7 @@ export const datasetPrep: Processor<'dataset-prep'> = async (ctx) => {
       maxBytes: config.DOWNLOAD_MAX_BYTES,
       timeoutMs: config.DOWNLOAD_TIMEOUT_MS,
       allowedHosts: parseAllowedHosts(config.DOWNLOAD_ALLOWED_HOSTS),
+      allowPrivate: config.OUTBOUND_ALLOW_PRIVATE,
       signal,
       onProgress: (p) => {
         const fileShare = p.totalBytes ? Math.min(1, p.receivedBytes / p.totalBytes) : 0;
