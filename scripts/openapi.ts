@@ -16,6 +16,8 @@ export async function buildOpenApi(): Promise<unknown> {
     config: loadConfig(),
     db: unused as never,
     queues: unused as never,
+    webhooks: { queue: undefined } as never, // the queue UI lists no queues here
+    events: unused as never,
     jobs: unused as never,
     logger: createLogger('silent'),
     predict: unused as never,

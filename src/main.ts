@@ -5,12 +5,20 @@ import { migrate } from './shared/migrate.js';
 import { ConfigError, loadConfig } from './shared/config.js';
 import { createLogger } from './shared/logger.js';
 import { createService } from './service.js';
-import { superviseWorkerProcess } from './worker-process.js';
+import { answerSupervisor, reportToSupervisor, superviseWorkerProcess, type WorkerProcess } from './worker-process.js';
+import { startMetricsServer } from './worker/metrics-server.js';
 
 const mode = process.argv[2] ?? 'all';
 if (!['all', 'api', 'worker'].includes(mode)) {
   console.error(`usage: main.ts [all|api|worker] (got "${mode}")`);
   process.exit(2);
+}
+
+// A .env file in the working directory, if there is one; variables already set win over it.
+try {
+  process.loadEnvFile();
+} catch (err) {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
 }
 
 let config;
@@ -31,7 +39,14 @@ if (process.env.MIGRATE_ON_START !== 'false') {
   if (res.applied.length) logger.info({ applied: res.applied }, 'database migrated');
 }
 
-const service = await createService(config, logger, { api: mode !== 'worker', worker: mode === 'worker' }).catch((err) => {
+let workerProcess: WorkerProcess | undefined;
+const service = await createService(config, logger, {
+  api: mode !== 'worker',
+  worker: mode === 'worker',
+  workerMetrics: () => workerProcess?.metrics() ?? Promise.resolve(undefined),
+  // A worker child reports the jobs it holds, so that its supervisor can put them back if it dies.
+  workerOptions: mode === 'worker' && process.send ? { track: reportToSupervisor } : undefined,
+}).catch((err) => {
   // A bad API_KEYS entry, or AUTH_REQUIRED without a key: say so plainly and stop.
   if (err instanceof ConfigError) {
     console.error(err.message);
@@ -39,7 +54,11 @@ const service = await createService(config, logger, { api: mode !== 'worker', wo
   }
   throw err;
 });
-const workerProcess = mode === 'all' ? superviseWorkerProcess(logger) : undefined;
+if (mode === 'all') {
+  workerProcess = superviseWorkerProcess(logger, async (jobs) => {
+    for (const j of jobs) await service.jobs.takeBack(j.queue, j.jobId, j.token, 'the worker process died');
+  });
+}
 if (service.app) {
   // A deep accept queue: under a flood, connections wait there for their (quick) 503 instead of
   // overflowing Node's default 511 into SYN retransmits of 1 s, 3 s, 7 s.
@@ -50,10 +69,17 @@ if (service.app) {
 }
 
 let stopping = false;
+// A worker child answers its supervisor's metric requests; a worker started alone serves its own.
+let metricsServer: Awaited<ReturnType<typeof startMetricsServer>> | undefined;
+if (mode === 'worker' && process.send) answerSupervisor();
+else if (mode === 'worker' && config.WORKER_METRICS_PORT > 0) {
+  metricsServer = await startMetricsServer(config.WORKER_METRICS_PORT, config.HOST, () => !stopping, logger);
+}
 async function shutdown(reason: string): Promise<void> {
   if (stopping) process.exit(1); // a second signal: stop now
   stopping = true;
   logger.info({ reason }, 'shutting down: finishing requests, releasing jobs');
+  metricsServer?.close();
   await Promise.all([service.close(), workerProcess?.stop()]);
   process.exit(0);
 }

@@ -7,6 +7,8 @@ import { fork, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from './shared/logger.js';
+import { snapshot, type MetricsSnapshot } from './shared/metrics.js';
+import type { JobTracker } from './worker/index.js';
 
 /** The entry point next to this file, in its own extension (.ts under tsx, .js when compiled). */
 const MAIN = fileURLToPath(new URL(`./main${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
@@ -19,14 +21,51 @@ const HEALTHY_MS = 60_000;
 export interface WorkerProcess {
   /** Asks the child to finish (SIGTERM: it releases its jobs) and resolves when it has exited. */
   stop(): Promise<void>;
+  /** The child's metrics (over IPC), or undefined when it is not running or does not answer within a second. */
+  metrics(): Promise<MetricsSnapshot | undefined>;
 }
 
-export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = process.env): WorkerProcess {
+/** IPC between the supervisor and its worker child. */
+type ToChild = { type: 'metrics'; id: number };
+type FromChild =
+  | { type: 'metrics'; id: number; metrics: MetricsSnapshot }
+  | { type: 'job-started'; queue: string; jobId: string; token: string }
+  | { type: 'job-ended'; jobId: string };
+
+/** A job the child holds: its queue and lock token. */
+export interface HeldJob {
+  queue: string;
+  jobId: string;
+  token: string;
+}
+const METRICS_TIMEOUT_MS = 1000;
+
+/** In the worker child: tells the supervisor which jobs this process holds (see superviseWorkerProcess's onLost). */
+export const reportToSupervisor: JobTracker = {
+  started: (queue, jobId, token) => process.connected && process.send?.({ type: 'job-started', queue, jobId, token } satisfies FromChild),
+  ended: (jobId) => process.connected && process.send?.({ type: 'job-ended', jobId } satisfies FromChild),
+};
+
+/** In the worker child: answers the supervisor's requests for this process's metrics. */
+export function answerSupervisor(): void {
+  process.on('message', (msg: ToChild) => {
+    if (msg?.type !== 'metrics') return;
+    void snapshot().then((metrics) => process.connected && process.send?.({ type: 'metrics', id: msg.id, metrics } satisfies FromChild));
+  });
+}
+
+/**
+ * Starts the worker child and restarts it when it dies. `onLost` gets the jobs a dead child held, to
+ * put them back on the queue at once (the child reports each job it takes and ends over IPC).
+ */
+export function superviseWorkerProcess(logger: Logger, onLost: (jobs: HeldJob[]) => Promise<void>, env: NodeJS.ProcessEnv = process.env): WorkerProcess {
   let child: ChildProcess | undefined;
   let stopping = false;
   let delay = FIRST_DELAY_MS;
   let restartTimer: NodeJS.Timeout | undefined;
   let exited: Promise<void> = Promise.resolve();
+  let nextRequest = 1;
+  const waiting = new Map<number, (m: MetricsSnapshot | undefined) => void>();
 
   const start = () => {
     const startedAt = Date.now();
@@ -40,12 +79,20 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
       detached: true,
     });
     child = c;
+    const held = new Map<string, HeldJob>();
     logger.info({ workerPid: c.pid }, 'worker process started');
     exited = new Promise((resolve) => {
       c.once('exit', (code, signal) => {
         if (child === c) child = undefined;
         resolve();
         if (stopping) return;
+        if (held.size) {
+          const jobs = [...held.values()];
+          void onLost(jobs).then(
+            () => logger.warn({ jobs: jobs.map((j) => j.jobId) }, 'jobs of the dead worker process put back on the queue'),
+            (err) => logger.error({ err }, 'could not put back the jobs of the dead worker process; they return when their lock expires'),
+          );
+        }
         delay = Date.now() - startedAt > HEALTHY_MS ? FIRST_DELAY_MS : delay;
         logger.error({ workerPid: c.pid, code, signal, restartInMs: delay }, 'worker process exited; restarting it');
         restartTimer = setTimeout(start, delay);
@@ -53,6 +100,11 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
       });
     });
     c.on('error', (err) => logger.error({ err }, 'worker process error'));
+    c.on('message', (msg: FromChild) => {
+      if (msg?.type === 'metrics') waiting.get(msg.id)?.(msg.metrics);
+      else if (msg?.type === 'job-started') held.set(msg.jobId, { queue: msg.queue, jobId: msg.jobId, token: msg.token });
+      else if (msg?.type === 'job-ended') held.delete(msg.jobId);
+    });
   };
   start();
 
@@ -62,6 +114,21 @@ export function superviseWorkerProcess(logger: Logger, env: NodeJS.ProcessEnv = 
       clearTimeout(restartTimer);
       child?.kill('SIGTERM');
       await exited;
+    },
+    metrics() {
+      const c = child;
+      if (!c?.connected) return Promise.resolve(undefined);
+      const id = nextRequest++;
+      return new Promise((resolve) => {
+        const done = (m: MetricsSnapshot | undefined) => {
+          clearTimeout(timer);
+          waiting.delete(id);
+          resolve(m);
+        };
+        const timer = setTimeout(() => done(undefined), METRICS_TIMEOUT_MS);
+        waiting.set(id, done);
+        c.send({ type: 'metrics', id } satisfies ToChild, (err) => err && done(undefined));
+      });
     },
   };
 }

@@ -19,6 +19,13 @@ import { predictRoutes, type PredictService } from './routes/predict.js';
 import { apiKeysRoutes } from './routes/api-keys.js';
 import { installAuth } from './auth.js';
 import { dependencyError, installLimits } from './limits.js';
+import { metricsRoutes } from './routes/metrics.js';
+import { webhooksRoutes } from './routes/webhooks.js';
+import { queueUiRoutes } from './routes/queue-ui.js';
+import type { WebhookPublisher } from '../webhooks/events.js';
+import type { JobEventBus } from '../shared/job-events.js';
+import { observability, requestId } from './observability.js';
+import type { MetricsSnapshot } from '../shared/metrics.js';
 
 export interface AppDeps {
   config: Config;
@@ -35,6 +42,12 @@ export interface AppDeps {
   loadedModels: () => string[];
   /** Tells caches that a model was deleted, or that an alias pointing at it moved away. */
   onModelChanged: (modelId: string, change: 'deleted' | 'alias-moved') => void;
+  /** Records and queues webhook events (model.*, job.cancelled of a queued job). */
+  webhooks: WebhookPublisher;
+  /** Jobs' live events, which GET /v1/jobs/:id/events streams. */
+  events: JobEventBus;
+  /** Under `npm start`: the worker child's metrics, merged into GET /metrics. */
+  workerMetrics?: () => Promise<MetricsSnapshot | undefined>;
 }
 
 export const API_VERSION = '1.0.0';
@@ -50,12 +63,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       const code = err.code === 'FST_ERR_BAD_URL' ? 'BAD_URL' : 'BAD_REQUEST';
       void (reply as unknown as FastifyReply).code(400).send({ error: { code, message: code === 'BAD_URL' ? 'The URL is not valid percent-encoded UTF-8' : err.message } });
     },
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[\w.:-]{1,100}$/.test(given) ? given : crypto.randomUUID();
-    },
+    genReqId: requestId,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  await app.register(observability, { measure: deps.config.METRICS_ENABLED });
   // JSON only: a text/plain body is refused with 415 instead of failing validation as a string.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -94,8 +105,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         { name: 'datasets', description: 'Prepared datasets' },
         { name: 'models', description: 'The model registry' },
         { name: 'predict', description: 'Synchronous predictions' },
-        { name: 'health', description: 'Liveness and readiness' },
+        { name: 'health', description: 'Liveness, readiness and metrics' },
         { name: 'api-keys', description: 'API keys (admin)' },
+        { name: 'webhooks', description: 'Signed event deliveries (Standard Webhooks) and their attempts' },
       ],
       components: {
         securitySchemes: {
@@ -110,9 +122,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { ...deps, authMode: auth.mode });
   await app.register(apiKeysRoutes, { ...deps, auth });
+  await app.register(metricsRoutes, deps);
   await app.register(jobsRoutes, deps);
   await app.register(datasetsRoutes, deps);
   await app.register(modelsRoutes, deps);
   await app.register(predictRoutes, deps);
+  await app.register(webhooksRoutes, deps);
+  await app.register(queueUiRoutes, deps);
   return app as unknown as FastifyInstance;
 }

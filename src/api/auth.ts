@@ -216,6 +216,13 @@ export const ROUTE_ROLES: Readonly<Record<string, Access>> = {
   'POST /v1/api-keys': 'admin',
   'GET /v1/api-keys': 'admin',
   'DELETE /v1/api-keys/:id': 'admin',
+
+  'POST /v1/webhooks': 'admin',
+  'GET /v1/webhooks': 'admin',
+  'GET /v1/webhooks/:id': 'admin',
+  'DELETE /v1/webhooks/:id': 'admin',
+  'POST /v1/webhooks/:id/test': 'admin',
+  'GET /v1/webhooks/:id/deliveries': 'admin',
 };
 
 /** Prefixes served by plugins (the docs UI, the web UI's static files): open, they hold no data. Admin UIs are listed by prefix too. */

@@ -2,6 +2,8 @@
 // is not listed here is a client error (400), and anything thrown without a code is INTERNAL (500).
 import type { FastifyError } from 'fastify';
 import { AppError } from '../shared/errors.js';
+import { Prisma } from '../shared/db.js';
+import { isTransient } from '../jobs/retry.js';
 
 export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   UNAUTHENTICATED: 401,
@@ -14,6 +16,7 @@ export const STATUS_BY_CODE: Readonly<Record<string, number>> = {
   ALIAS_NOT_FOUND: 404,
   FILE_NOT_FOUND: 404,
   API_KEY_NOT_FOUND: 404,
+  WEBHOOK_NOT_FOUND: 404,
   DATASET_NOT_READY: 409,
   IDEMPOTENCY_KEY_REUSED: 409,
   JOB_NOT_CANCELLABLE: 409,
@@ -61,6 +64,14 @@ export function toAppError(err: FastifyError | AppError | Error): AppError {
       return new AppError('UNSUPPORTED_MEDIA_TYPE', 'Send application/json');
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new AppError('PAYLOAD_TOO_LARGE', e.message);
+  }
+  // A dependency that is down is the service's 503, not an internal error.
+  if (isTransient(err)) {
+    const database =
+      err instanceof Prisma.PrismaClientKnownRequestError || err instanceof Prisma.PrismaClientInitializationError || err instanceof Prisma.PrismaClientUnknownRequestError;
+    return database
+      ? new AppError('DATABASE_UNAVAILABLE', 'The database cannot be reached; try again shortly')
+      : new AppError('QUEUE_UNAVAILABLE', 'The job queue (Redis) cannot be reached; try again shortly');
   }
   const status = e.statusCode ?? 500;
   if (status >= 400 && status < 500) return new AppError('BAD_REQUEST', e.message);

@@ -333,6 +333,15 @@ export const JobError = Type.Object(
   { title: 'Job error' },
 );
 
+export const JobTransition = Type.Object(
+  {
+    status: Type.Union([literals(JOB_STATUSES), Type.Literal('requeued')], { description: 'A status, or `requeued`: the job went back to the queue' }),
+    at: Type.String({ format: 'date-time' }),
+    reason: Type.Optional(Type.String({ description: "Why: a failure's error code, who cancelled, why it was requeued, the attempt" })),
+  },
+  { title: 'Job transition' },
+);
+
 const jobOf = <T extends JobType, P extends TSchema, R extends TSchema>(type: T, { params, result }: { params: P; result: R }) =>
   Type.Object(
     {
@@ -350,6 +359,7 @@ const jobOf = <T extends JobType, P extends TSchema, R extends TSchema>(type: T,
       createdAt: Type.String({ format: 'date-time' }),
       startedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
       finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+      history: Type.Array(JobTransition, { description: 'Every status the job entered, oldest first: queued → running (→ requeued → running …) → succeeded, failed or cancelled' }),
     },
     { title: `${type} job` },
   );

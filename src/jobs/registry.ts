@@ -4,6 +4,8 @@
 import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import type { Logger } from '../shared/logger.js';
+import type { JobEventBus } from '../shared/job-events.js';
+import type { WebhookPublisher } from '../webhooks/events.js';
 import type { JobProgress, JobType, ParamsOf, ResultOf } from './contract.js';
 import type { EpochRow } from './store.js';
 
@@ -11,6 +13,10 @@ export interface WorkerDeps {
   config: Config;
   db: Db;
   logger: Logger;
+  /** Webhook events (job.*, model.created). */
+  webhooks?: WebhookPublisher;
+  /** Live job events, for the SSE streams. */
+  events?: JobEventBus;
 }
 
 export interface JobContext<T extends JobType = JobType> extends WorkerDeps {
@@ -23,7 +29,7 @@ export interface JobContext<T extends JobType = JobType> extends WorkerDeps {
   attempt: number;
   /** Records progress; written to Postgres at most once a second so it never slows the work. */
   progress(p: JobProgress): void;
-  /** Records one epoch's metric row (idempotent per epoch). */
+  /** Records one epoch's metric row (idempotent per epoch; retried while Postgres is away) and publishes it. */
   recordEpoch(m: EpochRow): Promise<void>;
   /** True once a cancel was asked for; checked by long loops at every batch. */
   cancelled(): boolean;

@@ -10,7 +10,11 @@ export type { JobRow };
 export const toDbType = (t: JobType) => t.replace('-', '_') as DbJobType;
 export const fromDbType = (t: DbJobType) => t.replace('_', '-') as JobType;
 
-export function toApiJob(row: JobRow): Job {
+/** What every read of a job includes: its transitions, oldest first, for its `history`. */
+export const includeHistory = { transitions: { orderBy: { id: 'asc' as const }, select: { status: true, at: true, reason: true } } };
+export type JobRowWithHistory = JobRow & { transitions: { status: string; at: Date; reason: string | null }[] };
+
+export function toApiJob(row: JobRowWithHistory): Job {
   return {
     id: row.id,
     type: fromDbType(row.type),
@@ -25,6 +29,7 @@ export function toApiJob(row: JobRow): Job {
     createdAt: row.createdAt.toISOString(),
     startedAt: row.startedAt?.toISOString() ?? null,
     finishedAt: row.finishedAt?.toISOString() ?? null,
+    history: row.transitions.map((t) => ({ status: t.status, at: t.at.toISOString(), ...(t.reason ? { reason: t.reason } : {}) })),
   } as Job; // the row's JSON columns hold what the contract's schemas validated when they were written
 }
 

@@ -1,21 +1,33 @@
 // The jobs store: the only code that moves a job through its lifecycle, in Postgres (the source of
 // truth) and in the queue. The API submits, reads and cancels through it; workers claim, report
-// progress and epochs, and finish, release or give up jobs through it.
+// progress and epochs, and finish, release or give up jobs through it; the reconciler and npm start's
+// supervisor requeue through it.
+// Every transition is written with its history row, in one transaction. The workers' writes ride out
+// a short Postgres outage (withRetry); one that cannot be recorded throws StateNotRecorded and the job
+// goes back to the queue. Once a transition is committed the store announces it: metrics, the job's
+// live events (SSE) and webhooks.
 import { randomUUID } from 'node:crypto';
 import type { EpochMetrics } from '../ml/results.js';
 import type { Config } from '../shared/config.js';
 import { Prisma, type Db } from '../shared/db.js';
 import { AppError, notFound, type ErrorBody } from '../shared/errors.js';
+import type { JobEventBus } from '../shared/job-events.js';
+import type { Logger } from '../shared/logger.js';
+import { observeJobFinished, observeJobStarted } from '../shared/metrics.js';
 import { afterCursor, pageOrder, toPage } from '../shared/pagination.js';
 import { withQueueTimeout, type Queues } from '../shared/queue.js';
+import type { WebhookPublisher } from '../webhooks/events.js';
 import { checkJobParams, type ChecksConfig } from './checks.js';
 import { isTerminal, type Job, type JobProgress, type JobStatus, type JobType, type ParamsOf } from './contract.js';
-import { fromDbType, paramsHash, toApiJob, toDbType, type JobRow } from './rows.js';
+import { withRetry } from './retry.js';
+import { fromDbType, includeHistory, paramsHash, toApiJob, toDbType, type JobRow, type JobRowWithHistory } from './rows.js';
 
 export interface Submission<T extends JobType = JobType> {
   type: T;
   params: ParamsOf<T>;
   idempotencyKey?: string;
+  /** POSTed the job once it ends (signed with CALLBACK_SECRET). */
+  callbackUrl?: string;
 }
 
 export interface ListFilter {
@@ -30,7 +42,7 @@ export type EpochRow = EpochMetrics;
 
 /** A job a worker claimed: its row after the claim. */
 export interface Claim {
-  row: JobRow;
+  row: JobRowWithHistory;
   type: JobType;
   attempt: number;
   resumed: boolean;
@@ -41,17 +53,39 @@ export type Outcome =
   | { status: 'cancelled'; progress: JobProgress }
   | { status: 'failed'; error: ErrorBody; progress: JobProgress };
 
-const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
+/** What the store tells the rest of the service about committed transitions. */
+export interface StoreOptions {
+  logger?: Logger;
+  events?: JobEventBus;
+  webhooks?: WebhookPublisher;
+}
 
+const isUniqueViolation = (err: unknown) => err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
+const OPEN = { in: ['queued', 'running'] as ('queued' | 'running')[] };
+
+/** Queue attempts for failures of the infrastructure (a job's own errors are never retried). */
+export const JOB_ATTEMPTS = 8;
 /** BullMQ options of every job: the row id is the BullMQ id, so enqueueing twice is a no-op. */
-const enqueueOptions = (id: string) => ({ jobId: id, removeOnComplete: 1000, removeOnFail: 5000 });
+export const enqueueOptions = (id: string) => ({
+  jobId: id,
+  attempts: JOB_ATTEMPTS,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: 1000,
+  removeOnFail: 5000,
+});
+/** A running job whose worker has not written its heartbeat (about once a second) for this long has no live worker. */
+export const HEARTBEAT_STALE_MS = 30_000;
 
 export class JobsStore {
+  private readonly log?: Logger;
   constructor(
     private readonly db: Db,
     private readonly queues: Queues,
     private readonly config: ChecksConfig & Pick<Config, 'MAX_ACTIVE_JOBS_PER_KEY' | 'MAX_JOB_RUNTIME_S'>,
-  ) {}
+    private readonly opts: StoreOptions = {},
+  ) {
+    this.log = opts.logger;
+  }
 
   /** Refuses work beyond the submitter's quota (queued + running jobs) and deadlines beyond the server cap. */
   private async checkLimits(params: { maxRuntimeSeconds?: number }, submittedBy: string | null): Promise<void> {
@@ -74,16 +108,16 @@ export class JobsStore {
    * Records a job and queues it. A resubmission with the same idempotency key answers the first job
    * (`replayed`), unless its type or params differ (IDEMPOTENCY_KEY_REUSED).
    */
-  async submit<T extends JobType>({ type, params, idempotencyKey }: Submission<T>, submittedBy: string | null = null): Promise<{ job: Job; replayed: boolean }> {
+  async submit<T extends JobType>({ type, params, idempotencyKey, callbackUrl }: Submission<T>, submittedBy: string | null = null): Promise<{ job: Job; replayed: boolean }> {
     const hash = paramsHash(type, params);
-    const replay = (existing: JobRow) => {
+    const replay = (existing: JobRowWithHistory) => {
       if (existing.paramsHash !== hash || existing.type !== toDbType(type)) {
         throw new AppError('IDEMPOTENCY_KEY_REUSED', 'This idempotencyKey was used for a different job', { jobId: existing.id });
       }
       return { job: toApiJob(existing), replayed: true };
     };
     if (idempotencyKey) {
-      const existing = await this.db.job.findUnique({ where: { idempotencyKey } });
+      const existing = await this.db.job.findUnique({ where: { idempotencyKey }, include: includeHistory });
       if (existing) return replay(existing);
     }
     await checkJobParams(this.db, this.config, type, params);
@@ -91,14 +125,25 @@ export class JobsStore {
     // Redis first, bounded: while it is down the answer is a quick QUEUE_UNAVAILABLE and no row is written.
     await withQueueTimeout(this.queues[type].waitUntilReady());
     const id = randomUUID();
-    let row: JobRow;
+    let row: JobRowWithHistory;
     try {
       row = await this.db.job.create({
-        data: { id, type: toDbType(type), params: params as object, paramsHash: hash, idempotencyKey, submittedBy, progress: { percent: 0 } },
+        data: {
+          id,
+          type: toDbType(type),
+          params: params as object,
+          paramsHash: hash,
+          idempotencyKey,
+          callbackUrl,
+          submittedBy,
+          progress: { percent: 0 },
+          transitions: { create: { status: 'queued' } },
+        },
+        include: includeHistory,
       });
     } catch (err) {
       // Two requests with one key raced: the loser answers with the winner's job.
-      if (idempotencyKey && isUniqueViolation(err)) return replay(await this.db.job.findUniqueOrThrow({ where: { idempotencyKey } }));
+      if (idempotencyKey && isUniqueViolation(err)) return replay(await this.db.job.findUniqueOrThrow({ where: { idempotencyKey }, include: includeHistory }));
       throw err;
     }
     try {
@@ -112,8 +157,8 @@ export class JobsStore {
     return { job: toApiJob(row), replayed: false };
   }
 
-  async row(id: string): Promise<JobRow> {
-    const row = await this.db.job.findUnique({ where: { id } });
+  async row(id: string): Promise<JobRowWithHistory> {
+    const row = await this.db.job.findUnique({ where: { id }, include: includeHistory });
     if (!row) throw notFound('Job', id, 'JOB_NOT_FOUND');
     return row;
   }
@@ -132,6 +177,7 @@ export class JobsStore {
       orderBy: pageOrder,
       take: limit + 1,
       omit: { params: true },
+      include: includeHistory,
     });
     const slim = rows.length
       ? await this.db.$queryRaw<{ id: string; params: unknown; omitted: boolean }[]>`
@@ -151,8 +197,10 @@ export class JobsStore {
   }
 
   /**
-   * Cancels a queued job at once; a running one is flagged and stops at its next batch (its worker
-   * records `cancelled`). Cancelling a cancelled job is a no-op; a finished one is JOB_NOT_CANCELLABLE.
+   * Cancels a job whatever its queue entry's state: a queued job, or a running one that no live
+   * worker holds (no active queue entry, or a stale heartbeat), ends at once; one with a live worker
+   * is flagged and stops at its next batch (its worker records `cancelled`). `by` says who, for the
+   * history. Cancelling a cancelled job is a no-op; a finished one is JOB_NOT_CANCELLABLE.
    */
   async cancel(id: string, by?: { id: string; role: string }): Promise<Job> {
     const row = await this.row(id);
@@ -163,13 +211,25 @@ export class JobsStore {
     if (row.status === 'cancelled') return toApiJob(row);
     if (isTerminal(row.status)) throw new AppError('JOB_NOT_CANCELLABLE', `Job ${id} has already ${row.status}`);
     // Flag first: a worker that takes the job from now on sees the flag and stops.
-    await this.db.job.update({ where: { id }, data: { cancelRequested: true } });
-    const queued = await this.queues[fromDbType(row.type)].getJob(id);
-    if (queued && (await queued.getState()) !== 'active') await queued.remove().catch(() => {});
-    await this.db.job.updateMany({
-      where: { id, status: 'queued' },
-      data: { status: 'cancelled', finishedAt: new Date(), progress: { ...(row.progress as object), stage: 'cancelled' } },
+    await this.db.job.updateMany({ where: { id, status: OPEN }, data: { cancelRequested: true, cancelledBy: by?.id ?? null } });
+    const entry = await this.queues[fromDbType(row.type)].getJob(id);
+    const state = entry ? await entry.getState() : 'missing';
+    if (entry && state !== 'active') await entry.remove().catch(() => {});
+    const ended = await this.db.$transaction(async (tx) => {
+      const current = await tx.job.findUniqueOrThrow({ where: { id } });
+      const beat = current.heartbeatAt?.getTime() ?? 0;
+      const workerless = current.status === 'queued' || state !== 'active' || Date.now() - beat > HEARTBEAT_STALE_MS;
+      if (!workerless) return null;
+      const now = new Date();
+      const { count } = await tx.job.updateMany({
+        where: { id, status: OPEN },
+        data: { status: 'cancelled', finishedAt: now, progress: { ...(current.progress as object), stage: 'cancelled' } },
+      });
+      if (!count) return null;
+      await tx.jobTransition.create({ data: { jobId: id, status: 'cancelled', at: now, reason: `cancelled by ${by ? `key ${by.id}` : 'a client'}` } });
+      return tx.job.findUniqueOrThrow({ where: { id }, include: includeHistory });
     });
+    if (ended) await this.announceEnd(ended);
     return this.get(id);
   }
 
@@ -178,76 +238,158 @@ export class JobsStore {
     await this.queues[type].add(type, { jobId: id }, enqueueOptions(id));
   }
 
+  /** Puts a job back on its queue and says why in its history (the reconciler: the queue lost it, …). */
+  async requeue(type: JobType, id: string, reason: string): Promise<void> {
+    await withRetry('requeue', () => this.db.jobTransition.create({ data: { jobId: id, status: 'requeued', reason } }), { logger: this.log });
+    await this.enqueue(type, id);
+  }
+
+  /**
+   * Puts back on its queue a job that a worker held when that worker died (npm start's supervisor
+   * knows which, and their lock tokens): at once, rather than after the lock expires and the stalled
+   * check runs (lockDuration + stalledInterval, up to 30 + 30 s by default).
+   */
+  async takeBack(queueName: string, id: string, token: string, reason: string): Promise<boolean> {
+    const queue = Object.values(this.queues).find((q) => q.name === queueName);
+    const entry = await queue?.getJob(id);
+    if (!entry) return false;
+    try {
+      await entry.moveToWait(token);
+    } catch {
+      return false; // its lock expired meanwhile: the stalled check has it
+    }
+    await withRetry('requeue', () => this.db.jobTransition.create({ data: { jobId: id, status: 'requeued', reason } }), { logger: this.log, budgetMs: 10_000 }).catch(
+      () => {},
+    );
+    return true;
+  }
+
   // ---- the workers' side ---------------------------------------------------------------------------
 
   /**
    * Takes a queued (or interrupted running) job for a worker: null when there is nothing to run (no
    * row, finished already, or cancelled before it started, which is recorded here).
    */
-  async claim(id: string): Promise<Claim | null> {
-    const row = await this.db.job.findUnique({ where: { id } });
-    if (!row || isTerminal(row.status)) return null;
-    if (row.cancelRequested) {
-      await this.db.job.update({ where: { id }, data: { status: 'cancelled', finishedAt: new Date() } });
+  async claim(id: string, log = this.log): Promise<Claim | null> {
+    const claimed = await withRetry(
+      'claim',
+      () =>
+        this.db.$transaction(async (tx): Promise<null | { cancelled: JobRowWithHistory } | { claim: Claim }> => {
+          const row = await tx.job.findUnique({ where: { id } });
+          if (!row || isTerminal(row.status)) return null;
+          const now = new Date();
+          if (row.cancelRequested) {
+            await tx.job.update({ where: { id }, data: { status: 'cancelled', finishedAt: now } });
+            await tx.jobTransition.create({ data: { jobId: id, status: 'cancelled', at: now, reason: `cancelled by ${row.cancelledBy ?? 'a client'}` } });
+            return { cancelled: await tx.job.findUniqueOrThrow({ where: { id }, include: includeHistory }) };
+          }
+          const attempt = row.attempts + 1;
+          await tx.job.update({ where: { id }, data: { status: 'running', startedAt: row.startedAt ?? now, attempts: attempt, heartbeatAt: now } });
+          await tx.jobTransition.create({ data: { jobId: id, status: 'running', at: now, reason: attempt === 1 ? undefined : `attempt ${attempt}` } });
+          const after = await tx.job.findUniqueOrThrow({ where: { id }, include: includeHistory });
+          return { claim: { row: after, type: fromDbType(after.type), attempt, resumed: row.status === 'running' } };
+        }),
+      { logger: log },
+    );
+    if (!claimed) return null;
+    if ('cancelled' in claimed) {
+      await this.announceEnd(claimed.cancelled);
       return null;
     }
-    const claimed = await this.db.job.update({
-      where: { id },
-      data: { status: 'running', startedAt: row.startedAt ?? new Date(), attempts: { increment: 1 } },
-    });
-    return { row: claimed, type: fromDbType(claimed.type), attempt: claimed.attempts, resumed: row.status === 'running' };
+    const { claim } = claimed;
+    const job = toApiJob(claim.row);
+    if (claim.attempt === 1) {
+      observeJobStarted(claim.type, claim.row.createdAt, claim.row.startedAt!);
+      await this.opts.webhooks?.publish('job.started', job, { jobId: id });
+    }
+    await this.opts.events?.publish(id, 'status', job);
+    return claim;
   }
 
-  /** Writes progress (when given) and tells whether a cancel was asked for. */
+  /** Writes progress (when given) and the heartbeat; tells whether a cancel was asked for. Not retried: it runs every second. */
   async heartbeat(id: string, progress: JobProgress | null): Promise<{ cancelRequested: boolean }> {
-    return this.db.job.update({ where: { id }, data: progress ? { progress: progress as object } : {}, select: { cancelRequested: true } });
-  }
-
-  /** Records one epoch's metrics; writing an epoch again (a resumed run) replaces its row. */
-  async recordEpoch(id: string, m: EpochRow): Promise<void> {
-    const { epoch, ...row } = m;
-    await this.db.epochMetric.upsert({ where: { jobId_epoch: { jobId: id, epoch } }, create: { jobId: id, epoch, ...row }, update: row });
-  }
-
-  async finish(id: string, outcome: Outcome): Promise<void> {
-    await this.db.job.update({
+    const r = await this.db.job.update({
       where: { id },
-      data: {
-        status: outcome.status,
-        finishedAt: new Date(),
-        progress: outcome.progress as object,
-        ...(outcome.status === 'succeeded' && outcome.result !== undefined ? { result: outcome.result as object } : {}),
-        ...(outcome.status === 'failed' ? { error: outcome.error as object } : {}),
-      },
+      data: { heartbeatAt: new Date(), ...(progress ? { progress: progress as object } : {}) },
+      select: { cancelRequested: true },
     });
+    if (progress) await this.opts.events?.publish(id, 'progress', progress);
+    return r;
   }
 
-  /** A worker handed the job back (it is shutting down): the row stays running for the next worker. */
-  async release(id: string, progress: JobProgress): Promise<void> {
-    await this.db.job.update({ where: { id }, data: { progress: { ...progress, stage: 'requeued' } as object } });
-  }
-
-  /** The queue gave up on a job (it stalled too often): its row must not stay unfinished forever. */
-  async markLost(id: string, message: string): Promise<void> {
-    await this.db.job.updateMany({
-      where: { id, status: { in: ['queued', 'running'] } },
-      data: { status: 'failed', finishedAt: new Date(), error: { code: 'WORKER_LOST', message } },
+  /** Records one epoch's metrics, idempotent per (job, epoch): an epoch written again (a resumed run) replaces its row. */
+  async recordEpoch(id: string, m: EpochRow, log = this.log): Promise<void> {
+    const { epoch, ...row } = m;
+    await withRetry('epoch metrics', () => this.db.epochMetric.upsert({ where: { jobId_epoch: { jobId: id, epoch } }, create: { jobId: id, epoch, ...row }, update: row }), {
+      logger: log,
     });
+    await this.opts.events?.publish(id, 'metric', m);
   }
 
   /**
-   * Puts every unfinished job of `types` back on its queue: Redis may have lost it (it keeps nothing
-   * on disk here) or an enqueue may have failed after the row was written.
+   * Records the terminal status (with `result` or `error`) and its history row. False when the row
+   * was finished already (e.g. cancelled meanwhile by a client): nothing is changed.
    */
-  async requeueUnfinished(types: readonly JobType[]): Promise<number> {
-    const unfinished = await this.db.job.findMany({ where: { status: { in: ['queued', 'running'] } }, select: { id: true, type: true } });
-    let count = 0;
-    for (const row of unfinished) {
-      const type = fromDbType(row.type);
-      if (!types.includes(type)) continue;
-      await this.enqueue(type, row.id);
-      count++;
-    }
-    return count;
+  async finish(id: string, outcome: Outcome, log = this.log): Promise<boolean> {
+    const done = await withRetry(
+      'terminal status',
+      () =>
+        this.db.$transaction(async (tx) => {
+          const before = await tx.job.findUnique({ where: { id }, select: { cancelledBy: true } });
+          const now = new Date();
+          const { count } = await tx.job.updateMany({
+            where: { id, status: OPEN },
+            data: {
+              status: outcome.status,
+              finishedAt: now,
+              progress: outcome.progress as object,
+              ...(outcome.status === 'succeeded' && outcome.result !== undefined ? { result: outcome.result as object } : {}),
+              ...(outcome.status === 'failed' ? { error: outcome.error as object } : {}),
+            },
+          });
+          if (!count) return null;
+          const reason = outcome.status === 'failed' ? outcome.error.code : outcome.status === 'cancelled' ? `cancelled by ${before?.cancelledBy ?? 'a client'}` : undefined;
+          await tx.jobTransition.create({ data: { jobId: id, status: outcome.status, at: now, reason } });
+          return tx.job.findUniqueOrThrow({ where: { id }, include: includeHistory });
+        }),
+      { logger: log },
+    );
+    if (done) await this.announceEnd(done);
+    return done !== null;
+  }
+
+  /**
+   * The worker hands the job back (it is shutting down, or a dependency failed): the row stays
+   * running, for the next worker to resume; `reason` goes into the history.
+   */
+  async release(id: string, progress: JobProgress, reason = 'the worker is shutting down', log = this.log): Promise<void> {
+    const requeued = { ...progress, stage: 'requeued' };
+    await withRetry(
+      'release',
+      () =>
+        this.db.$transaction([
+          this.db.job.updateMany({ where: { id, status: OPEN }, data: { progress: requeued as object } }),
+          this.db.jobTransition.create({ data: { jobId: id, status: 'requeued', reason } }),
+        ]),
+      { logger: log, budgetMs: 10_000 },
+    );
+    await this.opts.events?.publish(id, 'progress', requeued);
+  }
+
+  /** The queue gave up on a job that stalled too often (it keeps killing its worker): failed, not run forever. */
+  async markLost(id: string, message: string): Promise<void> {
+    const row = await this.db.job.findUnique({ where: { id } });
+    if (!row || isTerminal(row.status)) return;
+    const progress = { ...((row.progress as JobProgress | null) ?? { percent: 0 }), stage: 'failed' };
+    await this.finish(id, { status: 'failed', error: { code: 'WORKER_LOST', message }, progress });
+  }
+
+  /** Metrics, live events and webhooks of a job whose terminal status is committed. */
+  private async announceEnd(row: JobRowWithHistory): Promise<void> {
+    const job = toApiJob(row);
+    observeJobFinished(job.type, job.status, row);
+    await this.opts.events?.publish(row.id, 'status', job);
+    await this.opts.events?.publish(row.id, 'end', { status: job.status });
+    await this.opts.webhooks?.publish(`job.${job.status as 'succeeded' | 'failed' | 'cancelled'}`, job, { jobId: row.id, callbackUrl: row.callbackUrl });
   }
 }

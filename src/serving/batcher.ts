@@ -31,6 +31,13 @@ export interface BatcherOptions {
   maxInFlight?: number;
   /** Rows allowed to wait; beyond it predict() fails fast with OverloadedError. Default unbounded. */
   maxQueueRows?: number;
+  /** Told about every run() (rows, seconds inside it) and each request's wait before its run (seconds): metrics. */
+  observe?: BatcherObserver;
+}
+
+export interface BatcherObserver {
+  run(rows: number, seconds: number): void;
+  waited(seconds: number): void;
 }
 
 /** predict() after close(): the caller should fetch a fresh batcher (e.g. the model was evicted). */
@@ -67,6 +74,8 @@ export interface BatcherStats {
 interface Piece {
   x: Float32Array;
   rows: number;
+  /** performance.now() when queued. */
+  at: number;
   resolve(out: Float32Array): void;
   reject(err: unknown): void;
 }
@@ -78,6 +87,7 @@ export class MicroBatcher {
   private readonly windowMs: number;
   private readonly maxInFlight: number;
   private readonly maxQueueRows: number;
+  private readonly observe: BatcherObserver | undefined;
 
   private queue: Piece[] = [];
   private queuedRows = 0;
@@ -95,6 +105,7 @@ export class MicroBatcher {
     this.windowMs = opts.windowMs ?? 0;
     this.maxInFlight = opts.maxInFlight ?? 1;
     this.maxQueueRows = opts.maxQueueRows ?? Infinity;
+    this.observe = opts.observe;
     if (!(Number.isInteger(this.rowSize) && this.rowSize > 0)) throw new RangeError('rowSize must be a positive integer');
     if (!(Number.isInteger(this.maxBatch) && this.maxBatch > 0)) throw new RangeError('maxBatch must be a positive integer');
     if (!(this.windowMs >= 0)) throw new RangeError('windowMs must be >= 0');
@@ -113,14 +124,14 @@ export class MicroBatcher {
     if (this.queuedRows + rows > this.maxQueueRows) {
       return Promise.reject(new OverloadedError(this.queuedRows, this.maxQueueRows));
     }
-    if (rows <= this.maxBatch) return new Promise((resolve, reject) => this.enqueue({ x, rows, resolve, reject }));
+    if (rows <= this.maxBatch) return new Promise((resolve, reject) => this.enqueue({ x, rows, at: performance.now(), resolve, reject }));
 
     // Large requests travel as several pieces, so they neither exceed maxBatch nor hold others back.
     const parts: Promise<Float32Array>[] = [];
     for (let r = 0; r < rows; r += this.maxBatch) {
       const n = Math.min(this.maxBatch, rows - r);
       const piece = x.subarray(r * this.rowSize, (r + n) * this.rowSize);
-      parts.push(new Promise((resolve, reject) => this.enqueue({ x: piece, rows: n, resolve, reject })));
+      parts.push(new Promise((resolve, reject) => this.enqueue({ x: piece, rows: n, at: performance.now(), resolve, reject })));
     }
     return Promise.all(parts).then((outs) => {
       const cols = outs[0].length / Math.min(this.maxBatch, rows);
@@ -204,8 +215,11 @@ export class MicroBatcher {
         }
       }
       const started = performance.now();
+      if (this.observe) for (const p of pieces) this.observe.waited((started - p.at) / 1000);
       const out = await this.run(batch, rows);
-      this.counters.busyMs += performance.now() - started;
+      const busyMs = performance.now() - started;
+      this.counters.busyMs += busyMs;
+      this.observe?.run(rows, busyMs / 1000);
       if (!(out instanceof Float32Array) || out.length === 0 || out.length % rows !== 0) {
         throw new Error(`run() returned ${out?.length} values for ${rows} rows`);
       }

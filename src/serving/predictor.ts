@@ -18,7 +18,7 @@ import os from 'node:os';
 import { checkNormalization } from '../ml/data/normalize.js';
 import * as tf from '../ml/tf.js';
 import type { Normalization } from '../ml/types.js';
-import { BatcherClosedError, MicroBatcher, type BatcherStats, type RunBatch } from './batcher.js';
+import { BatcherClosedError, MicroBatcher, type BatcherObserver, type BatcherStats, type RunBatch } from './batcher.js';
 import { InferencePool } from './inference-pool.js';
 import { ModelCache } from './model-cache.js';
 import { MNIST_PIXELS, modelRunner } from './run-model.js';
@@ -58,6 +58,8 @@ export interface PredictorOptions {
    * for its slowest part (and TFJS_WASM_THREADS, meant for training, is not applied here).
    */
   threadWasmThreads?: number;
+  /** Metrics: every model call and wait (see BatcherObserver), and whether a request found its model loaded. */
+  observe?: BatcherObserver & { cache(hit: boolean): void };
 }
 
 /** What the model answers for a request's n inputs. */
@@ -176,6 +178,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
         windowMs: opts.windowMs,
         maxQueueRows: opts.maxQueueRows,
         maxInFlight: p?.size ?? 1,
+        observe: opts.observe,
       });
       return { model, batcher, numClasses, release };
     } catch (err) {
@@ -206,6 +209,7 @@ export function createPredictor(opts: PredictorOptions): Predictor {
       }
       // An entry can be evicted between get() and predict(); its batcher then refuses new rows and
       // a second get() loads the model again.
+      opts.observe?.cache(cache.peek(modelId) !== undefined);
       for (let attempt = 0; ; attempt++) {
         const served = await cache.get(modelId);
         try {

@@ -5,7 +5,8 @@ import type { Config } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import { resolveModel } from '../shared/model-registry.js';
+import { UUID_RE, resolveModel } from '../shared/model-registry.js';
+import { modelCacheHits, modelCacheMisses, predictBatchSize, predictComputeSeconds, predictImages, predictQueueSeconds } from '../shared/metrics.js';
 import type { Normalization } from '../ml/types.js';
 import { toPredictions, type PredictAnswer } from './answer.js';
 import { OverloadedError } from './batcher.js';
@@ -48,6 +49,16 @@ export async function createPredictService({ config, db, logger }: { config: Con
     maxBatch: config.PREDICT_MAX_BATCH,
     windowMs: config.PREDICT_BATCH_WINDOW_MS,
     cacheSize: config.MODEL_CACHE_SIZE,
+    observe: config.METRICS_ENABLED
+      ? {
+          run: (rows, seconds) => {
+            predictBatchSize.observe(rows);
+            predictComputeSeconds.observe(seconds);
+          },
+          waited: (seconds) => predictQueueSeconds.observe(seconds),
+          cache: (hit) => (hit ? modelCacheHits : modelCacheMisses).inc(),
+        }
+      : undefined,
     loadModel: async (id) => {
       const row = await db.model.findUnique({ where: { id } });
       if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`);
@@ -97,6 +108,8 @@ export async function createPredictService({ config, db, logger }: { config: Con
     }
     try {
       const { probabilities, numClasses } = await predictor.predict(modelId, pixels, inputs.length);
+      // By the alias the client named (aliases are few, set by operators); ids would be unbounded.
+      if (config.METRICS_ENABLED) predictImages.inc({ model: UUID_RE.test(modelRef) ? 'id' : modelRef }, inputs.length);
       return { modelId, predictions: toPredictions(probabilities, inputs.length, numClasses) };
     } catch (err) {
       if (err instanceof OverloadedError) throw new AppError('OVERLOADED', err.message);

@@ -54,6 +54,16 @@ const ConfigSchema = Type.Object({
   MAX_JOB_RUNTIME_S: Type.Integer({ minimum: 1, maximum: 2_000_000 }),
   /** Origins allowed by CORS, comma-separated (`*` for any); empty: no cross-origin access. */
   CORS_ORIGINS: Type.String(),
+  /** Off: no request or prediction is measured (GET /metrics still answers, with the process series). */
+  METRICS_ENABLED: Type.Boolean(),
+  /** How often the reconciler makes Postgres and the queue agree (one pass at a time across all processes). */
+  RECONCILE_INTERVAL_MS: Type.Integer({ minimum: 100, maximum: 3_600_000 }),
+  /** A worker started alone (`npm run start:worker`) serves /metrics and /health here; 0: not at all. */
+  WORKER_METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535 }),
+  /** How long one webhook delivery attempt may take before it counts as failed (and is retried). */
+  WEBHOOK_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 120_000 }),
+  /** Signs the deliveries to a job's `callbackUrl` (Standard Webhooks `whsec_…` secret); empty: callbackUrl is refused. */
+  CALLBACK_SECRET: Type.String({ pattern: '^(whsec_[A-Za-z0-9+/=]{16,})?$' }),
 });
 export type Config = Static<typeof ConfigSchema>;
 
@@ -89,6 +99,11 @@ const DEFAULTS: Record<keyof Config, string> = {
   MAX_ACTIVE_JOBS_PER_KEY: '20',
   MAX_JOB_RUNTIME_S: String(24 * 3600),
   CORS_ORIGINS: '',
+  METRICS_ENABLED: 'true',
+  RECONCILE_INTERVAL_MS: '30000',
+  WORKER_METRICS_PORT: '9464',
+  WEBHOOK_TIMEOUT_MS: '10000',
+  CALLBACK_SECRET: '',
 };
 
 export class ConfigError extends Error {}

@@ -52,3 +52,11 @@ export function withQueueTimeout<T>(op: Promise<T>, ms = ENQUEUE_TIMEOUT_MS): Pr
   op.catch(() => {});
   return Promise.race([op, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueueUnavailableError()), ms)))]).finally(() => clearTimeout(timer));
 }
+
+/** BullMQ job counts per queue, for the queue-depth gauge. */
+export async function queueCounts(queues: Queues): Promise<Record<string, Record<string, number>>> {
+  const entries = await Promise.all(
+    (Object.entries(queues) as [JobType, Queue<QueuePayload>][]).map(async ([type, q]) => [type, await q.getJobCounts('waiting', 'active', 'delayed', 'failed')] as const),
+  );
+  return Object.fromEntries(entries);
+}

@@ -1,5 +1,5 @@
 // BullMQ workers: one per job type, each handing its jobs to that type's processor through runJob.
-import { WaitingError, Worker } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { JOB_TYPES, type JobType } from '../jobs/contract.js';
 import type { Processors } from '../jobs/registry.js';
 import { JobsStore } from '../jobs/store.js';
@@ -12,6 +12,13 @@ export interface WorkerOptions {
   /** How long a job's lock lives without renewal; a worker that dies loses its jobs after this. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
+  /** Told which jobs this process holds (npm start's supervisor puts them back at once if this process dies). */
+  track?: JobTracker;
+}
+
+export interface JobTracker {
+  started(queue: string, jobId: string, token: string): void;
+  ended(jobId: string): void;
 }
 
 export interface Workers {
@@ -38,7 +45,7 @@ const CONCURRENCY: Record<JobType, (c: number) => number> = {
 
 export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: WorkerOptions = {}): Promise<Workers> {
   const { config, db, logger, queues } = deps;
-  const store = new JobsStore(db, queues, config);
+  const store = new JobsStore(db, queues, config, { logger, events: deps.events, webhooks: deps.webhooks });
   const processors = await loadProcessors();
   const types = opts.types ?? JOB_TYPES;
   // Aborted by close(): long jobs then stop at their next safe point and are put back on the queue.
@@ -47,9 +54,19 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
     const worker = new Worker<QueuePayload>(
       queueName(type),
       async (job, token) => {
-        if ((await runJob({ ...deps, store }, job.data.jobId, processors, shutdown.signal)) === 'released') {
-          await job.moveToWait(token);
-          throw new WaitingError(); // tells BullMQ the job was moved, not finished
+        opts.track?.started(queueName(type), job.id!, token!);
+        try {
+          const run = await runJob({ ...deps, store }, job.data.jobId, processors, shutdown.signal);
+          if (run.kind === 'released') {
+            await job.moveToWait(token);
+            throw new WaitingError(); // tells BullMQ the job was moved, not finished
+          }
+          // The queue retries it with backoff (enqueueOptions' attempts), and the reconciler after that.
+          if (run.kind === 'retry') throw run.error;
+          // Recorded as failed: the queue must not run it again.
+          if (run.failed) throw new UnrecoverableError(`${run.failed.code}: ${run.failed.message}`);
+        } finally {
+          opts.track?.ended(job.id!);
         }
       },
       {
@@ -64,8 +81,10 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
     );
     worker.on('failed', async (job, err) => {
       if (!job) return;
-      // Only reached when BullMQ itself gives up (e.g. the job stalled too often): runJob records
-      // every ordinary failure. Make sure the row does not stay `running` forever.
+      // runJob records every failure of the job itself, and leaves failures of the infrastructure to
+      // the queue's retries and then the reconciler. What remains is a job that stalled too often: it
+      // keeps killing its worker (out of memory, say), so it is failed rather than run forever.
+      if (!/stalled more than allowable limit/.test(err.message)) return;
       logger.error({ jobId: job.data.jobId, err }, 'queue gave up on a job');
       await store.markLost(job.data.jobId, err.message).catch((e) => logger.error({ err: e }, 'could not record a lost job'));
     });
@@ -73,8 +92,7 @@ export async function startWorkers(deps: WorkerDeps & { queues: Queues }, opts: 
     return worker;
   });
 
-  const requeued = await store.requeueUnfinished(types);
-  if (requeued) logger.info({ count: requeued }, 're-queued unfinished jobs');
+  // Jobs that Redis lost, or whose enqueue failed, are put back by the reconciler (src/jobs/reconciler.ts).
   logger.info({ types }, 'workers started');
 
   return {

@@ -1,10 +1,13 @@
 // runJob: the lifecycle every job shares, around its processor: claim it, report progress, honour
 // cancel, record the outcome, all through the jobs store. Processors only do their job's steps.
-import { toErrorBody } from '../shared/errors.js';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
+import { toErrorBody, type ErrorBody } from '../shared/errors.js';
 import type { JobProgress, JobType } from '../jobs/contract.js';
 import { parseJobParams } from '../jobs/params.js';
 import type { JobContext, Processor, Processors, WorkerDeps } from '../jobs/registry.js';
 import type { JobsStore, Outcome } from '../jobs/store.js';
+import { isTransient, StateNotRecorded } from '../jobs/retry.js';
 
 export type { JobContext, WorkerDeps };
 
@@ -32,21 +35,33 @@ export class MaxRuntimeExceeded extends Error {
 const FLUSH_MS = 1000;
 
 /**
- * Runs one job through its type's processor and records its outcome. Resolves to `released` when
- * the processor handed the job back (worker shutting down, `shutdown` aborted): the row stays
- * `running` and the caller must put the job back on the queue.
+ * What became of a job in runJob: `done` (its terminal status is recorded, or there was nothing to
+ * run; `failed` when it failed by its own fault), `released` (handed back: the worker is shutting
+ * down; the caller puts it back on the queue), or `retry` (a dependency failed: the caller lets the
+ * queue retry it with backoff; the checkpoint stays, and the next attempt resumes from it).
  */
+export type RunResult = { kind: 'done'; failed?: ErrorBody } | { kind: 'released' } | { kind: 'retry'; error: Error };
+
+/** Deleted only once the terminal status is committed: until then a rerun may resume from it. */
+const dropCheckpoint = (dataDir: string, id: string) => rm(path.join(dataDir, 'checkpoints', id), { recursive: true, force: true });
+
+/** Runs one job through its type's processor, every lifecycle write through the jobs store. */
 export async function runJob(
   deps: WorkerDeps & { store: JobsStore },
   jobId: string,
   processors: Partial<Processors>,
   shutdown?: AbortSignal,
-): Promise<'done' | 'released'> {
+): Promise<RunResult> {
   const { store, logger } = deps;
-  const claim = await store.claim(jobId);
+  let claim: Awaited<ReturnType<JobsStore['claim']>>;
+  try {
+    claim = await store.claim(jobId, logger.child({ jobId }));
+  } catch (err) {
+    return { kind: 'retry', error: err as Error };
+  }
   if (!claim) {
     logger.info({ jobId }, 'job has nothing to run (missing, finished or cancelled); skipped');
-    return 'done';
+    return { kind: 'done' };
   }
   const { row, type } = claim;
   const log = logger.child({ jobId, type });
@@ -59,7 +74,10 @@ export async function runJob(
   const flush = async () => {
     const progress = pending;
     pending = null;
-    const { cancelRequested } = await store.heartbeat(jobId, progress);
+    const { cancelRequested } = await store.heartbeat(jobId, progress).catch((err) => {
+      pending ??= progress; // written with the next beat
+      throw err;
+    });
     if (cancelRequested && !abort.signal.aborted) {
       log.info('cancel requested');
       abort.abort(new Cancelled());
@@ -67,7 +85,7 @@ export async function runJob(
   };
   let flushing: Promise<void> = Promise.resolve();
   const timer = setInterval(() => {
-    flushing = flushing.then(flush).catch((err) => log.warn({ err }, 'progress write failed'));
+    flushing = flushing.then(flush).catch((err) => log.warn({ err: (err as Error).message }, 'progress write failed; retried with the next beat'));
   }, FLUSH_MS);
 
   // The deadline counts from the job's first start, resumed runs included; it stops the processor
@@ -81,7 +99,7 @@ export async function runJob(
   const overtime = () => abort.signal.reason instanceof MaxRuntimeExceeded;
 
   const t0 = performance.now();
-  let outcome: Outcome | undefined;
+  let outcome: Outcome | { status: 'released' } | { status: 'retry'; error: Error };
   try {
     if (!processor) throw new Error(`no processor for job type ${type}`);
     const ctx: JobContext = {
@@ -95,7 +113,7 @@ export async function runJob(
         last = { ...p, percent: Math.max(0, Math.min(100, Math.round(p.percent * 10) / 10)) };
         pending = last;
       },
-      recordEpoch: (m) => store.recordEpoch(jobId, m),
+      recordEpoch: (m) => store.recordEpoch(jobId, m, log),
       cancelled: () => abort.signal.aborted,
       signal: abort.signal,
       stopping: () => shutdown?.aborted ?? false,
@@ -109,8 +127,12 @@ export async function runJob(
   } catch (err) {
     if (overtime()) outcome = { status: 'failed', error: toErrorBody(abort.signal.reason), progress: { ...last, stage: 'failed' } };
     else if (abort.signal.aborted || err instanceof Cancelled) outcome = { status: 'cancelled', progress: { ...last, stage: 'cancelled' } };
-    else if (err instanceof Released) outcome = undefined;
-    else {
+    else if (err instanceof Released) outcome = { status: 'released' };
+    else if (err instanceof StateNotRecorded || isTransient(err)) {
+      // Postgres, Redis or the network is away: not the job's fault, so not its failure.
+      log.warn({ err: (err as Error).message }, 'job interrupted by an unavailable dependency; back to the queue');
+      outcome = { status: 'retry', error: err as Error };
+    } else {
       const error = toErrorBody(err, 'JOB_FAILED');
       if (error.code === 'JOB_FAILED') log.error({ err }, 'job failed unexpectedly');
       else log.warn({ error }, 'job failed');
@@ -122,12 +144,20 @@ export async function runJob(
     await flushing;
   }
   const seconds = Math.round((performance.now() - t0) / 100) / 10;
-  if (!outcome) {
-    await store.release(jobId, last);
-    log.info({ seconds }, 'job handed back to the queue: the worker is shutting down');
-    return 'released';
+  if (outcome.status === 'released' || outcome.status === 'retry') {
+    const reason = outcome.status === 'released' ? 'the worker is shutting down' : `dependency unavailable: ${outcome.error.message.slice(0, 200)}`;
+    await store.release(jobId, last, reason, log).catch((err) => log.warn({ err: (err as Error).message }, 'could not record the release'));
+    log.info({ seconds, reason }, 'job handed back to the queue');
+    return outcome.status === 'released' ? { kind: 'released' } : { kind: 'retry', error: outcome.error };
   }
-  await store.finish(jobId, outcome);
-  log.info({ status: outcome.status, seconds }, 'job finished');
-  return 'done';
+  let recorded: boolean;
+  try {
+    recorded = await store.finish(jobId, outcome, log);
+  } catch (err) {
+    // The outcome could not be committed: run it again later (from its checkpoint), never lose it.
+    return { kind: 'retry', error: err as Error };
+  }
+  await dropCheckpoint(deps.config.DATA_DIR, jobId);
+  if (recorded) log.info({ status: outcome.status, seconds }, 'job finished');
+  return { kind: 'done', failed: outcome.status === 'failed' ? outcome.error : undefined };
 }

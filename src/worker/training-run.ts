@@ -1,7 +1,7 @@
 // The run machinery shared by train and fine-tune jobs: load the dataset splits, train with progress,
 // per-epoch metric rows and checkpoints (resuming from the last one after a crash), then evaluate,
 // save the model with its chart, and record the Model row.
-import { mkdir, rm, writeFile, readdir, stat } from 'node:fs/promises';
+import { mkdir, writeFile, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Dataset } from '../generated/prisma/client.js';
 import type * as tf from '../ml/tf.js';
@@ -13,6 +13,8 @@ import { backendName } from '../ml/backend.js';
 import { train, type TrainOptions, type TrainLoopResult, type EpochMetrics } from '../ml/train.js';
 import type { ImageSet, Normalization, SplitName } from '../ml/types.js';
 import { AppError } from '../shared/errors.js';
+import { trainingEpochs, trainingSamples } from '../shared/metrics.js';
+import { toApiModel } from '../shared/model-rows.js';
 import type { TrainResult } from '../jobs/contract.js';
 import { Released, type JobContext } from './job-context.js';
 
@@ -49,9 +51,8 @@ export async function loadRunData(
   return { dataset, normalization: norm, train: trainSet!, val: val!, test: test! };
 }
 
+// Deleted by runJob once the run's terminal status is committed (until then a rerun resumes from it).
 export const checkpointDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'checkpoints', ctx.id);
-/** Deletes the run's checkpoint once nothing will resume from it (the run succeeded, failed or was cancelled). */
-const dropCheckpoint = (ctx: JobContext) => rm(checkpointDir(ctx), { recursive: true, force: true });
 export const modelDir = (ctx: JobContext) => path.join(ctx.config.DATA_DIR, 'models', ctx.id);
 
 /** A checkpoint left by an earlier attempt of this job, if any. */
@@ -121,14 +122,12 @@ export async function trainWithCheckpoints(
           };
           await ctx.recordEpoch({ epoch: m.epoch, ...row });
           await saveCheckpoint(checkpointDir(ctx), { model: current, optimizer, state });
+          trainingEpochs.inc({ type: ctx.type });
+          trainingSamples.inc({ type: ctx.type }, data.train.count);
           ctx.log.info({ epoch: m.epoch, loss: m.loss, valAccuracy: m.valAccuracy, seconds: Math.round(m.seconds) }, 'epoch done');
         },
       },
     );
-  } catch (err) {
-    // The job fails for good (failures are not retried): nothing will resume from the checkpoint.
-    await dropCheckpoint(ctx);
-    throw err;
   } finally {
     // train() copied what it needs from the checkpoint's tensors.
     if (resume) disposeCheckpointTensors(resume);
@@ -136,7 +135,6 @@ export async function trainWithCheckpoints(
   if (result.cancelled) {
     // Stopped by the shutdown of this worker, not by a cancel: the next worker resumes the job.
     if (!ctx.cancelled()) throw new Released();
-    await dropCheckpoint(ctx);
   }
   return { ...result, resumedFromEpoch };
 }
@@ -190,8 +188,8 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
     path: dir,
     sizeBytes: BigInt(await dirSize(dir)),
   };
-  await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row });
-  await dropCheckpoint(ctx);
+  const saved = await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row, include: { aliases: { select: { alias: true } } } });
+  await ctx.webhooks?.publish('model.created', toApiModel(saved));
   return {
     modelId: ctx.id,
     test,

@@ -89,6 +89,7 @@ describe('dependencies that are down answer 503 at once', () => {
     const secret = `admin-${'x'.repeat(24)}`;
     const down = await startService({ api: true, worker: false }, { DATABASE_URL: `postgresql://postgres@127.0.0.1:${port}/nowhere`, API_KEYS: `admin:${secret}` });
     try {
+      await down.app.ready();
       const headers = { authorization: `Bearer ${secret}` };
       const requests = [
         { method: 'POST' as const, url: '/v1/jobs', payload: { type: 'dataset-prep', params: { source: 'mnist' } } },
@@ -114,6 +115,7 @@ describe('dependencies that are down answer 503 at once', () => {
     const port = await closedPort();
     const down = await startService({ api: true, worker: false }, { REDIS_URL: `redis://127.0.0.1:${port}` });
     try {
+      await down.app.ready(); // the start itself may wait on Redis for a while; the submission must not
       const key = `redis-down-${Date.now()}`;
       const t0 = performance.now();
       const res = await down.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'dataset-prep', params: { source: 'mnist' }, idempotencyKey: key } });

@@ -7,7 +7,7 @@ import { expectError, resultOf, startService, submit, waitForJob } from '../help
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 import type { ParamsOf } from '../../src/jobs/contract.js';
 
-const svc = await startService({ api: true, worker: true });
+const svc = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
 const { app } = svc;
 const server = await startIdxServer({ slice: gzipAll(await mnistSlice(1200, 300)) });
 after(async () => {

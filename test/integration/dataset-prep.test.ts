@@ -107,7 +107,7 @@ describe('events and cancel', () => {
     const job = await submit(app, 'dataset-prep', { source: { url: server.url('good') }, seed: 5 });
     const res = await app.inject(`/v1/jobs/${job.id}/events`);
     assert.equal(res.headers['content-type'], 'text/event-stream');
-    const events = res.body.split('\n\n').filter(Boolean).map((block) => block.split('\n')[0]!.replace('event: ', ''));
+    const events = res.body.split('\n\n').filter(Boolean).map((block) => /^event: (.*)$/m.exec(block)?.[1]).filter(Boolean);
     assert.ok(events.includes('status'));
     assert.equal(events.at(-1), 'end');
     assert.match(res.body, /"status":"succeeded"/);

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
-const svc = await startService({ api: true, worker: true });
+const svc = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
 const { app } = svc;
 
 /** A tiny IDX set of 14×14 images: a dataset whose shape no MNIST model takes. */

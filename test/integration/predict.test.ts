@@ -10,7 +10,7 @@ import * as tf from '../../src/ml/tf.js';
 import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
-const svc = await startService({ api: true, worker: true });
+const svc = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
 const { app } = svc;
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(3000, 300)) });
 after(async () => {

@@ -10,6 +10,8 @@ import { after, it } from 'node:test';
 import { startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
 
+// The IDX server below is on loopback: the API and every worker here (forked ones too) may fetch from it.
+process.env.OUTBOUND_ALLOW_PRIVATE = 'true';
 const api = await startService({ api: true, worker: false });
 const server = await startIdxServer({ small: gzipAll(await mnistSlice(3000, 300)) });
 const workers: Awaited<ReturnType<typeof startService>>[] = [];
@@ -79,5 +81,15 @@ it('a worker shutting down hands its training back to the queue; the next one re
   assert.ok(result.resumedFromEpoch >= 1 && result.resumedFromEpoch < epochs, `resumed from ${result.resumedFromEpoch}`);
   const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
   assert.deepEqual(metrics.map((m: any) => m.epoch), [1, 2, 3, 4, 5]);
-  assert.equal(existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)), false, 'the checkpoint goes once the model is saved');
+  // The history tells the whole story, in order, with times.
+  assert.deepEqual(
+    done.history!.map((h) => [h.status, h.reason]),
+    [['queued', undefined], ['running', undefined], ['requeued', 'the worker is shutting down'], ['running', 'attempt 2'], ['succeeded', undefined]],
+  );
+  const times = done.history!.map((h) => Date.parse(h.at));
+  assert.deepEqual([...times].sort((a, b) => a - b), times);
+  // Deleted right after the terminal status is committed (never before: a rerun would need it).
+  const gone = Date.now() + 5000;
+  while (existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)), false, 'the checkpoint goes once the job has succeeded');
 });

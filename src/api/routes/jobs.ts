@@ -5,21 +5,30 @@ import { Type, type Static } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { EpochMetrics } from '../../ml/results.js';
 import { AppError } from '../../shared/errors.js';
-import { JOB_CONTRACT, JOB_STATUSES, JOB_TYPES, isTerminal, type JobType } from '../../jobs/contract.js';
+import { JOB_CONTRACT, JOB_STATUSES, JOB_TYPES, type JobType } from '../../jobs/contract.js';
 import { explain, isJobType, parseJobParams } from '../../jobs/params.js';
 import type { Submission } from '../../jobs/store.js';
 import { IdParams, PageQuery, errors, jobRef, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
 import { sendFile } from '../send-file.js';
 import { audit } from '../audit.js';
+import { streamJobEvents } from '../job-stream.js';
+import { checkCallbackUrl } from '../../webhooks/outbound.js';
+import { outboundPolicy, type OutboundPolicy } from '../../shared/outbound.js';
 
+const CallbackUrl = Type.String({
+  format: 'uri',
+  pattern: '^https?://',
+  maxLength: 2000,
+  description: "POSTed the job once it ends (job.succeeded, job.failed or job.cancelled), signed like webhooks with the service's CALLBACK_SECRET",
+});
 const IdempotencyKey = Type.String({ minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7e]+$', description: 'Visible ASCII; resubmitting with the same key returns the first job' });
 
 /** One body shape per job type, told apart by `type` (an OpenAPI discriminator). */
 export const CreateJobBody = Type.Union(
   JOB_TYPES.map((t) =>
     Type.Object(
-      { type: Type.Literal(t), params: JOB_CONTRACT[t].params, idempotencyKey: Type.Optional(IdempotencyKey) },
+      { type: Type.Literal(t), params: JOB_CONTRACT[t].params, idempotencyKey: Type.Optional(IdempotencyKey), callbackUrl: Type.Optional(CallbackUrl) },
       { additionalProperties: false, title: `${t} job submission` },
     ),
   ),
@@ -30,9 +39,9 @@ export const CreateJobBody = Type.Union(
  * Validates a submission with parseJobParams (defaults applied, then checked) rather than Ajv, so the
  * API and the worker read params the same way; the body schema above documents it.
  */
-function parseSubmission(body: unknown): Submission {
+function parseSubmission(body: unknown, callbackSecret: string, policy: OutboundPolicy): Submission {
   if (!body || typeof body !== 'object' || Array.isArray(body)) throw new AppError('VALIDATION_FAILED', 'body must be an object');
-  const { type, params, idempotencyKey, ...rest } = body as Record<string, unknown>;
+  const { type, params, idempotencyKey, callbackUrl, ...rest } = body as Record<string, unknown>;
   if (!isJobType(type)) throw new AppError('UNKNOWN_JOB_TYPE', `type must be one of ${JOB_TYPES.join(', ')}`, { type });
   const extra = Object.keys(rest);
   if (extra.length) throw new AppError('VALIDATION_FAILED', `body must NOT have additional properties (${extra.join(', ')})`);
@@ -40,7 +49,17 @@ function parseSubmission(body: unknown): Submission {
     const issues = explain(IdempotencyKey, idempotencyKey);
     if (issues.length) throw new AppError('VALIDATION_FAILED', `idempotencyKey ${issues[0]!.message}`, issues);
   }
-  return { type, params: parseJobParams(type, params ?? {}), idempotencyKey: idempotencyKey as string | undefined };
+  if (callbackUrl !== undefined) {
+    const issues = explain(CallbackUrl, callbackUrl);
+    if (issues.length) throw new AppError('VALIDATION_FAILED', `callbackUrl ${issues[0]!.message}`, issues);
+    checkCallbackUrl(callbackUrl as string, callbackSecret, policy);
+  }
+  return {
+    type,
+    params: parseJobParams(type, params ?? {}),
+    idempotencyKey: idempotencyKey as string | undefined,
+    callbackUrl: callbackUrl as string | undefined,
+  };
 }
 
 const ListQuery = Type.Object({
@@ -50,7 +69,7 @@ const ListQuery = Type.Object({
 });
 
 
-export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, jobs }) => {
+export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { config, db, jobs, events }) => {
   app.post(
     '/v1/jobs',
     {
@@ -64,7 +83,7 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
       },
       validatorCompiler: () => (body) => {
         try {
-          return { value: parseSubmission(body) };
+          return { value: parseSubmission(body, config.CALLBACK_SECRET, outboundPolicy(config)) };
         } catch (err) {
           return { error: err as Error };
         }
@@ -158,45 +177,12 @@ export const jobsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { conf
         tags: ['jobs'],
         summary: 'Server-sent events of a job',
         description:
-          'A text/event-stream of `status` (the job), `progress`, `metric` (one per epoch) and a final `end` event once the job is finished.',
+          'A text/event-stream of `status` (the job), `progress`, `metric` (one per epoch) and a final `end` event once the job is finished, pushed as they happen. Every event has an `id`; reconnect with `Last-Event-ID` to get the events after it. A `: heartbeat` comment comes every 15 s.',
         params: IdParams,
         response: { 200: Type.String({ description: 'text/event-stream' }), ...errors(404) },
       },
     },
-    async (req, reply) => {
-      const id = req.params.id;
-      await jobs.get(id);
-      reply.hijack();
-      const res = reply.raw;
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
-      const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
-      let closed = false;
-      req.raw.on('close', () => (closed = true));
-      let lastStatus = '';
-      let lastProgress = '';
-      let lastEpoch = 0;
-      // Polling Postgres twice a second keeps the stream correct across API and worker processes
-      // without another moving part; one cheap indexed read per open stream.
-      while (!closed) {
-        const job = await jobs.get(id).catch(() => null);
-        if (!job) break;
-        for (const m of await jobs.epochs(id, lastEpoch)) {
-          send('metric', m);
-          lastEpoch = m.epoch;
-        }
-        const progress = JSON.stringify(job.progress);
-        if (progress !== lastProgress) send('progress', job.progress);
-        lastProgress = progress;
-        if (job.status !== lastStatus) send('status', job);
-        lastStatus = job.status;
-        if (isTerminal(job.status)) {
-          send('end', { status: job.status });
-          break;
-        }
-        await new Promise((r) => setTimeout(r, 500));
-      }
-      res.end();
-    },
+    async (req, reply) => streamJobEvents(req, reply, { jobs, events }, req.params.id),
   );
 };
 

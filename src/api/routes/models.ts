@@ -4,9 +4,10 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Model as ModelRow } from '../../generated/prisma/client.js';
 import { AppError, notFound } from '../../shared/errors.js';
 import { ALIAS_RE, RESERVED_ALIASES } from '../../shared/model-registry.js';
+import type { Model as ModelRow } from '../../generated/prisma/client.js';
+import { toApiModel as toApi } from '../../shared/model-rows.js';
 import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';
 import type { AppDeps } from '../app.js';
@@ -40,22 +41,6 @@ const Alias = Type.Object({
   updatedAt: Type.String({ format: 'date-time' }),
 });
 
-const toApi = (m: ModelRow & { aliases: { alias: string }[] }) => ({
-  id: m.id,
-  architecture: m.architecture,
-  datasetId: m.datasetId,
-  parentModelId: m.parentModelId,
-  params: m.params,
-  metrics: m.metrics,
-  lineage: m.lineage,
-  normalization: m.normalization,
-  inputShape: m.inputShape as number[],
-  numClasses: m.numClasses,
-  backend: m.backend,
-  sizeBytes: Number(m.sizeBytes),
-  aliases: m.aliases.map((a) => a.alias),
-  createdAt: m.createdAt.toISOString(),
-});
 
 /**
  * Deletes a model so that a failure at any step leaves the row and its files in agreement: the files
@@ -87,7 +72,7 @@ async function deleteModel(db: AppDeps['db'], dataDir: string, model: ModelRow, 
   if (moved) await rm(tomb, { recursive: true, force: true }).catch((err) => log.error({ err, tomb }, 'a deleted model\'s files could not be removed'));
 }
 
-export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, config, onModelChanged }) => {
+export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db, config, onModelChanged, webhooks }) => {
   app.addSchema(Model);
   const include = { aliases: { select: { alias: true } } } as const;
 
@@ -165,6 +150,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       await deleteModel(db, config.DATA_DIR, model, req.log);
       onModelChanged(model.id, 'deleted');
       await audit(db, req, 'model.delete', model.id, { architecture: model.architecture });
+      await webhooks.publish('model.deleted', toApi(model));
       return reply.code(204).send(null);
     },
   );
@@ -213,7 +199,9 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       const row = await db.modelAlias.upsert({ where: { alias }, create: { alias, modelId: model.id, updatedBy: by }, update: { modelId: model.id, updatedBy: by } });
       if (previous) onModelChanged(previous.modelId, 'alias-moved');
       await audit(db, req, 'alias.set', alias, { modelId: model.id, previous: previous?.modelId ?? null });
-      return { alias: row.alias, modelId: row.modelId, updatedBy: row.updatedBy, updatedAt: row.updatedAt.toISOString() };
+      const answer = { alias: row.alias, modelId: row.modelId, updatedBy: row.updatedBy, updatedAt: row.updatedAt.toISOString() };
+      await webhooks.publish('model.alias_moved', { ...answer, previousModelId: previous?.modelId ?? null });
+      return answer;
     },
   );
 
@@ -226,6 +214,7 @@ export const modelsRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { db
       await db.modelAlias.deleteMany({ where: { alias: req.params.alias } });
       onModelChanged(previous.modelId, 'alias-moved');
       await audit(db, req, 'alias.delete', req.params.alias, { modelId: previous.modelId });
+      await webhooks.publish('model.alias_moved', { alias: previous.alias, modelId: null, updatedAt: new Date().toISOString(), previousModelId: previous.modelId });
       return reply.code(204).send(null);
     },
   );

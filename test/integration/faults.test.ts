@@ -1,0 +1,121 @@
+// Faults, against a Postgres and a Redis of this test's own: a database that goes away for 10 s in
+// the middle of a training, and a Redis that loses the queue's keys while one job trains and another
+// waits. Each ends with every job succeeded, one metric row per epoch, and no process restarted.
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { migrate } from '../../src/shared/migrate.js';
+import { startService, submit } from '../helpers.js';
+import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+import { startPrivatePostgres, startPrivateRedis } from '../fixtures/private-infra.js';
+
+const server = await startIdxServer({ small: gzipAll(await mnistSlice(1200, 100)) });
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch((err) => console.error(err));
+  await server.close();
+});
+
+/** The job over HTTP, or undefined while the API cannot read it (its database is away). */
+async function read(app: FastifyInstance, id: string) {
+  const res = await app.inject(`/v1/jobs/${id}`);
+  if (res.statusCode === 200) return res.json();
+  assert.equal(res.statusCode, 503, `a dependency that is down answers 503, not ${res.statusCode}: ${res.body}`);
+  return undefined;
+}
+
+async function until(app: FastifyInstance, id: string, ok: (job: any) => boolean, what: string, timeoutMs = 120_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = await read(app, id);
+    if (job && ok(job)) return job;
+    assert.ok(Date.now() < deadline, `timed out waiting until ${what}: ${JSON.stringify(job?.progress)} ${job?.status}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+const finished = (j: any) => ['succeeded', 'failed', 'cancelled'].includes(j.status);
+
+async function prepare(app: FastifyInstance) {
+  const prep = await submit(app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
+  const done = await until(app, prep.id, finished, 'the dataset is prepared');
+  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
+  return prep.id as string;
+}
+
+async function epochsOf(app: FastifyInstance, id: string) {
+  return (await app.inject(`/v1/jobs/${id}/metrics`)).json().items.map((m: any) => m.epoch);
+}
+
+it('rides out Postgres stopped for 10 s mid-training, and a job picked up meanwhile', async () => {
+  const pg = await startPrivatePostgres();
+  cleanups.push(() => pg.destroy());
+  const url = new URL(pg.url);
+  url.pathname = '/mnist_faults';
+  await migrate(url.toString());
+  const svc = await startService({ api: true, worker: true }, { DATABASE_URL: url.toString(), OUTBOUND_ALLOW_PRIVATE: true });
+  cleanups.push(() => svc.close());
+  const { app } = svc;
+
+  const datasetId = await prepare(app);
+  const epochs = 4;
+  const training = await submit(app, 'train', { datasetId, architecture: 'mlp', epochs, batchSize: 32, seed: 3 });
+  // A second job that a worker takes while the database is away: held back until then.
+  await svc.queues['dataset-prep'].pause();
+  const waiting = await submit(app, 'dataset-prep', { source: { url: server.url('small') }, seed: 2 });
+  await until(app, training.id, (j) => (j.progress?.epoch ?? 0) >= 2 || finished(j), 'the training is in its second epoch');
+
+  await pg.stop();
+  const stoppedAt = Date.now();
+  await svc.queues['dataset-prep'].resume();
+  while (Date.now() - stoppedAt < 10_000) {
+    assert.equal(await read(app, training.id), undefined);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  await pg.start();
+
+  const a = await until(app, training.id, finished, 'the training ends');
+  const b = await until(app, waiting.id, finished, 'the waiting job ends');
+  assert.equal(a.status, 'succeeded', JSON.stringify(a.error));
+  assert.equal(b.status, 'succeeded', JSON.stringify(b.error));
+  assert.deepEqual(await epochsOf(app, training.id), [1, 2, 3, 4]);
+  // No restart: the run went on from where it was, it did not start over.
+  assert.equal(a.result.resumedFromEpoch, 0);
+});
+
+it('re-enqueues a job whose queue entry Redis lost, while the running training goes on', async () => {
+  const redis = await startPrivateRedis();
+  cleanups.push(() => redis.destroy());
+  const svc = await startService({ api: true, worker: true }, { REDIS_URL: redis.url, RECONCILE_INTERVAL_MS: 2000, OUTBOUND_ALLOW_PRIVATE: true });
+  cleanups.push(() => svc.close());
+  const { app } = svc;
+
+  const datasetId = await prepare(app);
+  const epochs = 4;
+  const running = await submit(app, 'train', { datasetId, architecture: 'mlp', epochs, batchSize: 32, seed: 4 });
+  const waiting = await submit(app, 'train', { datasetId, architecture: 'mlp', epochs: 2, batchSize: 32, seed: 5 });
+  await until(app, running.id, (j) => (j.progress?.epoch ?? 0) >= 2 || finished(j), 'the training is in its second epoch');
+  assert.equal(await svc.queues.train.getJobState(waiting.id), 'waiting');
+
+  const lost = await redis.flushPrefix(svc.config.QUEUE_PREFIX);
+  const flushedAt = Date.now();
+  assert.ok(lost > 0);
+  assert.equal(await svc.queues.train.getJobState(waiting.id), 'unknown');
+  // The reconciler puts it back: measure how long it was missing.
+  for (;;) {
+    const state = await svc.queues.train.getJobState(waiting.id);
+    if (state !== 'unknown') break;
+    assert.ok(Date.now() - flushedAt < 60_000, 'the lost job was never re-enqueued');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const requeuedAfterMs = Date.now() - flushedAt;
+  console.log(`# re-enqueued ${requeuedAfterMs} ms after Redis lost it (RECONCILE_INTERVAL_MS=2000)`);
+
+  const a = await until(app, running.id, finished, 'the running training ends');
+  const b = await until(app, waiting.id, finished, 'the waiting training ends');
+  assert.equal(a.status, 'succeeded', JSON.stringify(a.error));
+  assert.equal(b.status, 'succeeded', JSON.stringify(b.error));
+  assert.equal(a.attempts, 1, 'the running training was not started again');
+  assert.equal(a.result.resumedFromEpoch, 0);
+  assert.deepEqual(await epochsOf(app, running.id), [1, 2, 3, 4]);
+  assert.deepEqual(await epochsOf(app, waiting.id), [1, 2]);
+});
