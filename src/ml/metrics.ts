@@ -1,7 +1,7 @@
 // Classification arithmetic on plain arrays, written once for training, evaluation, the bulk predict
 // job and the predict service: the predicted class of a row of probabilities, the confusion matrix,
 // accuracy and per-class precision/recall/F1. No TensorFlow, so the API process can load it.
-import type { PerClassMetrics } from './evaluate.js';
+import type { PerClassMetrics } from './results.js';
 
 /** Index of the largest value; on a tie the lowest index wins (as tf.argMax and numpy.argmax). */
 export function argmax(values: ArrayLike<number>): number {
@@ -20,12 +20,7 @@ export function argmaxRows(probs: Float32Array, rows: number, numClasses: number
 }
 
 /** confusionMatrix[true][predicted] counts of the first `count` (default all) label/prediction pairs. */
-export function confusionMatrix(
-  labels: ArrayLike<number>,
-  predicted: ArrayLike<number>,
-  numClasses: number,
-  count = labels.length,
-): number[][] {
+export function confusionMatrix(labels: ArrayLike<number>, predicted: ArrayLike<number>, numClasses: number, count = labels.length): number[][] {
   if (predicted.length < count || labels.length < count) throw new RangeError(`expected ${count} labels and predictions`);
   const cm = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < count; i++) {

@@ -80,10 +80,21 @@ describe('confusionMatrix', () => {
 
   it('counts every (true, predicted) pair once', () => {
     assert.equal(cm.length, K);
-    assert.equal(cm.flat().reduce((a, b) => a + b, 0), N);
+    assert.equal(
+      cm.flat().reduce((a, b) => a + b, 0),
+      N,
+    );
     for (let t = 0; t < K; t++) {
-      assert.equal(cm[t]!.reduce((a, b) => a + b, 0), labels.filter((l) => l === t).length, `row ${t} = digits labelled ${t}`);
-      assert.equal(cm.reduce((a, row) => a + row[t]!, 0), predicted.filter((p) => p === t).length, `column ${t} = digits predicted ${t}`);
+      assert.equal(
+        cm[t]!.reduce((a, b) => a + b, 0),
+        labels.filter((l) => l === t).length,
+        `row ${t} = digits labelled ${t}`,
+      );
+      assert.equal(
+        cm.reduce((a, row) => a + row[t]!, 0),
+        predicted.filter((p) => p === t).length,
+        `column ${t} = digits predicted ${t}`,
+      );
       for (let p = 0; p < K; p++) {
         let pairs = 0;
         for (let i = 0; i < N; i++) if (labels[i] === t && predicted[i] === p) pairs++;
@@ -115,7 +126,10 @@ describe('confusionMatrix', () => {
 
   it('counts only the first `count` pairs, and rejects classes out of range', () => {
     const first = confusionMatrix(labels, predicted, K, 10);
-    assert.equal(first.flat().reduce((a, b) => a + b, 0), 10);
+    assert.equal(
+      first.flat().reduce((a, b) => a + b, 0),
+      10,
+    );
     assert.throws(() => confusionMatrix([0, 10], [0, 1], K), /label 10 at 1 is out of range/);
     assert.throws(() => confusionMatrix([0, 1], [0, 10], K), /prediction 10 at 1 is out of range/);
     assert.throws(() => confusionMatrix([0, 1], [0], K), RangeError);

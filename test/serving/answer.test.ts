@@ -11,7 +11,10 @@ describe('toPredictions', () => {
   it('turns n×classes probabilities into one prediction per row, the class being the argmax (lowest on a tie)', () => {
     const probs = Float32Array.of(0.1, 0.7, 0.2, 0.5, 0.5, 0, 0, 0.25, 0.75);
     const predictions = toPredictions(probs, 3, 3);
-    assert.deepEqual(predictions.map((p) => p.class), [1, 0, 2]);
+    assert.deepEqual(
+      predictions.map((p) => p.class),
+      [1, 0, 2],
+    );
     assert.deepEqual(predictions[1]!.probabilities, [0.5, 0.5, 0]);
     assert.equal(predictions[0]!.probabilities[1], Math.fround(0.7));
     const answer = { modelId: '6f1c1f52-8f43-4f8e-9d37-2b9a1c3e4d5f', predictions };
