@@ -68,7 +68,7 @@ describe('POST /v1/jobs', () => {
   it('refuses a `{url}` source on a host outside DOWNLOAD_ALLOWED_HOSTS, before queueing it', async () => {
     const strict = await startService({ api: true, worker: false }, { DOWNLOAD_ALLOWED_HOSTS: 'datasets.example.org, *.mirror.example' });
     try {
-      const listed = async () => (await strict.app.inject('/v1/jobs?type=dataset-prep&limit=100')).json().items.length;
+      const listed = async () => { const r = await strict.app.inject('/v1/jobs?type=dataset-prep&limit=100'); assert.equal(r.statusCode, 200, r.body); return r.json().items.length; };
       const before = await listed();
       for (const url of ['http://127.0.0.1:9/mnist/', 'https://example.org/mnist/', 'https://mirror.example.evil/x/']) {
         const res = await strict.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'dataset-prep', params: { source: { url } } } });
