@@ -56,7 +56,7 @@ export async function createPredictService({ config, db, logger }: { config: Con
       const row = await db.model.findUnique({ where: { id } });
       if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`);
       const { loadModel } = await import('../ml/model-io.js');
-      let model;
+      let model: Awaited<ReturnType<typeof loadModel>>;
       try {
         model = await loadModel(row.path);
       } catch (err) {

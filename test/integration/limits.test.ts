@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { after, describe, it } from 'node:test';
-import { bearer, expectError, startService, submit, waitForJob } from '../helpers.js';
+import { bearer, expectError, startService, waitForJob } from '../helpers.js';
 
 const SUBMIT_A = `submit-a-${'a'.repeat(20)}`;
 const SUBMIT_B = `submit-b-${'b'.repeat(20)}`;
@@ -112,14 +112,14 @@ describe('work limits', () => {
       assert.equal(res.statusCode, 202, res.body);
       const t0 = Date.now();
       const deadline = Date.now() + 30_000;
-      let job;
+      let job: { status: string; error: { code: string } | null } = { status: 'queued', error: null };
       for (;;) {
         job = (await runner.app.inject({ url: `/v1/jobs/${res.json().id}`, headers })).json();
         if (['failed', 'succeeded', 'cancelled'].includes(job.status) || Date.now() > deadline) break;
         await new Promise((r) => setTimeout(r, 100));
       }
       assert.equal(job.status, 'failed', JSON.stringify(job));
-      assert.equal(job.error.code, 'MAX_RUNTIME_EXCEEDED');
+      assert.equal(job.error?.code, 'MAX_RUNTIME_EXCEEDED');
       assert.ok(Date.now() - t0 < 15_000);
     } finally {
       await runner.close();
