@@ -28,11 +28,11 @@ export async function submit(app: FastifyInstance, type: string, params: unknown
 export async function waitForJob(
   app: FastifyInstance,
   id: string,
-  { timeoutMs = 120_000, until = (j: ApiJob) => ['succeeded', 'failed', 'cancelled'].includes(j.status) } = {},
+  { timeoutMs = 120_000, until = (j: ApiJob) => ['succeeded', 'failed', 'cancelled'].includes(j.status), headers = {} as Record<string, string> } = {},
 ): Promise<ApiJob> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const res = await app.inject({ method: 'GET', url: `/v1/jobs/${id}` });
+    const res = await app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers });
     assert.equal(res.statusCode, 200, res.body);
     const job: ApiJob = res.json();
     if (until(job)) return job;

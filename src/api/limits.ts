@@ -15,8 +15,8 @@ import { AppError } from '../shared/errors.js';
 // neither belongs in any field of this API, nor do other control characters (names, ids, paths). One
 // check over every string of the body, the query and the path parameters, keys included, instead of
 // a pattern on each field (identifiers have their own patterns on top).
-// eslint-disable-next-line no-control-regex
-const CONTROL = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+/** C0 and C1 control characters (NUL included) other than tab, line feed and carriage return. */
+const CONTROL = /(?![\t\n\r])\p{Cc}/u;
 /** String.prototype.isWellFormed (Node ≥ 20; not in this TypeScript lib): false for a lone surrogate. */
 const wellFormed = (s: string) => (s as unknown as { isWellFormed(): boolean }).isWellFormed();
 /** Deeper than any body of this API: refuses nesting bombs before they cost stack or validation time. */

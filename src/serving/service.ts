@@ -65,7 +65,7 @@ export async function createPredictService({ config, db, logger, artifacts }: { 
       const row = await db.model.findUnique({ where: { id } });
       if (!row) throw new AppError('MODEL_NOT_FOUND', `No model with id ${id}`);
       const { loadModel } = await import('../ml/model-io.js');
-      let model;
+      let model: Awaited<ReturnType<typeof loadModel>>;
       try {
         // Through the local artifact cache: a model trained on another machine is downloaded once.
         const view = await artifacts.cache.materialize(modelPrefix(id));

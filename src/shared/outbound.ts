@@ -90,13 +90,15 @@ class RefusedAddress extends Error {
 /** A net.connect lookup that resolves as usual and refuses every non-public address it would connect to. */
 function filteringLookup(policy: OutboundPolicy): LookupFunction {
   return (hostname, options, callback) => {
+    // net.connect asks for one address, or for all of them (autoSelectFamily); answer in kind.
+    const done = callback as (err: Error | null, address?: string | dns.LookupAddress[], family?: number) => void;
     dns.lookup(hostname, { ...options, all: true }, (err, addresses) => {
-      if (err) return (callback as any)(err);
+      if (err) return done(err);
       const list = addresses as dns.LookupAddress[];
       const bad = list.find((a) => !addressAllowed(a.address, policy));
-      if (bad || list.length === 0) return (callback as any)(new RefusedAddress(hostname));
-      if ((options as dns.LookupOptions).all) return (callback as any)(null, list);
-      return (callback as any)(null, list[0]!.address, list[0]!.family);
+      if (bad || list.length === 0) return done(new RefusedAddress(hostname));
+      if ((options as dns.LookupOptions).all) return done(null, list);
+      return done(null, list[0]!.address, list[0]!.family);
     });
   };
 }

@@ -37,7 +37,10 @@ export async function closeQueues(queues: Queues): Promise<void> {
 }
 
 /** How long a producer waits for Redis before a submission answers QUEUE_UNAVAILABLE. */
-export const ENQUEUE_TIMEOUT_MS = 1500;
+export const ENQUEUE_TIMEOUT_MS = 1000;
+/** After a failure, further calls fail at once for this long instead of each waiting out the timeout. */
+const DOWN_FOR_MS = 2000;
+let downUntil = 0;
 
 export class QueueUnavailableError extends Error {
   readonly code = 'QUEUE_UNAVAILABLE';
@@ -48,9 +51,21 @@ export class QueueUnavailableError extends Error {
 
 /** `op` on a queue, failing with QueueUnavailableError after ENQUEUE_TIMEOUT_MS instead of waiting for Redis to return. */
 export function withQueueTimeout<T>(op: Promise<T>, ms = ENQUEUE_TIMEOUT_MS): Promise<T> {
-  let timer: NodeJS.Timeout;
   op.catch(() => {});
-  return Promise.race([op, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueueUnavailableError()), ms)))]).finally(() => clearTimeout(timer));
+  if (Date.now() < downUntil) return Promise.reject(new QueueUnavailableError());
+  let timer: NodeJS.Timeout;
+  return Promise.race([op, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueueUnavailableError()), ms)))]).then(
+    (v) => {
+      clearTimeout(timer);
+      downUntil = 0;
+      return v;
+    },
+    (err) => {
+      clearTimeout(timer);
+      downUntil = Date.now() + DOWN_FOR_MS;
+      throw err instanceof QueueUnavailableError ? err : Object.assign(new QueueUnavailableError(), { cause: err });
+    },
+  );
 }
 
 /** BullMQ job counts per queue, for the queue-depth gauge. */

@@ -35,23 +35,23 @@ type Schema = Record<string, any>;
 const resolve = (s: Schema): Schema => (s?.$ref ? resolve(doc.components.schemas[String(s.$ref).split('/').pop()!]) : s);
 
 /** Values of `schema`'s shape; leaves are valid most of the time and hostile otherwise. */
-function valueOf(schema: Schema | undefined, depth = 0): fc.Arbitrary<unknown> {
+function arbOf(schema: Schema | undefined, depth = 0): fc.Arbitrary<unknown> {
   const s = resolve(schema ?? {});
   if (depth > 6) return fc.constant(null);
   if (s.const !== undefined) return fc.constant(s.const);
   if (s.enum) return fc.oneof({ weight: 4, arbitrary: fc.constantFrom(...s.enum) }, { weight: 1, arbitrary: hostileString });
   const alts = s.oneOf ?? s.anyOf;
-  if (alts) return fc.oneof(...alts.map((a: Schema) => valueOf(a, depth + 1)));
-  if (s.allOf) return fc.tuple(...s.allOf.map((a: Schema) => valueOf(a, depth + 1))).map((parts) => Object.assign({}, ...parts.filter((p) => p && typeof p === 'object')));
+  if (alts) return fc.oneof(...alts.map((a: Schema) => arbOf(a, depth + 1)));
+  if (s.allOf) return fc.tuple(...s.allOf.map((a: Schema) => arbOf(a, depth + 1))).map((parts) => Object.assign({}, ...parts.filter((p) => p && typeof p === 'object')));
   const type = Array.isArray(s.type) ? s.type : s.type ? [s.type] : [];
-  if (type.length > 1) return fc.oneof(...type.map((t: string) => valueOf({ ...s, type: t }, depth)));
+  if (type.length > 1) return fc.oneof(...type.map((t: string) => arbOf({ ...s, type: t }, depth)));
   switch (type[0]) {
     case 'object': {
-      const props = Object.fromEntries(Object.entries(s.properties ?? {}).map(([k, v]) => [k, valueOf(v as Schema, depth + 1)]));
+      const props = Object.fromEntries(Object.entries(s.properties ?? {}).map(([k, v]) => [k, arbOf(v as Schema, depth + 1)]));
       return fc.record(props, { requiredKeys: (s.required ?? []).filter((k: string) => k in props) });
     }
     case 'array':
-      return fc.array(valueOf(s.items ?? s.prefixItems?.[0], depth + 1), { minLength: Math.min(s.minItems ?? 0, 3), maxLength: Math.min(s.maxItems ?? 4, 4) });
+      return fc.array(arbOf(s.items ?? s.prefixItems?.[0], depth + 1), { minLength: Math.min(s.minItems ?? 0, 3), maxLength: Math.min(s.maxItems ?? 4, 4) });
     case 'string': {
       let valid: fc.Arbitrary<string> = fc.string({ minLength: s.minLength ?? 0, maxLength: Math.min(s.maxLength ?? 30, 30) });
       if (s.format === 'uuid') valid = fc.uuid();
@@ -91,7 +91,7 @@ const huge = fc.constantFrom(
 
 /** The raw body of one request: JSON of some shape, or bytes. */
 function bodyOf(schema: Schema | undefined): fc.Arbitrary<string | Buffer | undefined> {
-  const shape = valueOf(schema);
+  const shape = arbOf(schema);
   return fc.oneof(
     { weight: 6, arbitrary: shape.map((v) => JSON.stringify(v) ?? 'null') },
     { weight: 2, arbitrary: wrongType(shape).map((v) => JSON.stringify(v) ?? 'null') },
@@ -106,14 +106,14 @@ function bodyOf(schema: Schema | undefined): fc.Arbitrary<string | Buffer | unde
 const HOSTILE_SEGMENTS = ['123', 'x%00y', '%ED%A0%80', '..%2F..%2Fetc%2Fpasswd', '%27%20OR%201%3D1', 'A'.repeat(300), '%FF', '%E2%80%AE', 'latest', 'production', 'UPPER', '-x'];
 const segment = (schema: Schema | undefined) =>
   fc.oneof(
-    { weight: 3, arbitrary: valueOf(schema).map((v) => { try { return encodeURIComponent(String(v)); } catch { return '%ED%A0%80'; } }) },
+    { weight: 3, arbitrary: arbOf(schema).map((v) => { try { return encodeURIComponent(String(v)); } catch { return '%ED%A0%80'; } }) },
     { weight: 2, arbitrary: fc.constantFrom(...HOSTILE_SEGMENTS) },
   );
 
 function queryOf(params: Schema[]): fc.Arbitrary<string> {
   if (!params.length) return fc.constantFrom('', '?x=%00', '?limit=-1&limit=2', '?%ED%A0%80=1');
   const pairs = params.map((p) =>
-    fc.option(fc.oneof(valueOf(p.schema), fc.constantFrom('%00', '%ED%A0%80', '-1', '1e999', 'A'.repeat(500))), { nil: undefined }).map((v) => {
+    fc.option(fc.oneof(arbOf(p.schema), fc.constantFrom('%00', '%ED%A0%80', '-1', '1e999', 'A'.repeat(500))), { nil: undefined }).map((v) => {
       if (v === undefined) return '';
       const raw = String(v);
       if (/^%/.test(raw)) return `${p.name}=${raw}`;
@@ -151,7 +151,7 @@ for (const [path, item] of Object.entries(doc.paths as Record<string, Record<str
     const auth = fc.oneof({ weight: 8, arbitrary: fc.constant('admin' as const) }, { weight: 1, arbitrary: fc.constantFrom('none' as const, 'bad' as const) });
     const request = fc.record({ segments, query: queryOf(queryParams), body, auth }).map(({ segments: segs, query, body: b, auth: a }) => {
       let url = path;
-      pathParams.forEach((p, i) => (url = url.replace(`{${p.name}}`, segs[i] as string)));
+      for (const [i, p] of pathParams.entries()) url = url.replace(`{${p.name}}`, segs[i] as string);
       return { url: url + query, body: b, auth: a };
     });
     operations.push({ method: method.toUpperCase(), path, request });

@@ -102,7 +102,8 @@ describe('dependencies that are down answer 503 at once', () => {
         const res = await down.app.inject({ ...r, headers });
         expectError(res, 503, 'DATABASE_UNAVAILABLE');
         assert.ok(Number(res.headers['retry-after']) > 0);
-        assert.ok(performance.now() - t0 < 3000, `${r.url} answered in ${Math.round(performance.now() - t0)} ms`);
+        // The first request pays the driver's start-up; all answer well before a client would give up.
+        assert.ok(performance.now() - t0 < 5000, `${r.url} answered in ${Math.round(performance.now() - t0)} ms`);
       }
       assert.equal((await down.app.inject('/ready')).statusCode, 503);
       assert.equal((await down.app.inject('/health')).statusCode, 200);
@@ -122,8 +123,12 @@ describe('dependencies that are down answer 503 at once', () => {
       const ms = performance.now() - t0;
       expectError(res, 503, 'QUEUE_UNAVAILABLE');
       assert.ok(Number(res.headers['retry-after']) > 0);
-      assert.ok(ms < 3000, `answered in ${Math.round(ms)} ms`);
+      assert.ok(ms < 5000, `answered in ${Math.round(ms)} ms (the first request also pays the database driver's start-up)`);
       assert.equal(await svc.db.job.count({ where: { idempotencyKey: key } }), 0, 'no half-made job');
+      // Once the outage is known, the next submissions do not wait out the timeout again.
+      const t1 = performance.now();
+      expectError(await down.app.inject({ method: 'POST', url: '/v1/jobs', payload: { type: 'dataset-prep', params: { source: 'mnist' } } }), 503, 'QUEUE_UNAVAILABLE');
+      assert.ok(performance.now() - t1 < 500, `then at once: ${Math.round(performance.now() - t1)} ms`);
     } finally {
       await down.close();
     }
