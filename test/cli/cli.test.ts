@@ -22,7 +22,11 @@ await svc.app.listen({ port: 0, host: '127.0.0.1' });
 const url = `http://127.0.0.1:${(svc.app.server.address() as AddressInfo).port}`;
 const ready = await (await fetch(`${url}/ready`)).json();
 const authOn = ready.auth === 'on';
-after(() => svc.close());
+after(async () => {
+  // Revoke the run-time keys made here: later test files share the database and run open.
+  await svc.db.apiKey.updateMany({ where: { revokedAt: null }, data: { revokedAt: new Date() } });
+  await svc.close();
+});
 
 const MAIN = path.resolve('src/cli/main.ts');
 interface Run {

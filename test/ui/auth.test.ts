@@ -18,7 +18,11 @@ const svc = await startService({ api: true, worker: false });
 await svc.app.listen({ port: 0, host: '127.0.0.1' });
 const base = `http://127.0.0.1:${(svc.app.server.address() as AddressInfo).port}`;
 const ready = await (await fetch(`${base}/ready`)).json();
-after(() => svc.close());
+after(async () => {
+  // Revoke the run-time keys made here: later test files share the database and run open.
+  await svc.db.apiKey.updateMany({ where: { revokedAt: null }, data: { revokedAt: new Date() } });
+  await svc.close();
+});
 
 const skip =
   ready.auth !== 'on'
