@@ -32,7 +32,7 @@ describe('predict backpressure', () => {
   it('a flood of 2000 concurrent requests with PREDICT_MAX_QUEUE=32 gets only 200s and fast 503 OVERLOADED', async () => {
     // The API in a process of its own, over real sockets: its latency and memory are its own.
     const logFile = path.join(trainer.config.DATA_DIR, 'flood-api.log');
-    const api = await startServiceProcess('api', { MIGRATE_ON_START: 'false', PREDICT_MAX_QUEUE: '32', RATE_LIMIT_MAX: '0', LOG_LEVEL: 'warn' }, { logFile });
+    const api = await startServiceProcess('api', { MIGRATE_ON_START: 'false', PREDICT_MAX_QUEUE: '32', PREDICT_TIMEOUT_MS: '60000', RATE_LIMIT_MAX: '0', LOG_LEVEL: 'warn' }, { logFile });
     try {
       const body = JSON.stringify({ model: modelId, inputs: [image, image] });
       const warm = await fetch(`${api.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
