@@ -116,7 +116,8 @@ it("puts a killed worker process's training back at once; the next worker resume
     body: JSON.stringify({ type: 'train', params: { datasetId, architecture: 'mlp', epochs, batchSize: 16, seed: 7 } }),
   });
   const { id } = (await res.json()) as { id: string };
-  const stateFile = path.join(dataDir, 'checkpoints', id, 'state.json');
+  // A checkpoint is complete once its pointer, current.json, is written (after its files).
+  const stateFile = path.join(dataDir, 'checkpoints', id, 'current.json');
   await until(() => existsSync(stateFile), 'the first checkpoint is written', 120_000);
   process.kill(main.workerPids[0]!, 'SIGKILL');
   const killedAt = Date.now();

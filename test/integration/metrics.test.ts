@@ -82,5 +82,5 @@ it('serves the queue UI at /admin/queues over every queue', async () => {
   const api = await app.inject('/admin/queues/api/queues?activeQueue=jobs-train&page=1&jobsPerPage=10');
   assert.equal(api.statusCode, 200, api.body);
   const names = (api.json().queues as { name: string }[]).map((q) => q.name).sort();
-  assert.deepEqual(names, ['jobs-dataset-prep', 'jobs-fine-tune', 'jobs-predict', 'jobs-train', 'webhooks']);
+  assert.deepEqual(names, ['jobs-dataset-prep', 'jobs-fine-tune', 'jobs-predict', 'jobs-sweep', 'jobs-train', 'webhooks']);
 });
