@@ -1,13 +1,12 @@
 // runJob: the lifecycle every job shares, around its processor: claim it, report progress, honour
 // cancel, record the outcome, all through the jobs store. Processors only do their job's steps.
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
 import { toErrorBody, type ErrorBody } from '../shared/errors.js';
 import type { JobProgress, JobType } from '../jobs/contract.js';
 import { parseJobParams } from '../jobs/params.js';
 import type { JobContext, Processor, Processors, WorkerDeps } from '../jobs/registry.js';
 import type { JobsStore, Outcome } from '../jobs/store.js';
 import { isTransient, StateNotRecorded } from '../jobs/retry.js';
+import { checkpointPrefix } from '../storage/keys.js';
 
 export type { JobContext, WorkerDeps };
 
@@ -43,7 +42,7 @@ const FLUSH_MS = 1000;
 export type RunResult = { kind: 'done'; failed?: ErrorBody } | { kind: 'released' } | { kind: 'retry'; error: Error };
 
 /** Deleted only once the terminal status is committed: until then a rerun may resume from it. */
-const dropCheckpoint = (dataDir: string, id: string) => rm(path.join(dataDir, 'checkpoints', id), { recursive: true, force: true });
+const dropCheckpoint = (deps: WorkerDeps, id: string) => deps.artifacts.store.deletePrefix(checkpointPrefix(id));
 
 /** Runs one job through its type's processor, every lifecycle write through the jobs store. */
 export async function runJob(
@@ -157,7 +156,7 @@ export async function runJob(
     // The outcome could not be committed: run it again later (from its checkpoint), never lose it.
     return { kind: 'retry', error: err as Error };
   }
-  await dropCheckpoint(deps.config.DATA_DIR, jobId);
+  await dropCheckpoint(deps, jobId).catch((err) => log.warn({ err }, 'checkpoint not deleted (left in the store)'));
   if (recorded) log.info({ status: outcome.status, seconds }, 'job finished');
   return { kind: 'done', failed: outcome.status === 'failed' ? outcome.error : undefined };
 }

@@ -83,7 +83,8 @@ it('records a connection error, sends webhook.test, lists, reads and deletes web
   const [attempt] = await until(async () => (await app.inject(`/v1/webhooks/${hook.id}/deliveries`)).json().items as any[], (i) => i.length >= 1, 'the attempt is logged');
   assert.equal(attempt.event, 'webhook.test');
   assert.equal(attempt.statusCode, null);
-  assert.match(attempt.error, /ECONNREFUSED/);
+  // Outbound errors are generic by design (a closed port reads like any failed fetch).
+  assert.match(attempt.error, /ECONNREFUSED|Could not fetch/);
   assert.ok(attempt.nextRetryAt);
 
   const receiver = await startReceiver();
