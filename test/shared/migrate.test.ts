@@ -32,5 +32,5 @@ it('creates the database, applies each migration exactly once under concurrency,
   await c.connect();
   const tables = (await c.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).rows.map((r) => r.tablename);
   await c.end();
-  assert.deepEqual(tables, ['_migrations', 'datasets', 'epoch_metrics', 'job_transitions', 'jobs', 'model_aliases', 'models', 'webhook_deliveries', 'webhook_messages', 'webhooks']);
+  assert.deepEqual(tables, ['_migrations', 'api_keys', 'audit_events', 'datasets', 'epoch_metrics', 'job_transitions', 'jobs', 'model_aliases', 'models', 'webhook_deliveries', 'webhook_messages', 'webhooks']);
 });

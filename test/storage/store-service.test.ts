@@ -42,7 +42,7 @@ it('serves artifact files from the fs store with an ETag, Cache-Control: immutab
   const { gzipAll, mnistSlice, startIdxServer } = await import('../fixtures/idx-server.js');
   const { submit, waitForJob } = await import('../helpers.js');
   const idx = await startIdxServer({ small: gzipAll(await mnistSlice(500, 100)) });
-  const service = await startService({ api: true, worker: true });
+  const service = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
   try {
     const prep = await submit(service.app, 'dataset-prep', { source: { url: idx.url('small') }, seed: 1 });
     assert.equal((await waitForJob(service.app, prep.id)).status, 'succeeded');
