@@ -90,6 +90,9 @@ it('prepares on one worker, trains on another, survives losing both, and serves 
   const metrics = (await api.app.inject(`/v1/jobs/${job.id}/metrics`)).json().items;
   assert.deepEqual(metrics.map((m: { epoch: number }) => m.epoch), [1, 2, 3, 4, 5, 6], 'one metric row per epoch');
   assert.ok(result.test.accuracy > 0.7, `accuracy ${result.test.accuracy}`);
+  // Deleted right after the terminal status is committed, so it may outlive that commit by a moment.
+  const gone = Date.now() + 10_000;
+  while ((await api.artifacts.store.list(`checkpoints/${job.id}/`)).length && Date.now() < gone) await new Promise((r) => setTimeout(r, 100));
   assert.deepEqual(await api.artifacts.store.list(`checkpoints/${job.id}/`), [], 'the checkpoint is gone once the run succeeded');
 
   // The API never had the model on disk: it predicts with it through its cache, and serves its files.
