@@ -127,7 +127,8 @@ export class JobsStore {
       if (existing) return replay(existing);
     }
     await checkJobParams(this.db, this.config, type, params);
-    await this.checkLimits(params as { maxRuntimeSeconds?: number }, submittedBy);
+    // A sweep's trials are not counted against its key's quota: the sweep was, and it bounds them (parallelism).
+    await this.checkLimits(params as { maxRuntimeSeconds?: number }, parentId ? null : submittedBy);
     // Redis first, bounded: while it is down the answer is a quick QUEUE_UNAVAILABLE and no row is written.
     await withQueueTimeout(this.queues[type].waitUntilReady());
     const id = randomUUID();

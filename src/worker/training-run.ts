@@ -117,6 +117,8 @@ async function storeCheckpoint(ctx: JobContext, input: CheckpointInput) {
 
 export interface RunOutcome extends TrainLoopResult {
   resumedFromEpoch: number;
+  /** The epochs the run was asked for (it may have run fewer: early stopping, a sweep's stop). */
+  epochsPlanned: number;
   /** Set when the run is a sweep's trial that the sweep stopped early (ASHA, or its stop flag). */
   stoppedBySweep?: GateDecision;
 }
@@ -198,13 +200,13 @@ export async function trainWithCheckpoints(
     if (resume) disposeCheckpointTensors(resume);
   }
   if (stoppedBySweep && !ctx.cancelled()) {
-    return { ...result, cancelled: false, stoppedEarly: true, resumedFromEpoch, stoppedBySweep };
+    return { ...result, cancelled: false, stoppedEarly: true, resumedFromEpoch, epochsPlanned: opts.epochs, stoppedBySweep };
   }
   if (result.cancelled) {
     // Stopped by the shutdown of this worker, not by a cancel: the next worker resumes the job.
     if (!ctx.cancelled()) throw new Released();
   }
-  return { ...result, resumedFromEpoch };
+  return { ...result, resumedFromEpoch, epochsPlanned: opts.epochs };
 }
 
 export interface SaveModelInput {
@@ -240,7 +242,8 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
       resumedFromEpoch: run.resumedFromEpoch,
     };
   }
-  ctx.progress({ percent: 99, stage: 'evaluate' });
+  // The epoch counter stays on the line: a follower that polls only now still sees how far it got.
+  ctx.progress({ percent: 99, stage: 'evaluate', epoch: run.epochsCompleted, epochs: run.epochsPlanned });
   // Temperature scaling on the validation split, folded into the head: the saved model's
   // probabilities are calibrated wherever it runs.
   const calibration = data.val.count > 0 ? await calibrate(model, data.val) : null;

@@ -22,8 +22,13 @@ export const trialKey = (sweepId: string, index: number) => `sweep:${sweepId}:tr
 export function trialJobs(store: JobsStore, db: Db): TrialJobs {
   return {
     async create(sweepId, index, type, params, assignment) {
+      // A trial belongs to whoever submitted its sweep: that key (and no other non-admin) may cancel it.
+      const sweep = await db.job.findUnique({ where: { id: sweepId }, select: { submittedBy: true } });
       try {
-        await store.submit({ type, params: trialParams(type, params, assignment), idempotencyKey: trialKey(sweepId, index), parentId: sweepId });
+        await store.submit(
+          { type, params: trialParams(type, params, assignment), idempotencyKey: trialKey(sweepId, index), parentId: sweepId },
+          sweep?.submittedBy ?? null,
+        );
       } catch (err) {
         // Trial `index` exists already with other values: a second run of this sweep (its lock lapsed
         // while the first still ran) proposed it too. The first one stands.
