@@ -156,7 +156,10 @@ try {
   const trained = await waitForJob(child.url, train.id, {
     onProgress: (j) => {
       const p = Math.floor(Number(j.progress?.percent ?? 0) / 10) * 10;
-      if (p > lastPercent) log(`training ${(lastPercent = p)}%`);
+      if (p > lastPercent) {
+        lastPercent = p;
+        log(`training ${p}%`);
+      }
     },
   });
   const modelId: string = trained.result.modelId;

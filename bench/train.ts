@@ -33,7 +33,7 @@ const defaults = TrainParams.properties;
 const augment: OnlineAugment | null = arg('augment', 'on') === 'off' ? null : (AUGMENT_DEFAULTS as OnlineAugment);
 const labelSmoothing = Number(arg('label-smoothing', String(defaults.labelSmoothing.default)));
 const BATCH = defaults.batchSize.default as number;
-const LR = (defaults.optimizer.properties.learningRate as { default: number }).default;
+const LR = (defaults.optimizer.default as { learningRate: number }).learningRate;
 
 const data = await loadPrepared(dataset);
 console.log(`${dataset}: train ${data.train.count}, val ${data.val.count}, test ${data.test.count}; batch ${BATCH}; ${process.arch}, node ${process.version}`);

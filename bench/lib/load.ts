@@ -70,7 +70,8 @@ function buildRequest(digits: Digits, model: string, perRequest: number, count: 
     onResponse(status, body, context) {
       const t = tally();
       if (status !== 200) {
-        const f = (t.failures[status] ??= { count: 0, example: body.slice(0, 300) });
+        t.failures[status] ??= { count: 0, example: body.slice(0, 300) };
+        const f = t.failures[status];
         f.count++;
         return;
       }
@@ -122,7 +123,8 @@ export async function runScenario(
   const own = process.cpuUsage(own0);
   // Warm-up failures count too: a failed request is a failed request.
   for (const [code, f] of Object.entries(warm.failures)) {
-    const g = (tally.failures[code] ??= { count: 0, example: f.example });
+    tally.failures[code] ??= { count: 0, example: f.example };
+    const g = tally.failures[code];
     g.count += f.count;
   }
   const requestsDone = r.requests.total;

@@ -215,7 +215,7 @@ export async function saveCheckpoint(
     const weights = await optimizer.getWeights();
     const opt = await encode(weights);
     // getWeights() makes a fresh `iter` scalar; the other entries are the optimizer's own variables.
-    weights.filter((w) => w.name === 'iter').forEach((w) => w.tensor.dispose());
+    for (const w of weights) if (w.name === 'iter') w.tensor.dispose();
     files[OPTIMIZER_BIN] = opt.data;
     optimizerMeta = { className: optimizer.getClassName(), specs: opt.specs };
   }

@@ -85,9 +85,6 @@ export function onlineAugment(param: OnlineAugmentParams | undefined): OnlineAug
 /** A fresh scratch directory of this job under DATA_DIR/tmp (the caller removes it). */
 const scratch = (ctx: JobContext, what: string) => path.join(ctx.config.DATA_DIR, 'tmp', `${what}-${ctx.id}-${randomUUID().slice(0, 8)}`);
 
-/** Deletes the run's checkpoint once nothing will resume from it (the run succeeded, failed or was cancelled). */
-const dropCheckpoint = (ctx: JobContext) => ctx.artifacts.store.deletePrefix(checkpointPrefix(ctx.id));
-
 /** A checkpoint left by an earlier attempt of this job (on any machine), if any. */
 export async function findCheckpoint(ctx: JobContext) {
   try {
@@ -141,7 +138,7 @@ export async function trainWithCheckpoints(
   const batchesPerEpoch = Math.ceil(data.train.count / opts.batchSize);
   const totalBatches = (opts.epochs - resumedFromEpoch) * batchesPerEpoch;
   let done = 0;
-  let result;
+  let result: TrainLoopResult;
   // A sweep's trial asks its sweep after every epoch whether to go on (src/jobs/sweep/gate.ts).
   const gate = await trialGate(ctx.db, ctx.id);
   let stoppedBySweep: GateDecision | undefined;

@@ -24,6 +24,7 @@ after(async () => {
 // ---- values ---------------------------------------------------------------------------------------------
 const HOSTILE_STRINGS = [
   '', ' ', '\u0000', 'a\u0000b', '\ud800', 'x\udfffy', '\u202eevil', '\u0007\u001b[31m', '😀', 'ﬁ', 'İ',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: a log4j-style payload, on purpose
   '../../../../etc/passwd', '..\\..\\windows', "' OR 1=1 --", '"; DROP TABLE jobs; --', '%00', '%ED%A0%80', '${jndi:ldap://x/a}', '<script>alert(1)</script>',
   'http://127.0.0.1:6379/', 'http://[::1]/', 'http://2130706433/', 'http://169.254.169.254/latest/meta-data/', 'file:///etc/passwd', 'latest', 'production',
   'A'.repeat(5000), 'é'.repeat(300), '0', '-1', 'null', 'true', '{}', '[]',

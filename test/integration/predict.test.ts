@@ -150,7 +150,9 @@ describe('model files', () => {
     const mine = tf.tidy(() => (loaded.predict(tf.tensor(Array.from({ length: n }, (_, i) => asFloats(i)).flat(), [n, 28, 28, 1])) as tf.Tensor).arraySync()) as number[][];
     loaded.dispose();
     const served = (await predict({ model: modelA, inputs: Array.from({ length: n }, (_, i) => asFloats(i)) })).json();
-    served.predictions.forEach((p: any, i: number) => p.probabilities.forEach((v: number, c: number) => assert.ok(Math.abs(v - mine[i]![c]!) < 1e-5, `digit ${i} class ${c}`)));
+    for (const [i, p] of (served.predictions as { probabilities: number[] }[]).entries()) {
+      for (const [c, v] of p.probabilities.entries()) assert.ok(Math.abs(v - mine[i]![c]!) < 1e-5, `digit ${i} class ${c}`);
+    }
 
     const chart = await app.inject(`/v1/models/${modelA}/training-curve.svg`);
     assert.equal(chart.statusCode, 200);

@@ -28,8 +28,8 @@ describe('MNIST standard split', async () => {
 
   test('validation is stratified: every class within one sample of 10%', () => {
     const full = [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]; // official train counts
-    a.report.classCounts.val.forEach((v, c) => assert.ok(Math.abs(v - full[c]! * 0.1) <= 1, `class ${c}: ${v}`));
-    a.report.classCounts.train.forEach((v, c) => assert.equal(v + a.report.classCounts.val[c]!, full[c]));
+    for (const [c, v] of a.report.classCounts.val.entries()) assert.ok(Math.abs(v - full[c]! * 0.1) <= 1, `class ${c}: ${v}`);
+    for (const [c, v] of a.report.classCounts.train.entries()) assert.equal(v + a.report.classCounts.val[c]!, full[c]);
   });
 
   test('training pixel statistics are the well-known 0.1307 / 0.3081', () => {

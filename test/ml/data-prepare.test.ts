@@ -28,7 +28,7 @@ describe('prepareDataset: splits', () => {
     assert.deepEqual(p.splits.test.labels, ds.test.labels);
     const trainCounts = countsOf(ds.train.labels, 10);
     const valCounts = countsOf(p.splits.val.labels, 10);
-    valCounts.forEach((v, c) => assert.ok(Math.abs(v - trainCounts[c]! * 0.2) <= 1 + 1e-9, `class ${c}: ${v} of ${trainCounts[c]}`));
+    for (const [c, v] of valCounts.entries()) assert.ok(Math.abs(v - trainCounts[c]! * 0.2) <= 1 + 1e-9, `class ${c}: ${v} of ${trainCounts[c]}`);
     assert.deepEqual(p.report.classCounts.val, valCounts);
     // train ∪ val is exactly the official train set
     const source = new Set<string>();
@@ -44,7 +44,7 @@ describe('prepareDataset: splits', () => {
     assert.deepEqual(p.report.counts, { train: 438, val: 183, test: 109 }); // 730 × ratios, largest remainder
     const pooled = countsOf(ds.train.labels, 10).map((n, c) => n + countsOf(ds.test.labels, 10)[c]!);
     for (const [name, r] of [['train', 0.6], ['val', 0.25], ['test', 0.15]] as const) {
-      p.report.classCounts[name].forEach((v, c) => assert.ok(Math.abs(v - pooled[c]! * r) <= 1 + 1e-9, `${name} class ${c}`));
+      for (const [c, v] of p.report.classCounts[name].entries()) assert.ok(Math.abs(v - pooled[c]! * r) <= 1 + 1e-9, `${name} class ${c}`);
     }
   });
 

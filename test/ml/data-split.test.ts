@@ -28,7 +28,7 @@ describe('stratified allocation', () => {
           if (ratios[s] === 0) assert.equal(v, 0);
         });
       });
-      targets.forEach((t, s) => assert.equal(cells.reduce((a, row) => a + row[s]!, 0), t, `split total, trial ${trial}`));
+      for (const [s, t] of targets.entries()) assert.equal(cells.reduce((a, row) => a + row[s]!, 0), t, `split total, trial ${trial}`);
     }
   });
 

@@ -75,7 +75,7 @@ test('the same seed gives identical initial weights, another seed different ones
     const wa = a.getWeights().map((t) => t.dataSync());
     const wb = b.getWeights().map((t) => t.dataSync());
     const wc = c.getWeights().map((t) => t.dataSync());
-    wa.forEach((w, i) => assert.deepEqual(w, wb[i]));
+    for (const [i, w] of wa.entries()) assert.deepEqual(w, wb[i]);
     // Kernels (even indices here: kernel, bias, ...) differ with the seed; zero biases do not.
     assert.notDeepEqual(wa[0], wc[0]);
     // Two layers of one model never share a random stream: conv2's kernel is not a prefix copy of conv1's.

@@ -152,7 +152,7 @@ test('resuming from a checkpoint continues exactly like an uninterrupted run', a
     } else {
       // Adam rebuilds β^t with pow() on restore instead of repeated products: equal up to rounding.
       let maxDiff = 0;
-      wa.forEach((w, i) => w.forEach((v, j) => { maxDiff = Math.max(maxDiff, Math.abs(v - wb[i][j])); }));
+      for (const [i, w] of wa.entries()) for (const [j, v] of w.entries()) maxDiff = Math.max(maxDiff, Math.abs(v - wb[i][j]));
       assert.ok(maxDiff < 1e-5, `${arch}: max weight difference ${maxDiff}`);
     }
     assert.deepEqual(rest.history.map((h) => h.epoch), [2, 3]);

@@ -27,7 +27,10 @@ const row = (id: number) => Float32Array.of(id, 1, 1, 1);
 function deferred<T>() {
   let resolve!: (v: T) => void;
   let reject!: (e: unknown) => void;
-  const promise = new Promise<T>((res, rej) => ((resolve = res), (reject = rej)));
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
   return { promise, resolve, reject };
 }
 
@@ -93,7 +96,7 @@ describe('MicroBatcher', () => {
     assert.deepEqual(calls, [1, 10]);
     release(1);
     const outs = await Promise.all([first, ...later]);
-    outs.forEach((o, i) => assert.deepEqual([...o], [...row(i)]));
+    for (const [i, o] of outs.entries()) assert.deepEqual([...o], [...row(i)]);
   });
 
   it('by default sends a lone row on the next event-loop turn, with the rows of the same turn', async (t) => {
@@ -122,7 +125,7 @@ describe('MicroBatcher', () => {
     release(1);
     release(2);
     const outs = await Promise.all([...first, ...second]);
-    outs.forEach((o, i) => assert.equal(o[0], i < 64 ? i : 100 + i - 64));
+    for (const [i, o] of outs.entries()) assert.equal(o[0], i < 64 ? i : 100 + i - 64);
     assert.equal(b.stats().maxRows, 32);
   });
 

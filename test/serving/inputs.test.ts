@@ -58,7 +58,10 @@ describe('numeric inputs', () => {
   it('reports each kind of bad array with its code', async () => {
     const flat = () => new Array<unknown>(784).fill(0);
     const grid = () => Array.from({ length: 28 }, () => new Array<unknown>(28).fill(0));
-    const withValue = <T extends unknown[]>(a: T, i: number, v: unknown) => ((a[i] = v), a);
+    const withValue = <T extends unknown[]>(a: T, i: number, v: unknown) => {
+      a[i] = v;
+      return a;
+    };
 
     await rejectsWith(toMnistPixels(new Array(783).fill(0)), 'INPUT_BAD_LENGTH');
     await rejectsWith(toMnistPixels([]), 'INPUT_BAD_LENGTH');

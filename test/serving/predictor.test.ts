@@ -95,7 +95,10 @@ describe('createPredictor', () => {
     const model = convModel();
     let loads = 0;
     const predictor = createPredictor({
-      loadModel: async () => (loads++, { model, normalization: ZERO_ONE, inputShape: [28, 28, 1] }),
+      loadModel: async () => {
+        loads++;
+        return { model, normalization: ZERO_ONE, inputShape: [28, 28, 1] };
+      },
       maxBatch: 16,
       windowMs: 2,
     });

@@ -3,7 +3,6 @@ import { Type } from '@sinclair/typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError, notFound } from '../../shared/errors.js';
 import { ALIAS_RE, RESERVED_ALIASES } from '../../shared/model-registry.js';
-import type { Model as ModelRow } from '../../generated/prisma/client.js';
 import { toApiModel as toApi } from '../../shared/model-rows.js';
 import { afterCursor, pageOrder, toPage } from '../../shared/pagination.js';
 import { IdParams, PageQuery, errors, page } from '../schemas.js';

@@ -119,7 +119,8 @@ let normalTable: Float32Array | undefined;
  * result to whole grey levels.
  */
 export function fillGaussian(out: Float32Array, sigma: number, rng: { int32(): number }): Float32Array {
-  const table = (normalTable ??= buildNormalTable());
+  normalTable ??= buildNormalTable();
+  const table = normalTable;
   const mask = (1 << TABLE_BITS) - 1;
   let i = 0;
   for (; i + 1 < out.length; i += 2) {

@@ -172,7 +172,7 @@ export function idxHeader(dims: readonly number[]): Uint8Array {
   const view = new DataView(header.buffer);
   header[2] = IDX_UBYTE;
   header[3] = dims.length;
-  dims.forEach((d, i) => view.setUint32(4 + 4 * i, d, false));
+  for (const [i, d] of dims.entries()) view.setUint32(4 + 4 * i, d, false);
   return header;
 }
 
