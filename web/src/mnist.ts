@@ -1,7 +1,7 @@
 // The MNIST recipe in the browser: the pixel steps are the server's own (src/serving/mnist-recipe.ts,
 // compiled into this bundle), only the 20×20 fit is the canvas's high-quality scaling where the server
 // uses sharp's lanczos3 (a drawn digit comes out within a few grey levels of the server's version;
-// test/ui/playground.test.ts measures it). The playground sends these 784 values, so the image it
+// test/ui/dashboard.test.ts measures it). The playground sends these 784 values, so the image it
 // shows is exactly the one the model sees.
 import { centreByMass, findDigit, fitSize } from '../../src/serving/mnist-recipe.ts';
 
