@@ -26,6 +26,10 @@ export interface ProgressState {
   epochs?: number;
   etaSeconds?: number | null;
   samplesPerSec?: number;
+  /** A sweep's: trials in all, succeeded, and the best objective so far. */
+  trials?: number;
+  done?: number;
+  bestObjective?: number | null;
 }
 export interface LastMetric {
   epoch?: number;
@@ -49,13 +53,15 @@ export class ProgressLine {
     const width = 24;
     const filled = Math.round((percent / 100) * width);
     const parts = [`[${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ${percent.toFixed(0).padStart(3)}%`];
+    if (p.trials) parts.push(`trials ${p.done ?? 0}/${p.trials}`);
+    if (p.bestObjective != null) parts.push(`best ${p.bestObjective.toFixed(4)}`);
     if (p.epochs) parts.push(`epoch ${Math.max(p.epoch ?? 0, m?.epoch ?? 0)}/${p.epochs}`);
     if (m?.loss != null) parts.push(`loss ${m.loss.toFixed(4)}`);
     if (m?.accuracy != null) parts.push(`acc ${pct(m.accuracy)}`);
     if (m?.valAccuracy != null) parts.push(`val ${pct(m.valAccuracy)}`);
     if (p.samplesPerSec) parts.push(`${Math.round(p.samplesPerSec)}/s`);
     if (status === 'running' && p.etaSeconds != null) parts.push(`ETA ${duration(p.etaSeconds)}`);
-    if (p.stage && !p.epochs && p.stage !== status) parts.push(p.stage);
+    if (p.stage && !p.epochs && !p.trials && p.stage !== status) parts.push(p.stage);
     if (status !== 'running') parts.push(status);
     return parts.join('  ');
   }
@@ -96,10 +102,46 @@ export function summary(job: Job): string {
     if (t) lines.push(`test accuracy ${pct(t.accuracy)} (loss ${t.loss.toFixed(4)}, ${t.count} images)`);
   } else if (job.type === 'predict') {
     lines.push(`${r.count} predictions with model ${r.modelId}${r.accuracy != null ? `, accuracy ${pct(r.accuracy)}` : ''}`);
-  } else if (r.best) {
-    const obj = typeof r.best.objective === 'number' ? r.best.objective : r.best.objective?.value;
-    lines.push(`best trial ${r.best.trialId ?? r.best.id}: objective ${obj}${r.best.modelId ? `, model ${r.best.modelId}` : ''}`);
-    if (Array.isArray(r.leaderboard)) lines.push(`${r.leaderboard.length} trials`);
+  } else if (job.type === 'sweep') {
+    lines.push(...sweepSummary(r, (job.params as { objective?: { metric?: string } }).objective?.metric ?? 'objective'));
   }
   return lines.join('\n');
+}
+
+interface TrialRow {
+  trialId: string;
+  params: Record<string, unknown>;
+  objective: number | null;
+  epochsRun: number;
+  status: string;
+  stoppedEarly: boolean;
+  modelId: string | null;
+  testAccuracy: number | null;
+}
+
+/** A finished sweep: its leaderboard (best first, a column per searched parameter), then the best trial. */
+function sweepSummary(r: { leaderboard?: TrialRow[]; best?: TrialRow | null; promotedAlias?: string | null }, metric: string): string[] {
+  const board = r.leaderboard ?? [];
+  const keys = [...new Set(board.flatMap((t) => Object.keys(t.params ?? {})))];
+  const value = (v: unknown) => (v === undefined ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(4))) : JSON.stringify(v));
+  const rows = board.map((t, i) => [
+    i + 1,
+    short(t.trialId),
+    t.stoppedEarly ? 'stopped' : t.status,
+    ...keys.map((k) => value(t.params[k])),
+    t.objective == null ? '–' : t.objective.toFixed(4),
+    t.epochsRun,
+    pct(t.testAccuracy),
+  ]);
+  const out = [`${board.length} trials`, table(['RANK', 'TRIAL', 'STATUS', ...keys, metric.toUpperCase(), 'EPOCHS', 'TEST ACC'], rows)];
+  const b = r.best;
+  if (b) {
+    out.push(
+      `best trial ${b.trialId}: ${metric} ${b.objective?.toFixed(4) ?? '–'}${b.modelId ? `, model ${b.modelId}` : ''}${b.testAccuracy != null ? `, test accuracy ${pct(b.testAccuracy)}` : ''}`,
+    );
+  } else {
+    out.push('no trial has a model');
+  }
+  if (r.promotedAlias && b?.modelId) out.splice(out.length - 1, 0, `alias ${r.promotedAlias} → ${b.modelId}`);
+  return out;
 }

@@ -1,14 +1,12 @@
 // Turns one prediction input into MNIST form: 784 raw pixel intensities in [0,1], ink bright on dark.
 // Accepted forms: 784 numbers in [0,1]; a 28×28 array of integers 0..255; a base64 PNG/JPEG (or a
 // `data:image/...;base64,` URL) of any size, which goes through the MNIST recipe (see imageToPixels).
+// The recipe's pixel steps are src/serving/mnist-recipe.ts, shared with the dashboard; this module
+// adds decoding, limits and the 20×20 fit with sharp.
 import sharp, { type Metadata, type OutputInfo } from 'sharp';
+import { centreByMass, FIT_BOX, findDigit, INK_THRESHOLD, MNIST_PIXELS, MNIST_SIDE } from './mnist-recipe.js';
 
-export const MNIST_SIDE = 28;
-export const MNIST_PIXELS = MNIST_SIDE * MNIST_SIDE;
-/** MNIST digits were fitted into a 20×20 box before being centred by mass in the 28×28 field. */
-const FIT_BOX = 20;
-/** Mean centre of mass of the MNIST test digits, in pixel-index coordinates (measured: 14.00, 13.99). */
-const CENTRE = 14;
+export { MNIST_PIXELS, MNIST_SIDE } from './mnist-recipe.js';
 
 export type InputErrorCode =
   | 'INPUT_BAD_TYPE'
@@ -50,7 +48,7 @@ export interface InputOptions {
 const DEFAULTS = {
   maxImageBytes: 2 * 1024 * 1024,
   maxImagePixels: 4_000_000,
-  inkThreshold: 0.1,
+  inkThreshold: INK_THRESHOLD,
   workingSize: 1024,
 };
 type Resolved = typeof DEFAULTS & { index: number };
@@ -145,21 +143,11 @@ function arrayToPixels(input: unknown, index: number, out = new Float32Array(MNI
     const v = toNumber(raw);
     if (v === undefined) {
       const what = Array.isArray(raw) ? 'a nested array' : raw === null ? 'null' : typeof raw;
-      throw new InputError(
-        Array.isArray(raw) ? 'INPUT_BAD_SHAPE' : 'INPUT_BAD_TYPE',
-        `value ${i} is ${what}, expected a number`,
-        index,
-        { position: i },
-      );
+      throw new InputError(Array.isArray(raw) ? 'INPUT_BAD_SHAPE' : 'INPUT_BAD_TYPE', `value ${i} is ${what}, expected a number`, index, { position: i });
     }
     if (!Number.isFinite(v)) throw new InputError('INPUT_NOT_FINITE', `value ${i} is ${v}`, index, { position: i });
     if (v < 0 || v > 1) {
-      throw new InputError(
-        'INPUT_OUT_OF_RANGE',
-        `value ${i} is ${v}, outside [0,1] (send 0..255 values as a 28×28 array)`,
-        index,
-        { position: i, value: v },
-      );
+      throw new InputError('INPUT_OUT_OF_RANGE', `value ${i} is ${v}, outside [0,1] (send 0..255 values as a 28×28 array)`, index, { position: i, value: v });
     }
     out[i] = v;
   }
@@ -186,12 +174,7 @@ function gridToPixels(rows: unknown[], index: number, out: Float32Array): Float3
       const v = toNumber(row[x]);
       const position = [y, x];
       if (v === undefined) {
-        throw new InputError(
-          Array.isArray(row[x]) ? 'INPUT_BAD_SHAPE' : 'INPUT_BAD_TYPE',
-          `value [${y}][${x}] is not a number`,
-          index,
-          { position },
-        );
+        throw new InputError(Array.isArray(row[x]) ? 'INPUT_BAD_SHAPE' : 'INPUT_BAD_TYPE', `value [${y}][${x}] is not a number`, index, { position });
       }
       if (!Number.isFinite(v)) throw new InputError('INPUT_NOT_FINITE', `value [${y}][${x}] is ${v}`, index, { position });
       if (!Number.isInteger(v) || v < 0 || v > 255) {
@@ -265,12 +248,11 @@ async function imageToPixels(s: string, o: Resolved): Promise<Float32Array> {
   const { width = 0, height = 0 } = meta;
   if (width <= 0 || height <= 0) throw new InputError('IMAGE_UNDECODABLE', 'image has no size', o.index);
   if (width * height > o.maxImagePixels) {
-    throw new InputError(
-      'IMAGE_TOO_LARGE',
-      `image is ${width}×${height} pixels, the limit is ${o.maxImagePixels}`,
-      o.index,
-      { width, height, maxPixels: o.maxImagePixels },
-    );
+    throw new InputError('IMAGE_TOO_LARGE', `image is ${width}×${height} pixels, the limit is ${o.maxImagePixels}`, o.index, {
+      width,
+      height,
+      maxPixels: o.maxImagePixels,
+    });
   }
 
   let rgba: { data: Buffer; info: OutputInfo };
@@ -286,9 +268,9 @@ async function imageToPixels(s: string, o: Resolved): Promise<Float32Array> {
   }
   const w = rgba.info.width;
   const h = rgba.info.height;
-  const ink = extractInk(flattenToGray(rgba.data, w, h), w, h);
-  const box = ink && inkBox(ink, w, h, Math.max(1, Math.round(o.inkThreshold * 255)));
-  if (!ink || !box) throw new InputError('IMAGE_BLANK', 'image holds no visible digit', o.index);
+  const digit = findDigit(rgba.data, w, h, o.inkThreshold);
+  if (!digit) throw new InputError('IMAGE_BLANK', 'image holds no visible digit', o.index);
+  const { ink, box } = digit;
 
   const fitted = await sharp(ink, { raw: { width: w, height: h, channels: 1 } })
     .extract(box)
@@ -305,142 +287,4 @@ function undecodable(e: unknown, index: number): InputError {
   const msg = e instanceof Error ? e.message : String(e);
   if (/pixel limit/i.test(msg)) return new InputError('IMAGE_TOO_LARGE', msg, index);
   return new InputError('IMAGE_UNDECODABLE', `image could not be decoded: ${msg}`, index);
-}
-
-/**
- * RGBA → luma (Rec. 601, as PIL's 'L' mode) with alpha flattened. Hand-rolled because sharp drops the
- * alpha channel when converting to one-channel grey, and the flatten background must be chosen from
- * the opaque pixels: dark strokes on a transparent canvas go onto white, light strokes onto black.
- */
-function flattenToGray(rgba: Buffer, w: number, h: number): Uint8Array {
-  const n = w * h;
-  const gray = new Uint8Array(n);
-  let sumA = 0;
-  let sumGA = 0;
-  let translucent = false;
-  for (let i = 0, j = 0; i < n; i++, j += 4) {
-    const g = 0.299 * rgba[j] + 0.587 * rgba[j + 1] + 0.114 * rgba[j + 2];
-    const a = rgba[j + 3];
-    gray[i] = g + 0.5;
-    sumA += a;
-    sumGA += g * a;
-    if (a !== 255) translucent = true;
-  }
-  if (!translucent) return gray;
-  const bg = sumA > 0 && sumGA / sumA < 128 ? 255 : 0;
-  for (let i = 0, j = 3; i < n; i++, j += 4) {
-    const a = rgba[j] / 255;
-    gray[i] = gray[i] * a + bg * (1 - a) + 0.5;
-  }
-  return gray;
-}
-
-/** Value at fraction q of a 256-bin histogram holding `count` samples. */
-function percentile(hist: Uint32Array, count: number, q: number): number {
-  const target = Math.max(1, Math.ceil(q * count));
-  let acc = 0;
-  for (let v = 0; v < 256; v++) {
-    acc += hist[v];
-    if (acc >= target) return v;
-  }
-  return 255;
-}
-
-/** Below this grey-level spread between background and strongest ink the image is treated as blank. */
-const MIN_CONTRAST = 24;
-
-/**
- * Grey → ink (0 = background, 255 = strongest ink). The background level is the median of a border
- * ring; the image is inverted when that level is nearer the brightest than the darkest pixel. The
- * border's spread (90th percentile distance from the background) is taken as noise and removed, then
- * the rest is stretched to full range. Clean inputs (exact background) pass through unchanged.
- */
-function extractInk(gray: Uint8Array, w: number, h: number): Uint8Array | undefined {
-  const hist = new Uint32Array(256);
-  for (let i = 0; i < gray.length; i++) hist[gray[i]]++;
-  let lo = 0;
-  while (hist[lo] === 0) lo++;
-  let hi = 255;
-  while (hist[hi] === 0) hi--;
-
-  const ring = Math.max(1, Math.floor(Math.min(w, h) / MNIST_SIDE));
-  const borderHist = new Uint32Array(256);
-  let borderCount = 0;
-  for (let y = 0; y < h; y++) {
-    const edgeRow = y < ring || y >= h - ring;
-    for (let x = 0; x < w; x++) {
-      if (edgeRow || x < ring || x >= w - ring) {
-        borderHist[gray[y * w + x]]++;
-        borderCount++;
-      }
-    }
-  }
-  const bg = percentile(borderHist, borderCount, 0.5);
-  const invert = bg - lo > hi - bg;
-  const contrast = invert ? bg - lo : hi - bg;
-  if (contrast < MIN_CONTRAST) return undefined;
-
-  // Noise: how far the border strays from the background towards the ink side.
-  const noiseQ = invert ? percentile(borderHist, borderCount, 0.1) : percentile(borderHist, borderCount, 0.9);
-  const noise = Math.min(Math.abs(noiseQ - bg), Math.floor(contrast * 0.3));
-  const scale = 255 / (contrast - noise);
-  const ink = new Uint8Array(gray.length);
-  for (let i = 0; i < gray.length; i++) {
-    const d = (invert ? bg - gray[i] : gray[i] - bg) - noise;
-    ink[i] = d <= 0 ? 0 : Math.min(255, d * scale + 0.5);
-  }
-  return ink;
-}
-
-/** Bounding box of pixels at or above `threshold`, as a sharp extract region. */
-function inkBox(ink: Uint8Array, w: number, h: number, threshold: number) {
-  let x0 = w;
-  let x1 = -1;
-  let y0 = h;
-  let y1 = -1;
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      if (ink[row + x] >= threshold) {
-        if (x < x0) x0 = x;
-        if (x > x1) x1 = x;
-        if (y < y0) y0 = y;
-        y1 = y;
-      }
-    }
-  }
-  if (x1 < 0) return undefined;
-  return { left: x0, top: y0, width: x1 - x0 + 1, height: y1 - y0 + 1 };
-}
-
-/**
- * Places the fitted digit (≤ 20×20) into 28×28 so its centre of mass lands at (14,14), stretched so
- * its brightest pixel is 1 (every MNIST digit peaks at 254–255). The shift is clamped so no ink falls
- * off the field.
- */
-function centreByMass(patch: Uint8Array, pw: number, ph: number, channels: number): Float32Array | undefined {
-  let mass = 0;
-  let mx = 0;
-  let my = 0;
-  let peak = 0;
-  for (let y = 0; y < ph; y++) {
-    for (let x = 0; x < pw; x++) {
-      const v = patch[(y * pw + x) * channels];
-      mass += v;
-      mx += v * x;
-      my += v * y;
-      if (v > peak) peak = v;
-    }
-  }
-  if (mass === 0) return undefined;
-  const clamp = (v: number, max: number) => Math.min(Math.max(v, 0), max);
-  const ox = clamp(Math.round(CENTRE - mx / mass), MNIST_SIDE - pw);
-  const oy = clamp(Math.round(CENTRE - my / mass), MNIST_SIDE - ph);
-  const out = new Float32Array(MNIST_PIXELS);
-  for (let y = 0; y < ph; y++) {
-    for (let x = 0; x < pw; x++) {
-      out[(oy + y) * MNIST_SIDE + ox + x] = patch[(y * pw + x) * channels] / peak;
-    }
-  }
-  return out;
 }

@@ -93,6 +93,67 @@ describe('mnist-jobs CLI', () => {
     assert.equal(JSON.parse(j.stdout).predictions[0].class, digitLabel);
   });
 
+  it('fine-tune --follow from the trained model ends with its test accuracy', async () => {
+    const r = await cli([
+      'fine-tune',
+      '-b',
+      modelId,
+      '-d',
+      datasetId,
+      '--epochs',
+      '1',
+      '--subset-train',
+      '1000',
+      '--subset-test',
+      '300',
+      '--l2sp',
+      '0.01',
+      '--follow',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /epoch 1\/1/);
+    assert.match(r.stdout, /^job [0-9a-f-]{36} fine-tune succeeded$/m);
+    assert.match(r.stdout, /^vs base model: [+-]\d+\.\d\d points$/m); // same classes: the base model was measured too
+    const lines = r.stdout.trim().split('\n');
+    assert.match(lines.at(-1)!, /^test accuracy \d+\.\d\d % \(loss [\d.]+, 300 images\)$/);
+    const tuned = JSON.parse((await cli(['--json', 'models', 'get', /model ([0-9a-f-]{36})/.exec(r.stdout)![1]!])).stdout);
+    assert.equal(tuned.parentModelId, modelId);
+  });
+
+  it('sweep --follow runs its trials and ends with the leaderboard and the best trial', async () => {
+    const file = path.join(path.dirname(digitPng), 'sweep.json');
+    await writeFile(
+      file,
+      JSON.stringify({
+        trial: { type: 'train', params: { datasetId, architecture: 'mlp', epochs: 1, subset: { train: 1000, val: 300, test: 300 } } },
+        space: { 'optimizer.learningRate': { grid: [0.0005, 0.01] } },
+        algorithm: 'grid',
+        maxParallel: 2,
+      }),
+    );
+    const r = await cli(['sweep', file, '--follow']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /trials 2\/2/); // the progress line counts trials
+    const sweep = JSON.parse((await cli(['--json', 'jobs', 'get', /^job ([0-9a-f-]{36}) sweep succeeded$/m.exec(r.stdout)![1]!])).stdout);
+    const board = sweep.result.leaderboard as { trialId: string; objective: number }[];
+    assert.equal(board.length, 2);
+    // The leaderboard: a header, then one row per trial, best first, with its searched value.
+    const head = r.stdout.split('\n').findIndex((l) => /^RANK\s+TRIAL\s+STATUS\s+optimizer\.learningRate\s+VALACCURACY/.test(l));
+    assert.ok(head >= 0, r.stdout);
+    for (const [i, t] of board.entries()) {
+      assert.match(
+        r.stdout.split('\n')[head + 1 + i]!,
+        new RegExp(`^${i + 1}\\s+${t.trialId.slice(0, 8)}\\s+succeeded\\s+0\\.0\\d+\\s+${t.objective.toFixed(4)}`),
+      );
+    }
+    const best = sweep.result.best;
+    const lines = r.stdout.trim().split('\n');
+    assert.equal(
+      lines.at(-1),
+      `best trial ${best.trialId}: valAccuracy ${best.objective.toFixed(4)}, model ${best.modelId}, test accuracy ${(best.testAccuracy * 100).toFixed(2)} %`,
+    );
+  });
+
   it('models alias points production at the model; ls and get speak JSON', async () => {
     const r = await cli(['models', 'alias', 'production', modelId]);
     assert.equal(r.code, 0, r.stderr);
@@ -101,7 +162,10 @@ describe('mnist-jobs CLI', () => {
     assert.deepEqual(m.aliases, ['production']);
     const ls = await cli(['--json', 'jobs', 'ls', '--type', 'train', '--limit', '100']);
     assert.equal(ls.code, 0, ls.stdout + ls.stderr);
-    assert.ok(JSON.parse(ls.stdout).items.some((j: { id: string }) => j.id === modelId), ls.stdout.slice(0, 500));
+    assert.ok(
+      JSON.parse(ls.stdout).items.some((j: { id: string }) => j.id === modelId),
+      ls.stdout.slice(0, 500),
+    );
     const ds = JSON.parse((await cli(['--json', 'datasets', 'get', datasetId])).stdout);
     assert.equal(ds.counts.test, 10000);
   });
@@ -119,7 +183,9 @@ describe('mnist-jobs CLI', () => {
     assert.equal((await cli(['train'])).code, 2);
   });
 
-  it('keys: an admin makes a read key; it reads, is refused FORBIDDEN for an alias, and is revoked', { skip: authOn ? false : 'needs the API-keys feature' }, async () => {
+  it('keys: an admin makes a read key; it reads, is refused FORBIDDEN for an alias, and is revoked', {
+    skip: authOn ? false : 'needs the API-keys feature',
+  }, async () => {
     const made = await cli(['--json', 'keys', 'create', '--name', 'cli-read', '--role', 'read']);
     assert.equal(made.code, 0, made.stderr);
     const key = JSON.parse(made.stdout);
@@ -133,11 +199,14 @@ describe('mnist-jobs CLI', () => {
     assert.match((await cli(['jobs', 'ls'], { MNIST_JOBS_API_KEY: key.secret })).stderr, /UNAUTHENTICATED/);
   });
 
-  it('a bad API key exits 1 with UNAUTHENTICATED', {
-    skip: authOn ? false : 'the API runs without keys here (/ready auth is not "on"): needs the API-keys feature (issue 10)',
-  }, async () => {
-    const r = await cli(['jobs', 'ls'], { MNIST_JOBS_API_KEY: 'not-a-valid-key-000000000000' });
+  it('a bad API key exits 1 with UNAUTHENTICATED, in text and in JSON', async () => {
+    assert.equal(authOn, true, 'the service runs with API_KEYS: /ready must say auth "on"');
+    const bad = { MNIST_JOBS_API_KEY: 'not-a-valid-key-000000000000' };
+    const r = await cli(['jobs', 'ls'], bad);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /UNAUTHENTICATED/);
+    assert.match(r.stderr, /^error UNAUTHENTICATED: .*\(set MNIST_JOBS_API_KEY\)$/m);
+    const j = await cli(['--json', 'train', '-d', datasetId, '--follow'], bad);
+    assert.equal(j.code, 1);
+    assert.equal(JSON.parse(j.stdout).error.code, 'UNAUTHENTICATED');
   });
 });

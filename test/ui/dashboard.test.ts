@@ -1,6 +1,8 @@
 // The dashboard in a real headless Chromium against the real service (API + workers, Postgres, Redis):
 // prepare a dataset and train from the forms, watch the progress end, see the curves and the confusion
-// matrix, draw a digit and get a prediction, move an alias; no console error on any page.
+// matrix, draw a digit and get a prediction with its confidence (and a scribble flagged as low
+// confidence), move an alias, see a real sweep's leaderboard and parallel coordinates; no console
+// error on any page. Prints the time a finished job page takes to show.
 // SCREENSHOTS=docs/screenshots npm test -- test/ui/dashboard.test.ts also saves the README's screenshots.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import { startService } from '../helpers.js';
 import { UI_DIR } from '../../src/api/routes/ui.js';
+import { toMnistPixels } from '../../src/serving/inputs.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM)
@@ -53,6 +56,43 @@ describe('web dashboard in Chromium', { skip }, () => {
   });
   const shot = async (name: string, p = page) => {
     if (shots) await p.screenshot({ path: path.join(shots, `${name}.png`), fullPage: true });
+  };
+
+  const api = async (method: string, url: string, body?: unknown) => {
+    const res = await fetch(`${base}${url}`, {
+      method,
+      headers: body === undefined ? {} : { 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const json = await res.json();
+    assert.ok(res.ok, `${method} ${url}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  /** Draws a stroke through points given on the pad's 280×280 grid, and returns the /v1/predict answer it brings. */
+  const draw = async (points: number[][]) => {
+    const pad = page.getByLabel(/Drawing area/);
+    const box = (await pad.boundingBox())!;
+    const at = (x: number, y: number) => [box.x + (x * box.width) / 280, box.y + (y * box.height) / 280] as const;
+    const answer = page.waitForResponse((r) => r.url().endsWith('/v1/predict') && r.request().method() === 'POST', { timeout: 60_000 });
+    await page.mouse.move(...at(points[0]![0]!, points[0]![1]!));
+    await page.mouse.down();
+    for (const [x, y] of points.slice(1)) await page.mouse.move(...at(x!, y!), { steps: 5 });
+    await page.mouse.up();
+    const res = await answer;
+    assert.equal(res.status(), 200, await res.text());
+    return {
+      sent: (res.request().postDataJSON() as { inputs: number[][] }).inputs[0]!,
+      answer: (await res.json()) as { modelId: string; predictions: { class: number; probabilities: number[]; confidence: number; lowConfidence: boolean }[] },
+    };
+  };
+  /** What the page shows of the prediction, once it shows the class of `answer`. */
+  const shownPrediction = async (cls: number) => {
+    const predicted = page.getByTestId('predicted-class');
+    await predicted.filter({ hasText: String(cls) }).waitFor({ timeout: 30_000 });
+    return {
+      confidence: await page.getByTestId('confidence').textContent(),
+      flagged: await page.getByRole('status').filter({ hasText: 'Low confidence' }).count(),
+    };
   };
 
   it('serves the app at /ui/ with history routing, / redirecting there', async () => {
@@ -127,30 +167,55 @@ describe('web dashboard in Chromium', { skip }, () => {
     assert.ok(ms < 5000, `job page took ${ms} ms`);
   });
 
-  it('draws a digit in the playground and gets a prediction', async () => {
+  it('draws a digit in the playground: the prediction with its confidence, the 28×28 image as the server makes it', async () => {
     await page.goto(`${base}/ui/playground`);
-    const pad = page.getByLabel(/Drawing area/);
-    await pad.waitFor();
-    const box = (await pad.boundingBox())!;
+    await page.getByLabel(/Drawing area/).waitFor();
     // A "7": a top bar, then a diagonal down to the left.
-    const at = (x: number, y: number) => [box.x + (x * box.width) / 280, box.y + (y * box.height) / 280] as const;
-    await page.mouse.move(...at(80, 60));
-    await page.mouse.down();
-    for (const [x, y] of [
+    const { sent, answer } = await draw([
+      [80, 60],
       [140, 60],
       [200, 60],
       [170, 130],
       [140, 200],
       [120, 240],
-    ])
-      await page.mouse.move(...at(x!, y!), { steps: 5 });
-    await page.mouse.up();
-    const predicted = page.getByTestId('predicted-class');
-    await predicted.waitFor({ timeout: 60_000 });
-    assert.match((await predicted.textContent())!, /^[0-9]$/);
+    ]);
+    const p = answer.predictions[0]!;
+    assert.equal(typeof p.confidence, 'number');
+    assert.equal(p.lowConfidence, p.confidence < 0.8);
+    const shown = await shownPrediction(p.class);
+    assert.equal(shown.confidence, `${(p.confidence * 100).toFixed(1)} % confident`);
+    assert.equal(shown.flagged, p.lowConfidence ? 1 : 0);
     assert.equal(await page.getByRole('list', { name: 'Class probabilities' }).locator('li').count(), 10);
     await page.getByRole('img', { name: 'The 28×28 image the model saw' }).waitFor();
+
+    // The browser's 28×28 image (the recipe of src/serving/mnist-recipe.ts, fitted by the canvas) against
+    // the server's (the same recipe, fitted by sharp) from the very drawing as a PNG.
+    const png = await page.getByLabel(/Drawing area/).evaluate((c) => (c as HTMLCanvasElement).toDataURL('image/png'));
+    const server = await toMnistPixels(png);
+    let sum = 0;
+    let max = 0;
+    for (let i = 0; i < 784; i++) {
+      const d = Math.abs(server[i]! - sent[i]!);
+      sum += d;
+      max = Math.max(max, d);
+    }
+    console.log(`# playground 28×28 vs the server's: mean |Δ| ${((sum / 784) * 255).toFixed(2)} grey levels, max ${(max * 255).toFixed(0)}`);
+    assert.ok(sum / 784 < 4 / 255, `mean difference ${(sum / 784) * 255} grey levels`);
     await shot('playground');
+  });
+
+  it('flags a scribble as low confidence in the playground', async () => {
+    await page.getByRole('button', { name: 'Clear' }).click();
+    // Not a digit: a dense zigzag over most of the pad.
+    const zigzag: number[][] = [];
+    for (let i = 0; i <= 8; i++) zigzag.push([i % 2 ? 250 : 30, 30 + i * 27], [140, 40 + i * 25]);
+    const { answer } = await draw(zigzag);
+    const p = answer.predictions[0]!;
+    assert.equal(p.lowConfidence, true, `a scribble predicted ${p.class} at ${p.confidence}`);
+    const shown = await shownPrediction(p.class);
+    assert.equal(shown.confidence, `${(p.confidence * 100).toFixed(1)} % confident`);
+    assert.equal(shown.flagged, 1);
+    await shot('playground-low');
   });
 
   it('points the production alias at the model from its page', async () => {
@@ -198,7 +263,16 @@ describe('web dashboard in Chromium', { skip }, () => {
       await fetch(`${base}/v1/jobs`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ type: 'train', params: { datasetId: datasetJob, architecture: 'mlp', epochs: 3, optimizer: { type: 'sgd', learningRate: 0.05 }, subset: { train: 3000, test: 1000 } } }),
+        body: JSON.stringify({
+          type: 'train',
+          params: {
+            datasetId: datasetJob,
+            architecture: 'mlp',
+            epochs: 3,
+            optimizer: { type: 'sgd', learningRate: 0.05 },
+            subset: { train: 3000, test: 1000 },
+          },
+        }),
       })
     ).json();
     const deadline = Date.now() + 120_000;
@@ -235,6 +309,54 @@ describe('web dashboard in Chromium', { skip }, () => {
     await phone.getByRole('table', { name: /Confusion matrix/ }).waitFor();
     await shot('phone-job', phone);
     await phone.close();
+    assert.deepEqual(consoleErrors, []);
+  });
+
+  it("a sweep's job page: the leaderboard of its trials and the parallel coordinates", async () => {
+    const sweep = await api('POST', '/v1/jobs', {
+      type: 'sweep',
+      params: {
+        trial: { type: 'train', params: { datasetId: datasetJob, architecture: 'mlp', epochs: 2, subset: { train: 1500, val: 500, test: 500 } } },
+        space: { 'optimizer.learningRate': { logUniform: [0.0003, 0.03] }, batchSize: { choice: [32, 64, 128] } },
+        algorithm: 'random',
+        maxTrials: 3,
+        maxParallel: 2,
+        seed: 7,
+      },
+    });
+    await page.goto(`${base}/ui/jobs/${sweep.id}`);
+    const board = page.getByRole('table', { name: 'Leaderboard' });
+    await board.locator('tbody tr').first().waitFor({ timeout: 60_000 });
+    await page.locator('h1 .badge-succeeded').waitFor({ timeout: 240_000 });
+    const result = (await api('GET', `/v1/jobs/${sweep.id}`)).result;
+    assert.equal(result.leaderboard.length, 3);
+    await board.locator('tbody tr').nth(2).waitFor();
+    const rows = await board.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent!.trim())));
+    const head = await board.locator('thead th').allTextContents();
+    assert.deepEqual(head, ['rank', 'trial', 'status', 'batchSize', 'optimizer.learningRate', 'valAccuracy', 'epochs', 'test accuracy']);
+    for (const [i, t] of result.leaderboard.entries()) {
+      assert.deepEqual(rows[i], [
+        String(i + 1),
+        t.trialId.slice(0, 8),
+        'succeeded',
+        String(t.params.batchSize),
+        String(Number(t.params['optimizer.learningRate'].toPrecision(3))),
+        String(Number(t.objective.toFixed(4))),
+        '2',
+        `${(t.testAccuracy * 100).toFixed(2)} %`,
+      ]);
+    }
+    await page.getByText(`Best: trial ${result.best.trialId.slice(0, 8)}, valAccuracy ${Number(result.best.objective.toFixed(4))}`).waitFor();
+    await page.getByText('3 of 3').waitFor(); // trials done
+    const chart = page.getByRole('img', { name: /^Parallel coordinates: 3 trials over batchSize, optimizer\.learningRate, valAccuracy/ });
+    assert.equal(await chart.locator('polyline').count(), 3);
+    await shot('sweep');
+
+    const t0 = performance.now();
+    await page.goto(`${base}/ui/jobs/${sweep.id}`);
+    await board.locator('tbody tr').nth(2).waitFor();
+    await chart.locator('polyline').nth(2).waitFor();
+    console.log(`# job page (sweep, finished, 3 trials) shown in ${Math.round(performance.now() - t0)} ms`);
     assert.deepEqual(consoleErrors, []);
   });
 });

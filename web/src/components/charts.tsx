@@ -153,19 +153,29 @@ export function GroupedBars({ groups, series, title }: { groups: string[]; serie
 }
 const sum = (a: number[]) => a.reduce((x, y) => x + y, 0);
 
-/** Parallel coordinates: one vertical axis per dimension, one line per row, coloured by the last dimension. */
+/**
+ * Parallel coordinates: one vertical axis per dimension, one line per row, coloured by the last
+ * dimension. An axis whose values are all positive and span 20× or more (a log-uniform learning rate)
+ * is logarithmic, so the trials do not crowd at its bottom.
+ */
 export function ParallelCoordinates({ dims, rows, title }: { dims: string[]; rows: (number | null)[][]; title: string }) {
   const W = 640;
   const H = 240;
   const pad = 30;
-  const ranges = dims.map((_, d) => {
+  const axes = dims.map((_, d) => {
     const vals = rows.map((r) => r[d]).filter((v): v is number => v != null);
     const lo = Math.min(...vals);
     const hi = Math.max(...vals);
-    return [lo, hi === lo ? lo + 1 : hi] as const;
+    const log = lo > 0 && hi / lo >= 20;
+    const t = log ? Math.log10 : (v: number) => v;
+    return { lo, hi, log, t, a: t(lo), b: hi === lo ? t(lo) + 1 : t(hi) };
   });
   const xOf = (d: number) => pad + (d * (W - 2 * pad)) / Math.max(1, dims.length - 1);
-  const yOf = (d: number, v: number) => H - pad - ((v - ranges[d]![0]) / (ranges[d]![1] - ranges[d]![0])) * (H - 2 * pad);
+  const share = (d: number, v: number) => {
+    const ax = axes[d]!;
+    return (ax.t(v) - ax.a) / (ax.b - ax.a);
+  };
+  const yOf = (d: number, v: number) => H - pad - share(d, v) * (H - 2 * pad);
   const last = dims.length - 1;
   return (
     <figure class="chart">
@@ -173,20 +183,21 @@ export function ParallelCoordinates({ dims, rows, title }: { dims: string[]; row
       <svg viewBox={`0 0 ${W} ${H}`} class="svg-chart" role="img" aria-label={`${title}: ${rows.length} trials over ${dims.join(', ')}`}>
         {rows.map((r, i) => {
           const pts = r.map((v, d) => (v == null ? null : `${xOf(d)},${yOf(d, v)}`)).filter(Boolean);
-          const t = r[last] == null ? 0 : (r[last]! - ranges[last]![0]) / (ranges[last]![1] - ranges[last]![0]);
+          const t = r[last] == null ? 0 : share(last, r[last]!);
           return <polyline key={i} points={pts.join(' ')} fill="none" stroke={`hsl(${Math.round(10 + t * 200)} 75% 42%)`} stroke-width="2" opacity="0.8" />;
         })}
         {dims.map((d, i) => (
           <g key={d}>
             <line x1={xOf(i)} x2={xOf(i)} y1={pad} y2={H - pad} stroke="#333" />
-            <text x={xOf(i)} y={pad - 10} text-anchor="middle" font-size="11" fill="#111">
+            <text x={xOf(i)} y={pad - 10} text-anchor={i === 0 ? 'start' : i === last ? 'end' : 'middle'} font-size="11" fill="#111">
               {d}
+              {axes[i]!.log ? ' (log)' : ''}
             </text>
             <text x={xOf(i)} y={H - pad + 14} text-anchor="middle" font-size="10" fill="#333">
-              {fmt(ranges[i]![0])}
+              {fmt(axes[i]!.lo)}
             </text>
             <text x={xOf(i)} y={pad + 2} dx="4" font-size="10" fill="#333">
-              {fmt(ranges[i]![1])}
+              {fmt(axes[i]!.hi)}
             </text>
           </g>
         ))}

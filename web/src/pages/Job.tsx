@@ -91,6 +91,9 @@ export function JobPage() {
             ...(progress?.samplesPerSec ? ([['samples/s', Math.round(progress.samplesPerSec).toLocaleString()]] as [string, string][]) : []),
             ...(j.status === 'running' && progress?.etaSeconds != null ? ([['ETA', duration(progress.etaSeconds)]] as [string, string][]) : []),
             ...(progress?.stage ? ([['stage', progress.stage]] as [string, string][]) : []),
+            ...(progress?.trials
+              ? ([['trials done', `${progress.done ?? 0} of ${progress.trials}${progress.running ? `, ${progress.running} running` : ''}${progress.failed ? `, ${progress.failed} failed` : ''}`]] as [string, string][])
+              : []),
             ...((j as any).parentId ? ([['sweep', <a href={`/ui/jobs/${(j as any).parentId}`}>{short((j as any).parentId)}</a>]] as [string, any][]) : []),
           ]}
         />
@@ -251,14 +254,16 @@ function SweepView({ job }: { job: Job }) {
     const vals = flat.map((f) => f[k]);
     return vals.every((v) => typeof v === 'number' || v === undefined) && new Set(vals).size > 1;
   });
-  const dims = [...keys, 'objective'];
+  // The objective is a per-epoch metric (valAccuracy by default): named as such.
+  const metric = ((job.params as { objective?: { metric?: string } }).objective?.metric ?? 'objective') as string;
+  const dims = [...keys, metric];
   const objective = (r: any) => (typeof r.objective === 'number' ? r.objective : r.objective?.value ?? r.metric ?? null);
   return (
     <Section title="Sweep trials">
       <ErrorBox error={trials.error} />
       {result?.best && (
         <p>
-          Best: trial <a href={`/ui/jobs/${result.best.trialId ?? result.best.id}`}>{short(String(result.best.trialId ?? result.best.id ?? ''))}</a>, objective{' '}
+          Best: trial <a href={`/ui/jobs/${result.best.trialId ?? result.best.id}`}>{short(String(result.best.trialId ?? result.best.id ?? ''))}</a>, {metric}{' '}
           <strong>{num(objective(result.best))}</strong>
           {result.best.modelId && (
             <>
@@ -281,8 +286,9 @@ function SweepView({ job }: { job: Job }) {
                   {k}
                 </th>
               ))}
-              <th scope="col">objective</th>
+              <th scope="col">{metric}</th>
               <th scope="col">epochs</th>
+              <th scope="col">test accuracy</th>
             </tr>
           </thead>
           <tbody>
@@ -294,10 +300,11 @@ function SweepView({ job }: { job: Job }) {
                   <td>{tid ? <a href={`/ui/jobs/${tid}`}>{short(String(tid))}</a> : '–'}</td>
                   <td>{r.status ? <Badge status={r.stoppedEarly ? 'stopped' : r.status} /> : '–'}</td>
                   {keys.map((k) => (
-                    <td key={k}>{num(flat[i]![k] as number)}</td>
+                    <td key={k}>{sig(flat[i]![k] as number)}</td>
                   ))}
                   <td>{num(objective(r))}</td>
                   <td>{r.epochsRun ?? '–'}</td>
+                  <td>{pct(r.testAccuracy, 2)}</td>
                 </tr>
               );
             })}
@@ -312,6 +319,9 @@ function SweepView({ job }: { job: Job }) {
     </Section>
   );
 }
+
+/** Searched values to 3 significant digits: a log-uniform learning rate such as 0.000347 keeps its digits. */
+const sig = (v: number | null | undefined) => (v == null ? '–' : String(Number(v.toPrecision(3))));
 
 function flatten(o: Record<string, unknown>, prefix = ''): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -10,10 +10,11 @@ import { pct, short, useLoad, useTitle } from '../util.ts';
 const SIZE = 280;
 const WORKING = 1024; // uploads are shrunk to fit this, as the server does
 
-interface Answer {
-  modelId: string;
-  predictions: { class: number; probabilities: number[]; confidence?: number; lowConfidence?: boolean }[];
-}
+/** What POST /v1/predict answers (src/serving/answer.ts): per input the class, the probabilities, the
+ * confidence (the top probability, temperature-scaled) and lowConfidence (under PREDICT_LOW_CONFIDENCE). */
+type Answer = Awaited<ReturnType<typeof predictOne>>;
+const predictOne = (model: string, px: Float32Array) =>
+  call(api.POST('/v1/predict', { body: { model, inputs: [Array.from(px, (v) => Math.round(v * 1e4) / 1e4)] } }));
 
 export function PlaygroundPage() {
   useTitle('Playground');
@@ -47,7 +48,7 @@ export function PlaygroundPage() {
     }
     const n = ++seq.current;
     try {
-      const res = (await call(api.POST('/v1/predict', { body: { model, inputs: [Array.from(px, (v) => Math.round(v * 1e4) / 1e4)] } }))) as Answer;
+      const res = await predictOne(model, px);
       if (n === seq.current) {
         setAnswer(res);
         setError(null);
@@ -168,13 +169,14 @@ export function PlaygroundPage() {
           {p ? (
             <>
               <p class="big" aria-live="polite">
-                <span data-testid="predicted-class">{p.class}</span>
-                <small>
-                  {' '}
-                  {pct(p.confidence ?? p.probabilities[p.class], 1)}
-                  {p.lowConfidence && <span class="tag warn">low confidence</span>}
-                </small>
+                <span data-testid="predicted-class">{p.class}</span> <small data-testid="confidence">{pct(p.confidence, 1)} confident</small>
               </p>
+              {p.lowConfidence && (
+                <p class="warn-box" role="status">
+                  <strong>Low confidence</strong>: under the service's threshold, so probably not a digit this model knows. Draw it larger and
+                  centred, with one clear stroke per line.
+                </p>
+              )}
               <p class="note">model {short(answer!.modelId)}</p>
               <Bars label="Class probabilities" items={p.probabilities.map((v, i) => ({ label: String(i), value: v }))} highlight={p.class} format={(v) => pct(v, 1)} />
             </>
