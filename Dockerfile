@@ -21,20 +21,33 @@ FROM ${NODE_IMAGE} AS deps
 ARG EXTRA_CA_CERTS=
 RUN printf '%s' "$EXTRA_CA_CERTS" > /usr/local/share/extra-ca-certs.pem
 ENV NODE_EXTRA_CA_CERTS=/usr/local/share/extra-ca-certs.pem
+# The native backend's build needs a compiler and the oneDNN / OpenBLAS headers (Debian's packages).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 make g++ libdnnl-dev libopenblas-dev >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-COPY package.json package-lock.json prisma.config.ts ./
+COPY package.json package-lock.json prisma.config.ts tsconfig.json openapi.yaml ./
 COPY prisma ./prisma
+COPY native ./native
+COPY web ./web
+COPY src ./src
 # Install scripts are skipped: the native TensorFlow packages (optional) would download libtensorflow.
 # They are removed here; the GPU target installs its own. Everything else ships prebuilt binaries.
+# Then what postinstall does: the Prisma client, the native addon (strict: the image must have it),
+# the typed client and the dashboard (web/dist), before the dev dependencies go.
 RUN npm ci --ignore-scripts --no-audit --no-fund \
  && PRISMA_SCHEMA_ENGINE_BINARY="$(command -v node)" npx prisma generate \
+ && node native/build.mjs --strict \
+ && npm run -s client:generate && npm run -s web:build \
  && npm prune --omit=dev --ignore-scripts \
  && rm -rf node_modules/@tensorflow/tfjs-node node_modules/@tensorflow/tfjs-node-gpu \
  && npm cache clean --force
 
-# ---- CPU image: API and worker, wasm backend ----------------------------------------------------
+# ---- CPU image: API and worker, native backend (oneDNN + OpenBLAS; wasm where it is absent) ------
 FROM ${NODE_IMAGE} AS cpu
 ENV NODE_ENV=production DATA_DIR=/data PORT=3000 TFJS_BACKEND=auto NODE_EXTRA_CA_CERTS=/usr/local/share/extra-ca-certs.pem
+# The native addon's run-time libraries only (no compiler).
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libdnnl2 libopenblas0 >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
 COPY --from=deps /usr/local/share/extra-ca-certs.pem /usr/local/share/extra-ca-certs.pem
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
@@ -43,6 +56,9 @@ COPY prisma ./prisma
 COPY scripts ./scripts
 COPY src ./src
 COPY --from=deps /app/src/generated ./src/generated
+COPY --from=deps /app/src/client/schema.d.ts ./src/client/schema.d.ts
+COPY --from=deps /app/native/build/Release/mnist_native.node ./native/build/Release/mnist_native.node
+COPY --from=deps /app/web/dist ./web/dist
 # Not root: the service needs to write only under /data.
 RUN mkdir -p /data && chown node:node /data
 USER node
