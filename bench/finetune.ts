@@ -7,6 +7,8 @@
 //   frozen         the MNIST features frozen, a new head (lr 2e-3)
 //   frozen-adabn   the same, with the frozen batch-norm statistics recomputed on Fashion-MNIST
 //   l2sp           all layers, new head, L2-SP λ=0.01 towards the MNIST weights (lr 5e-4)
+//   l2sp-2e3       the same at the scratch rate, 2e-3
+//   init           all layers, new head, at the scratch rate (2e-3): the MNIST weights as initialization only
 //   gradual        head only for the first third of the epochs, then all layers at a tenth of the rate
 //   discriminative all layers: new head at 2e-3, pretrained layers at 2e-4
 //   discr-bnfrozen discriminative, batch norm in inference mode throughout (the MNIST statistics)
@@ -27,7 +29,7 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
-const ALL_VARIANTS = ['scratch', 'frozen', 'frozen-adabn', 'l2sp', 'gradual', 'discriminative', 'discr-bnfrozen'] as const;
+const ALL_VARIANTS = ['scratch', 'frozen', 'frozen-adabn', 'l2sp', 'l2sp-2e3', 'init', 'gradual', 'discriminative', 'discr-bnfrozen'] as const;
 type Variant = (typeof ALL_VARIANTS)[number];
 const subsets = arg('subsets', '100,1000,10000,full').split(',');
 const variants = arg('variants', ALL_VARIANTS.join(',')).split(',') as Variant[];
@@ -84,11 +86,11 @@ async function cell(variant: Variant, trainSet: typeof fashion.train, epochs: nu
       disposables.push(model);
       if (variant === 'frozen') await train(model, data, opts(0.002, epochs));
       else if (variant === 'frozen-adabn') await train(model, data, { ...opts(0.002, epochs), batchNormStats: 'all' });
-      else if (variant === 'l2sp') {
+      else if (variant === 'l2sp' || variant === 'l2sp-2e3') {
         const penalty = l2spRegularizer(model, base, 0.01);
         disposables.push(penalty);
-        await train(model, data, { ...opts(0.0005, epochs), regularizer: penalty.loss });
-      } else if (variant === 'gradual') {
+        await train(model, data, { ...opts(variant === 'l2sp' ? 0.0005 : 0.002, epochs), regularizer: penalty.loss });
+      } else if (variant === 'init') await train(model, data, opts(0.002, epochs)); else if (variant === 'gradual') {
         const first = Math.max(1, Math.round(epochs / 3));
         if (first < epochs) {
           await train(model, data, opts(0.002, first));

@@ -44,7 +44,8 @@ export function head(set: ImageSet, n: number): ImageSet {
 export function table(rows: Record<string, string | number>[]): string {
   if (!rows.length) return '';
   const cols = Object.keys(rows[0]!);
-  const cell = (v: string | number) => (typeof v === 'number' ? (Number.isInteger(v) ? String(v) : v.toFixed(v < 10 ? 4 : 1)) : v);
+  // Numbers as the caller rounded them (a fixed format here showed 99.59 % as 99.6), at most 4 decimals.
+  const cell = (v: string | number) => (typeof v === 'number' ? String(Number(v.toFixed(4))) : v);
   const width = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c] ?? '').length)));
   const line = (vals: string[]) => vals.map((v, i) => v.padStart(width[i]!)).join('  ');
   return [line(cols), line(width.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c] ?? ''))))].join('\n');
