@@ -9,7 +9,7 @@ import type { Readable } from 'openapi-typescript-helpers';
 import type { components, paths } from './schema.js';
 
 export type { components, paths } from './schema.js';
-export { streamEvents, type JobEvent, type StreamOptions } from './events.js';
+export { streamEvents, type JobEvent, type JobEventData, type JobEventType, type StreamOptions } from './events.js';
 
 // As answers carry them: openapi-fetch reads responses through Readable (tuples become arrays).
 type Schemas = components['schemas'];
@@ -18,6 +18,39 @@ export type Model = Readable<Schemas['Model']>;
 export type Dataset = Readable<Schemas['Dataset']>;
 export type JobType = Job['type'];
 export type JobStatus = Job['status'];
+export type ApiKey = Readable<Schemas['ApiKey']>;
+
+// Per job type, as the job contract (src/jobs/contract.ts) publishes it: narrow a Job on `type`, or
+// name one type's parts directly, e.g. `ResultOf<'train'>`.
+/** A job of one type. */
+export type JobOf<T extends JobType> = Extract<Job, { type: T }>;
+export type ParamsOf<T extends JobType> = JobOf<T>['params'];
+/** What a job of this type holds in `result` once it succeeded. */
+export type ResultOf<T extends JobType> = NonNullable<JobOf<T>['result']>;
+/** A job's `progress` by type (a sweep's also counts its trials). */
+export type ProgressOf<T extends JobType> = NonNullable<JobOf<T>['progress']>;
+/** The progress of a job of any type. */
+export type JobProgress = ProgressOf<JobType>;
+/** One entry of a job's `history`. */
+export type JobTransition = Job['history'][number];
+/** The metrics of one training epoch (GET /v1/jobs/{id}/metrics, and the `metric` event). */
+export type EpochMetric = Readable<paths['/v1/jobs/{id}/metrics']['get']['responses'][200]['content']['application/json']['items'][number]>;
+
+// The schema leaves a dataset's `counts` and `stats` and a model's `metrics` open (stored JSON); these
+// are the shapes the worker writes there, named after the job results they are copied from
+// (src/worker/processors/dataset-prep.ts, src/worker/training-run.ts). Older rows may lack fields.
+type PrepResult = ResultOf<'dataset-prep'>;
+/** `Dataset.counts`: samples per split. */
+export type DatasetCounts = PrepResult['counts'];
+/** `Dataset.stats`. */
+export interface DatasetStats {
+  classCounts?: PrepResult['classCounts'];
+  duplicates?: PrepResult['duplicates'];
+  blankImages?: PrepResult['blank'];
+  augmentedCount?: number;
+}
+/** `Model.metrics`: the test metrics and training summary of the job that made the model. */
+export type ModelMetrics = Partial<Pick<ResultOf<'train'>, 'test' | 'calibration' | 'epochsRun' | 'bestEpoch' | 'stoppedEarly' | 'trainSamplesPerSec'>>;
 export type ApiClient = Client<paths> & { baseUrl: string; headers: () => Record<string, string> };
 
 export interface ClientOptions {
