@@ -7,17 +7,16 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import {
   ApiError,
   createClient,
+  datasetCounts,
+  datasetSourceName,
+  datasetStats,
+  modelMetrics,
   streamEvents,
   unwrap,
   type ApiClient,
   type ApiKey,
-  type Dataset,
-  type DatasetCounts,
-  type DatasetStats,
   type Job,
   type JobType,
-  type Model,
-  type ModelMetrics,
   type ParamsOf,
 } from '../client/index.js';
 import { ProgressLine, pct, short, summary, table, type LastMetric, type ProgressState } from './output.js';
@@ -322,28 +321,17 @@ datasets
   .action(async (o) => {
     const page = await unwrap(api().GET('/v1/datasets', { params: { query: { limit: o.limit } } }));
     const rows = page.items.map((d) => {
-      const counts = countsOf(d);
-      return [d.id, d.name ?? '', sourceName(d.source), counts?.train ?? '', counts?.val ?? '', counts?.test ?? '', d.createdAt];
+      const counts = datasetCounts(d);
+      return [d.id, d.name ?? '', datasetSourceName(d), counts?.train ?? '', counts?.val ?? '', counts?.test ?? '', d.createdAt];
     });
     print(table(['ID', 'NAME', 'SOURCE', 'TRAIN', 'VAL', 'TEST', 'CREATED'], rows), page);
   });
-// The schema leaves a dataset's counts, stats and source and a model's metrics open (stored JSON):
-// they are read as the worker writes them (see src/client/index.ts).
-const countsOf = (d: Dataset) => d.counts as Partial<DatasetCounts> | null;
-const statsOf = (d: Dataset) => d.stats as DatasetStats | null;
-const metricsOf = (m: Model) => m.metrics as ModelMetrics | null;
-/** `mnist`, `fashion-mnist`, `url`: the kind of a source description ({kind, origin, url?, files}). */
-const sourceName = (s: unknown) => {
-  if (typeof s === 'string') return s;
-  const d = s as { kind?: string; url?: string } | null;
-  return d?.kind ?? d?.url ?? JSON.stringify(s);
-};
 datasets
   .command('get')
   .argument('<id>')
   .action(async (id: string) => {
     const d = await unwrap(api().GET('/v1/datasets/{id}', { params: { path: { id } } }));
-    const s = statsOf(d);
+    const s = datasetStats(d);
     const lines = [
       `dataset ${d.id}${d.name ? ` (${d.name})` : ''}: ${d.width}×${d.height}, ${d.numClasses} classes`,
       `counts ${JSON.stringify(d.counts)}`,
@@ -366,7 +354,7 @@ models
     const rows = page.items.map((m) => [
       m.id,
       m.architecture,
-      pct(metricsOf(m)?.test?.accuracy),
+      pct(modelMetrics(m)?.test?.accuracy),
       m.aliases.join(','),
       short(m.datasetId),
       short(m.parentModelId),
@@ -379,7 +367,7 @@ models
   .argument('<id>')
   .action(async (id: string) => {
     const m = await unwrap(api().GET('/v1/models/{id}', { params: { path: { id } } }));
-    const t = metricsOf(m)?.test;
+    const t = modelMetrics(m)?.test;
     const lines = [
       `model ${m.id} ${m.architecture}, ${m.numClasses} classes, trained on ${m.backend}`,
       `dataset ${m.datasetId}${m.parentModelId ? `, fine-tuned from ${m.parentModelId}` : ''}`,

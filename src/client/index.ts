@@ -36,21 +36,49 @@ export type JobTransition = Job['history'][number];
 /** The metrics of one training epoch (GET /v1/jobs/{id}/metrics, and the `metric` event). */
 export type EpochMetric = Readable<paths['/v1/jobs/{id}/metrics']['get']['responses'][200]['content']['application/json']['items'][number]>;
 
-// The schema leaves a dataset's `counts` and `stats` and a model's `metrics` open (stored JSON); these
-// are the shapes the worker writes there, named after the job results they are copied from
-// (src/worker/processors/dataset-prep.ts, src/worker/training-run.ts). Older rows may lack fields.
+// The schema leaves a dataset's `counts`, `stats` and `source` and a model's `metrics` and `lineage`
+// open (stored JSON). These are the shapes the worker writes there, named after the job results and
+// params they are copied from (src/worker/processors/dataset-prep.ts, src/worker/training-run.ts);
+// read them through the accessors below. Older rows may lack fields.
 type PrepResult = ResultOf<'dataset-prep'>;
 /** `Dataset.counts`: samples per split. */
 export type DatasetCounts = PrepResult['counts'];
 /** `Dataset.stats`. */
 export interface DatasetStats {
   classCounts?: PrepResult['classCounts'];
+  /** Per split (trainOriginal, trainFinal, val, test), on the [0,1] scale. */
+  pixelStats?: Record<string, { mean: number; std: number }>;
   duplicates?: PrepResult['duplicates'];
   blankImages?: PrepResult['blank'];
   augmentedCount?: number;
 }
+/** `Dataset.source`: a description of where the files came from. */
+export interface DatasetSourceInfo {
+  kind: 'mnist' | 'fashion-mnist' | 'url';
+  origin?: string;
+  url?: string;
+}
 /** `Model.metrics`: the test metrics and training summary of the job that made the model. */
 export type ModelMetrics = Partial<Pick<ResultOf<'train'>, 'test' | 'calibration' | 'epochsRun' | 'bestEpoch' | 'stoppedEarly' | 'trainSamplesPerSec'>>;
+/** `Model.lineage`: where the model came from; a fine-tune adds what it froze and its L2-SP λ. */
+export interface ModelLineage {
+  datasetId: string;
+  jobId: string;
+  parentModelId: string | null;
+  frozenLayers?: ResultOf<'fine-tune'>['frozenLayers'];
+  headReplaced?: boolean;
+  unfreezeAfter?: number | null;
+  l2sp?: ParamsOf<'fine-tune'>['l2sp'];
+}
+export const datasetCounts = (d: Dataset) => d.counts as Partial<DatasetCounts> | null;
+export const datasetStats = (d: Dataset) => d.stats as DatasetStats | null;
+/** The source's kind (`mnist`, `fashion-mnist`, `url`), or the source itself when it is a plain string. */
+export const datasetSourceName = (d: Dataset): string => {
+  const s = d.source as DatasetSourceInfo | string | null;
+  return typeof s === 'string' ? s : (s?.kind ?? s?.url ?? JSON.stringify(s));
+};
+export const modelMetrics = (m: Model) => m.metrics as ModelMetrics | null;
+export const modelLineage = (m: Model) => m.lineage as ModelLineage | null;
 export type ApiClient = Client<paths> & { baseUrl: string; headers: () => Record<string, string> };
 
 export interface ClientOptions {
