@@ -79,6 +79,7 @@ export const datasetSourceName = (d: Dataset): string => {
 };
 export const modelMetrics = (m: Model) => m.metrics as ModelMetrics | null;
 export const modelLineage = (m: Model) => m.lineage as ModelLineage | null;
+
 export type ApiClient = Client<paths> & { baseUrl: string; headers: () => Record<string, string> };
 
 export interface ClientOptions {
