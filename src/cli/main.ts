@@ -4,8 +4,22 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { ApiError, createClient, streamEvents, unwrap, type ApiClient, type Job } from '../client/index.js';
-import { ProgressLine, pct, short, summary, table, type LastMetric } from './output.js';
+import {
+  ApiError,
+  createClient,
+  datasetCounts,
+  datasetSourceName,
+  datasetStats,
+  modelMetrics,
+  streamEvents,
+  unwrap,
+  type ApiClient,
+  type ApiKey,
+  type Job,
+  type JobType,
+  type ParamsOf,
+} from '../client/index.js';
+import { ProgressLine, pct, short, summary, table, type LastMetric, type ProgressState } from './output.js';
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
 
@@ -42,11 +56,11 @@ const jsonArg = (v: string) => {
 };
 
 /** Drops undefined values and empty objects, so the API's defaults apply. */
-function clean(o: Record<string, any>): Record<string, any> {
+function clean(o: Record<string, unknown>): Record<string, unknown> {
   for (const [k, v] of Object.entries(o)) {
     if (v === undefined) delete o[k];
     else if (v && typeof v === 'object' && !Array.isArray(v)) {
-      clean(v);
+      clean(v as Record<string, unknown>);
       if (Object.keys(v).length === 0) delete o[k];
     }
   }
@@ -55,7 +69,7 @@ function clean(o: Record<string, any>): Record<string, any> {
 
 // ---- jobs: submit and follow ---------------------------------------------------------------------
 
-async function submitJob(type: string, params: Record<string, unknown>, opts: { follow?: boolean; params?: object; idempotencyKey?: string }) {
+async function submitJob(type: JobType, params: Record<string, unknown>, opts: { follow?: boolean; params?: object; idempotencyKey?: string }) {
   const body = { type, params: { ...clean(params), ...(opts.params ?? {}) }, ...(opts.idempotencyKey ? { idempotencyKey: opts.idempotencyKey } : {}) };
   const job = await unwrap(api().POST('/v1/jobs', { body: body as never }));
   if (!opts.follow) return print(`${job.type} job ${job.id} ${job.status}`, job);
@@ -68,7 +82,7 @@ async function follow(id: string) {
   const bar = new ProgressLine();
   let job = await unwrap(api().GET('/v1/jobs/{id}', { params: { path: { id } } }));
   let metric: LastMetric | undefined;
-  let progress = (job.progress ?? {}) as any;
+  let progress: ProgressState = job.progress ?? {};
   if (!json()) bar.update(progress, metric, job.status);
   if (!TERMINAL.includes(job.status)) {
     try {
@@ -84,13 +98,13 @@ async function follow(id: string) {
       while (!TERMINAL.includes(job.status)) {
         await new Promise((r) => setTimeout(r, 1000));
         job = await unwrap(api().GET('/v1/jobs/{id}', { params: { path: { id } } }));
-        if (!json()) bar.update((job.progress ?? {}) as any, metric, job.status);
+        if (!json()) bar.update(job.progress ?? {}, metric, job.status);
       }
     }
     job = await unwrap(api().GET('/v1/jobs/{id}', { params: { path: { id } } }));
   }
   if (!json()) {
-    bar.update({ ...progress, ...(job.progress as object) }, metric, job.status);
+    bar.update({ ...progress, ...job.progress }, metric, job.status);
     bar.done();
   }
   print(summary(job), job);
@@ -112,7 +126,17 @@ const trainingOpts = (c: Command) =>
     .option('--subset-test <n>', 'evaluate on the first N test samples', int)
     .option('--early-stopping', 'stop when validation loss stops improving')
     .option('--seed <n>', 'seed', int);
-const trainingParams = (o: any) => ({
+/** The options of trainingOpts, as commander parses them. */
+interface TrainingOptions {
+  epochs?: number;
+  batchSize?: number;
+  schedule?: ParamsOf<'train'>['schedule']['type'];
+  subsetTrain?: number;
+  subsetTest?: number;
+  earlyStopping?: boolean;
+  seed?: number;
+}
+const trainingParams = (o: TrainingOptions) => ({
   epochs: o.epochs,
   batchSize: o.batchSize,
   schedule: o.schedule ? { type: o.schedule } : undefined,
@@ -247,31 +271,30 @@ jobs
         params: { query: { type: o.type, status: o.status, limit: o.limit, cursor: o.cursor, ...(o.parent ? { parentId: o.parent } : {}) } as never },
       }),
     );
-    const rows = page.items.map((j) => [j.id, j.type, j.status, `${Math.round(((j.progress as any)?.percent ?? 0) as number)}%`, resultBrief(j), j.createdAt]);
+    const rows = page.items.map((j) => [j.id, j.type, j.status, `${Math.round(j.progress?.percent ?? 0)}%`, resultBrief(j), j.createdAt]);
     print(table(['ID', 'TYPE', 'STATUS', 'DONE', 'RESULT', 'CREATED'], rows) + (page.nextCursor ? `\nmore: --cursor ${page.nextCursor}` : ''), page);
   });
-const resultBrief = (j: Job) => {
-  const r = j.result as any;
+/** A job's result in a word: its error code, dataset, or test accuracy. */
+function resultBrief(j: Job): string {
   if (j.error) return j.error.code;
-  if (!r) return '';
-  if (r.test || r.after) return `acc ${pct((r.after ?? r.test).accuracy)}`;
-  if (r.datasetId) return `dataset ${short(r.datasetId)}`;
-  if (r.accuracy != null) return `acc ${pct(r.accuracy)}`;
+  if (j.type === 'dataset-prep' && j.result) return `dataset ${short(j.result.datasetId)}`;
+  const test = j.type === 'fine-tune' ? (j.result?.after ?? j.result?.test) : j.type === 'train' ? j.result?.test : null;
+  if (test) return `acc ${pct(test.accuracy)}`;
+  if (j.type === 'predict' && j.result?.accuracy != null) return `acc ${pct(j.result.accuracy)}`;
   return '';
-};
+}
 jobs
   .command('get')
   .description('show a job')
   .argument('<id>')
   .action(async (id: string) => {
     const job = await unwrap(api().GET('/v1/jobs/{id}', { params: { path: { id } } }));
-    const p = job.progress as any;
-    const history = (job as any).history as { status: string; at: string; reason?: string }[] | undefined;
+    const p = job.progress;
     const text = [
       summary(job),
       p && job.status === 'running' ? new ProgressLine().render(p, undefined, job.status) : null,
       `params ${JSON.stringify(job.params)}`,
-      history ? `history ${history.map((h) => `${h.status}@${h.at}${h.reason ? ` (${h.reason})` : ''}`).join(' → ')}` : null,
+      `history ${job.history.map((h) => `${h.status}@${h.at}${h.reason ? ` (${h.reason})` : ''}`).join(' → ')}`,
     ];
     print(text.filter(Boolean).join('\n'), job);
   });
@@ -297,31 +320,25 @@ datasets
   .option('-n, --limit <n>', 'how many', int, 20)
   .action(async (o) => {
     const page = await unwrap(api().GET('/v1/datasets', { params: { query: { limit: o.limit } } }));
-    const rows = page.items.map((d) => [
-      d.id,
-      d.name ?? '',
-      sourceName(d.source),
-      (d.counts as any)?.train ?? '',
-      (d.counts as any)?.val ?? '',
-      (d.counts as any)?.test ?? '',
-      d.createdAt,
-    ]);
+    const rows = page.items.map((d) => {
+      const counts = datasetCounts(d);
+      return [d.id, d.name ?? '', datasetSourceName(d), counts?.train ?? '', counts?.val ?? '', counts?.test ?? '', d.createdAt];
+    });
     print(table(['ID', 'NAME', 'SOURCE', 'TRAIN', 'VAL', 'TEST', 'CREATED'], rows), page);
   });
-const sourceName = (s: any) => (typeof s === 'string' ? s : (s?.kind ?? s?.url ?? JSON.stringify(s)));
 datasets
   .command('get')
   .argument('<id>')
   .action(async (id: string) => {
     const d = await unwrap(api().GET('/v1/datasets/{id}', { params: { path: { id } } }));
-    const s = d.stats as any;
+    const s = datasetStats(d);
     const lines = [
       `dataset ${d.id}${d.name ? ` (${d.name})` : ''}: ${d.width}×${d.height}, ${d.numClasses} classes`,
       `counts ${JSON.stringify(d.counts)}`,
       s?.blankImages ? `blank images ${JSON.stringify(s.blankImages)}` : null,
       s?.duplicates?.across
         ? `leakage ${Object.entries(s.duplicates.across)
-            .map(([k, v]: [string, any]) => `${k} ${v.images}`)
+            .map(([k, v]) => `${k} ${v.images}`)
             .join(', ')}`
         : null,
     ];
@@ -337,7 +354,7 @@ models
     const rows = page.items.map((m) => [
       m.id,
       m.architecture,
-      pct((m.metrics as any)?.test?.accuracy),
+      pct(modelMetrics(m)?.test?.accuracy),
       m.aliases.join(','),
       short(m.datasetId),
       short(m.parentModelId),
@@ -350,7 +367,7 @@ models
   .argument('<id>')
   .action(async (id: string) => {
     const m = await unwrap(api().GET('/v1/models/{id}', { params: { path: { id } } }));
-    const t = (m.metrics as any)?.test;
+    const t = modelMetrics(m)?.test;
     const lines = [
       `model ${m.id} ${m.architecture}, ${m.numClasses} classes, trained on ${m.backend}`,
       `dataset ${m.datasetId}${m.parentModelId ? `, fine-tuned from ${m.parentModelId}` : ''}`,
@@ -398,44 +415,41 @@ program
       }),
     );
     const res = await unwrap(api().POST('/v1/predict', { body: { model: o.model, inputs } }));
-    const preds = res.predictions.map((p: any, i) => ({ file: files[i], ...p, confidence: p.confidence ?? p.probabilities[p.class] }));
+    const preds = res.predictions.map((p, i) => ({ file: files[i], ...p, confidence: p.confidence ?? p.probabilities[p.class] }));
     const lines = preds.map((p) => `${path.basename(p.file!)}: ${p.class} (${pct(p.confidence, 1)}${p.lowConfidence ? ', low confidence' : ''})`);
     print(lines.join('\n'), { modelId: res.modelId, predictions: preds });
   });
 
 // ---- API keys (admin) -------------------------------------------------------------------------------
-// Through plain requests on the client's fetch: /v1/api-keys comes with the API-keys feature, and the
-// generated types know it only on servers that have it.
 
-const raw = async (method: string, url: string, body?: unknown) => {
-  const c = api() as any;
-  return unwrap(c[method](url, body === undefined ? {} : { body }));
-};
+const ROLES: ApiKey['role'][] = ['read', 'predict', 'submit', 'admin'];
 const keys = program.command('keys').description('API keys (admin)');
-keys.command('ls').action(async () => {
-  const res: any = await raw('GET', '/v1/api-keys');
-  const items = res.items ?? res;
-  print(
-    table(
-      ['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED'],
-      items.map((k: any) => [k.id, k.name ?? '', k.role, k.createdAt ?? '', k.lastUsedAt ?? '']),
-    ),
-    res,
-  );
-});
+keys
+  .command('ls')
+  .option('-n, --limit <n>', 'how many', int, 20)
+  .action(async (o) => {
+    const page = await unwrap(api().GET('/v1/api-keys', { params: { query: { limit: o.limit } } }));
+    print(
+      table(
+        ['ID', 'NAME', 'ROLE', 'CREATED', 'LAST USED'],
+        page.items.map((k) => [k.id, k.name, k.role, k.createdAt, k.lastUsedAt ?? '']),
+      ),
+      page,
+    );
+  });
 keys
   .command('create')
   .requiredOption('--name <name>', 'what the key is for')
-  .addOption(new Option('--role <role>', 'role').choices(['read', 'predict', 'submit', 'admin']).makeOptionMandatory())
-  .action(async (o) => {
-    const k: any = await raw('POST', '/v1/api-keys', { name: o.name, role: o.role });
+  .addOption(new Option('--role <role>', 'role').choices(ROLES).makeOptionMandatory())
+  .action(async (o: { name: string; role: ApiKey['role'] }) => {
+    const k = await unwrap(api().POST('/v1/api-keys', { body: { name: o.name, role: o.role } }));
     print(`key ${k.id} (${k.role}): ${k.secret}\nthe secret is shown this once`, k);
   });
 keys
   .command('rm')
   .argument('<id>')
   .action(async (id: string) => {
-    await raw('DELETE', `/v1/api-keys/${encodeURIComponent(id)}`);
+    await unwrap(api().DELETE('/v1/api-keys/{id}', { params: { path: { id } } }));
     print(`key ${id} revoked`, { id, revoked: true });
   });
 

@@ -1,5 +1,5 @@
 // Terminal output of the CLI: tables, the progress line of --follow, and result summaries.
-import type { Job } from '../client/index.js';
+import type { EpochMetric, Job, ProgressOf, ResultOf } from '../client/index.js';
 
 export const short = (id: string | null | undefined) => (id ? id.slice(0, 8) : '–');
 export const pct = (v: number | null | undefined, d = 2) => (v == null ? '–' : `${(v * 100).toFixed(d)} %`);
@@ -19,24 +19,13 @@ export function table(head: string[], rows: (string | number)[][]): string {
   return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n');
 }
 
-export interface ProgressState {
-  percent?: number;
-  stage?: string;
-  epoch?: number;
-  epochs?: number;
-  etaSeconds?: number | null;
-  samplesPerSec?: number;
-  /** A sweep's: trials in all, succeeded, and the best objective so far. */
-  trials?: number;
-  done?: number;
-  bestObjective?: number | null;
-}
-export interface LastMetric {
-  epoch?: number;
-  loss?: number;
-  accuracy?: number;
-  valAccuracy?: number | null;
-}
+/**
+ * Any job's progress, or what of it has arrived: a sweep's holds every field the other types' have,
+ * and its trials (in all, succeeded, the best objective so far).
+ */
+export type ProgressState = Partial<ProgressOf<'sweep'>>;
+/** The latest epoch's metrics. */
+export type LastMetric = Partial<Pick<EpochMetric, 'epoch' | 'loss' | 'accuracy' | 'valAccuracy'>>;
 
 /**
  * One progress line: bar, percent, epoch, last loss and accuracy, ETA. Redrawn in place on a terminal,
@@ -85,42 +74,33 @@ export class ProgressLine {
 
 /** A finished job in a few lines, by type. */
 export function summary(job: Job): string {
-  const r = job.result as any;
   const lines = [`job ${job.id} ${job.type} ${job.status}`];
   if (job.error) lines.push(`error ${job.error.code}: ${job.error.message}`);
-  if (!r) return lines.join('\n');
-  if (job.type === 'dataset-prep') {
+  if (job.type === 'dataset-prep' && job.result) {
+    const r = job.result;
     lines.push(
       `dataset ${r.datasetId}: ${Object.entries(r.counts ?? {})
         .map(([k, v]) => `${k} ${v}`)
         .join(', ')}`,
     );
-  } else if (job.type === 'train' || job.type === 'fine-tune') {
-    const t = r.after ?? r.test;
+  } else if ((job.type === 'train' || job.type === 'fine-tune') && job.result) {
+    const r = job.result;
+    const tuned = job.type === 'fine-tune' ? job.result : null;
+    const t = tuned?.after ?? r.test;
     lines.push(`model ${r.modelId}, ${r.epochsRun} epochs${r.stoppedEarly ? ' (stopped early)' : ''} in ${duration(r.seconds)}`);
-    if (r.delta) lines.push(`vs base model: ${r.delta.accuracy >= 0 ? '+' : ''}${(r.delta.accuracy * 100).toFixed(2)} points`);
+    if (tuned?.delta) lines.push(`vs base model: ${tuned.delta.accuracy >= 0 ? '+' : ''}${(tuned.delta.accuracy * 100).toFixed(2)} points`);
     if (t) lines.push(`test accuracy ${pct(t.accuracy)} (loss ${t.loss.toFixed(4)}, ${t.count} images)`);
-  } else if (job.type === 'predict') {
+  } else if (job.type === 'predict' && job.result) {
+    const r = job.result;
     lines.push(`${r.count} predictions with model ${r.modelId}${r.accuracy != null ? `, accuracy ${pct(r.accuracy)}` : ''}`);
-  } else if (job.type === 'sweep') {
-    lines.push(...sweepSummary(r, (job.params as { objective?: { metric?: string } }).objective?.metric ?? 'objective'));
+  } else if (job.type === 'sweep' && job.result) {
+    lines.push(...sweepSummary(job.result, job.params.objective?.metric ?? 'objective'));
   }
   return lines.join('\n');
 }
 
-interface TrialRow {
-  trialId: string;
-  params: Record<string, unknown>;
-  objective: number | null;
-  epochsRun: number;
-  status: string;
-  stoppedEarly: boolean;
-  modelId: string | null;
-  testAccuracy: number | null;
-}
-
 /** A finished sweep: its leaderboard (best first, a column per searched parameter), then the best trial. */
-function sweepSummary(r: { leaderboard?: TrialRow[]; best?: TrialRow | null; promotedAlias?: string | null }, metric: string): string[] {
+function sweepSummary(r: ResultOf<'sweep'>, metric: string): string[] {
   const board = r.leaderboard ?? [];
   const keys = [...new Set(board.flatMap((t) => Object.keys(t.params ?? {})))];
   const value = (v: unknown) => (v === undefined ? '–' : typeof v === 'number' ? String(Number(v.toPrecision(4))) : JSON.stringify(v));

@@ -2,14 +2,22 @@
 // Read with fetch rather than EventSource because EventSource cannot send the Authorization header.
 // A dropped connection is resumed with Last-Event-ID when the server numbers its events.
 import { createParser } from 'eventsource-parser';
-import { toApiError } from './index.js';
+import { toApiError, type EpochMetric, type Job, type JobProgress, type JobStatus } from './index.js';
 
-export interface JobEvent {
-  /** `status` (the job), `progress`, `metric` (one per epoch), `end`, or any newer event type. */
-  event: string;
-  data: any;
-  id?: string;
+/** The data of each event type the API sends (src/shared/job-events.ts). */
+export interface JobEventData {
+  /** The job as it is now: sent first, and on every status change. */
+  status: Job;
+  progress: JobProgress;
+  /** One per finished epoch. */
+  metric: EpochMetric;
+  /** The last event of the stream. */
+  end: { status: JobStatus };
 }
+export type JobEventType = keyof JobEventData;
+/** One event; narrow on `event` to type `data`. */
+export type JobEvent = { [E in JobEventType]: { event: E; data: JobEventData[E]; id?: string } }[JobEventType];
+const EVENT_TYPES: ReadonlySet<string> = new Set<JobEventType>(['status', 'progress', 'metric', 'end']);
 export interface StreamOptions {
   signal?: AbortSignal;
   /** Connection attempts after a drop before giving up (default 5). */
@@ -40,13 +48,17 @@ export async function* streamEvents(client: Target, jobId: string, opts: StreamO
     const parser = createParser({
       onEvent(m) {
         if (m.id) lastId = m.id;
-        let data: unknown = m.data;
+        // An event type this client does not know (a newer server's) is skipped: nothing here could
+        // read its data. The known ones carry the JSON of JobEventData; one that does not parse is
+        // not the API's and is skipped too.
+        if (!m.event || !EVENT_TYPES.has(m.event)) return;
+        let data: unknown;
         try {
           data = JSON.parse(m.data);
         } catch {
-          // not JSON: keep the text
+          return;
         }
-        queue.push({ event: m.event ?? 'message', data, id: m.id });
+        queue.push({ event: m.event, data, id: m.id } as JobEvent);
       },
     });
     const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();

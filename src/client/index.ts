@@ -9,7 +9,7 @@ import type { Readable } from 'openapi-typescript-helpers';
 import type { components, paths } from './schema.js';
 
 export type { components, paths } from './schema.js';
-export { streamEvents, type JobEvent, type StreamOptions } from './events.js';
+export { streamEvents, type JobEvent, type JobEventData, type JobEventType, type StreamOptions } from './events.js';
 
 // As answers carry them: openapi-fetch reads responses through Readable (tuples become arrays).
 type Schemas = components['schemas'];
@@ -18,6 +18,68 @@ export type Model = Readable<Schemas['Model']>;
 export type Dataset = Readable<Schemas['Dataset']>;
 export type JobType = Job['type'];
 export type JobStatus = Job['status'];
+export type ApiKey = Readable<Schemas['ApiKey']>;
+
+// Per job type, as the job contract (src/jobs/contract.ts) publishes it: narrow a Job on `type`, or
+// name one type's parts directly, e.g. `ResultOf<'train'>`.
+/** A job of one type. */
+export type JobOf<T extends JobType> = Extract<Job, { type: T }>;
+export type ParamsOf<T extends JobType> = JobOf<T>['params'];
+/** What a job of this type holds in `result` once it succeeded. */
+export type ResultOf<T extends JobType> = NonNullable<JobOf<T>['result']>;
+/** A job's `progress` by type (a sweep's also counts its trials). */
+export type ProgressOf<T extends JobType> = NonNullable<JobOf<T>['progress']>;
+/** The progress of a job of any type. */
+export type JobProgress = ProgressOf<JobType>;
+/** One entry of a job's `history`. */
+export type JobTransition = Job['history'][number];
+/** The metrics of one training epoch (GET /v1/jobs/{id}/metrics, and the `metric` event). */
+export type EpochMetric = Readable<paths['/v1/jobs/{id}/metrics']['get']['responses'][200]['content']['application/json']['items'][number]>;
+
+// The schema leaves a dataset's `counts`, `stats` and `source` and a model's `metrics` and `lineage`
+// open (stored JSON). These are the shapes the worker writes there, named after the job results and
+// params they are copied from (src/worker/processors/dataset-prep.ts, src/worker/training-run.ts);
+// read them through the accessors below. Older rows may lack fields.
+type PrepResult = ResultOf<'dataset-prep'>;
+/** `Dataset.counts`: samples per split. */
+export type DatasetCounts = PrepResult['counts'];
+/** `Dataset.stats`. */
+export interface DatasetStats {
+  classCounts?: PrepResult['classCounts'];
+  /** Per split (trainOriginal, trainFinal, val, test), on the [0,1] scale. */
+  pixelStats?: Record<string, { mean: number; std: number }>;
+  duplicates?: PrepResult['duplicates'];
+  blankImages?: PrepResult['blank'];
+  augmentedCount?: number;
+}
+/** `Dataset.source`: a description of where the files came from. */
+export interface DatasetSourceInfo {
+  kind: 'mnist' | 'fashion-mnist' | 'url';
+  origin?: string;
+  url?: string;
+}
+/** `Model.metrics`: the test metrics and training summary of the job that made the model. */
+export type ModelMetrics = Partial<Pick<ResultOf<'train'>, 'test' | 'calibration' | 'epochsRun' | 'bestEpoch' | 'stoppedEarly' | 'trainSamplesPerSec'>>;
+/** `Model.lineage`: where the model came from; a fine-tune adds what it froze and its L2-SP λ. */
+export interface ModelLineage {
+  datasetId: string;
+  jobId: string;
+  parentModelId: string | null;
+  frozenLayers?: ResultOf<'fine-tune'>['frozenLayers'];
+  headReplaced?: boolean;
+  unfreezeAfter?: number | null;
+  l2sp?: ParamsOf<'fine-tune'>['l2sp'];
+}
+export const datasetCounts = (d: Dataset) => d.counts as Partial<DatasetCounts> | null;
+export const datasetStats = (d: Dataset) => d.stats as DatasetStats | null;
+/** The source's kind (`mnist`, `fashion-mnist`, `url`), or the source itself when it is a plain string. */
+export const datasetSourceName = (d: Dataset): string => {
+  const s = d.source as DatasetSourceInfo | string | null;
+  return typeof s === 'string' ? s : (s?.kind ?? s?.url ?? JSON.stringify(s));
+};
+export const modelMetrics = (m: Model) => m.metrics as ModelMetrics | null;
+export const modelLineage = (m: Model) => m.lineage as ModelLineage | null;
+
 export type ApiClient = Client<paths> & { baseUrl: string; headers: () => Record<string, string> };
 
 export interface ClientOptions {

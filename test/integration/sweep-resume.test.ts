@@ -3,21 +3,14 @@
 import assert from 'node:assert/strict';
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { startService, submit, waitForJob } from '../helpers.js';
-import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+import { startMnistService } from '../fixtures/mnist-service.js';
 import type { Job as ApiJob } from '../../src/jobs/contract.js';
 
-// The IDX server of this test is on loopback: the API and every worker here (forked ones too) may fetch from it.
+// The fixture's IDX server is on loopback: every worker here (forked ones too, and those started later) may fetch from it.
 process.env.OUTBOUND_ALLOW_PRIVATE = 'true';
-const api = await startService({ api: true, worker: false });
-const server = await startIdxServer({ small: gzipAll(await mnistSlice(1500, 300)) });
-const workers: Awaited<ReturnType<typeof startService>>[] = [];
-after(async () => {
-  for (const w of workers) await w.close();
-  await server.close();
-  await api.close();
-});
+const { svc: api, workers, prepareDataset } = await startMnistService({ api: true, worker: false });
 
 it('a worker killed mid-sweep leaves a sweep that the next worker completes', async () => {
   const child = fork(new URL('../fixtures/worker-process.ts', import.meta.url), {
@@ -28,10 +21,9 @@ it('a worker killed mid-sweep leaves a sweep that the next worker completes', as
   const exited = once(child, 'exit');
   await once(child, 'message');
 
-  const prep = await submit(api.app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
-  assert.equal((await waitForJob(api.app, prep.id)).status, 'succeeded');
+  const datasetId = await prepareDataset();
   const sweep = await submit(api.app, 'sweep', {
-    trial: { type: 'train', params: { datasetId: prep.id, architecture: 'mlp', epochs: 4, subset: { train: 300 }, seed: 3 } },
+    trial: { type: 'train', params: { datasetId, architecture: 'mlp', epochs: 4, subset: { train: 300 }, seed: 3 } },
     space: { 'optimizer.learningRate': { logUniform: [1e-3, 3e-2] }, batchSize: { choice: [16, 32] } },
     algorithm: 'tpe',
     maxTrials: 6,

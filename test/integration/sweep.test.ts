@@ -2,24 +2,16 @@
 // their rungs, the leaderboard ranks them and the alias points at the best model; a grid runs exactly
 // its points; a bad space is refused at submit; cancelling a sweep cancels its trials.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { expectError, startService, submit, waitForJob } from '../helpers.js';
-import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+import { before, describe, it } from 'node:test';
+import { expectError, submit, waitForJob } from '../helpers.js';
+import { startMnistService } from '../fixtures/mnist-service.js';
 import type { Job as ApiJob } from '../../src/jobs/contract.js';
 
-const svc = await startService({ api: true, worker: true }, { WORKER_CONCURRENCY: 2, OUTBOUND_ALLOW_PRIVATE: true });
-const { app } = svc;
-const server = await startIdxServer({ small: gzipAll(await mnistSlice(1500, 300)) });
-after(async () => {
-  await server.close();
-  await svc.close();
-});
+const { svc, app, prepareDataset } = await startMnistService({ api: true, worker: true }, { config: { WORKER_CONCURRENCY: 2 } });
 
 let datasetId = '';
 before(async () => {
-  const prep = await submit(app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
-  assert.equal((await waitForJob(app, prep.id)).status, 'succeeded');
-  datasetId = prep.id;
+  datasetId = await prepareDataset();
 });
 
 const trialOf = (extra: object = {}) => ({ type: 'train', params: { datasetId, architecture: 'mlp', epochs: 4, subset: { train: 300 }, seed: 3, ...extra } });

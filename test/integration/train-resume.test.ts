@@ -6,30 +6,22 @@ import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { after, it } from 'node:test';
+import { it } from 'node:test';
 import { startService, submit, resultOf, waitForJob } from '../helpers.js';
-import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+import { startMnistService } from '../fixtures/mnist-service.js';
 
-// The IDX server below is on loopback: the API and every worker here (forked ones too) may fetch from it.
+// The fixture's IDX server is on loopback: every worker here (forked ones too, and those started later) may fetch from it.
 process.env.OUTBOUND_ALLOW_PRIVATE = 'true';
-const api = await startService({ api: true, worker: false });
-const server = await startIdxServer({ small: gzipAll(await mnistSlice(3000, 300)) });
-const workers: Awaited<ReturnType<typeof startService>>[] = [];
-after(async () => {
-  for (const w of workers) await w.close();
-  await server.close();
-  await api.close();
-});
+const { svc: api, workers, prepareDataset } = await startMnistService({ api: true, worker: false }, { train: 3000 });
 
 it('resumes a killed worker’s training from its last checkpoint with one metric row per epoch', async () => {
   const child = fork(new URL('../fixtures/worker-process.ts', import.meta.url), { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
   const exited = once(child, 'exit');
   await once(child, 'message');
 
-  const prep = await submit(api.app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
-  assert.equal((await waitForJob(api.app, prep.id)).status, 'succeeded');
+  const datasetId = await prepareDataset();
   const epochs = 6;
-  const job = await submit(api.app, 'train', { datasetId: prep.id, architecture: 'mlp', epochs, batchSize: 16, seed: 4 });
+  const job = await submit(api.app, 'train', { datasetId, architecture: 'mlp', epochs, batchSize: 16, seed: 4 });
 
   // Kill the worker once its first checkpoint is on disk (it is written just after the epoch's
   // metric row; its pointer, current.json, is written after its files, so it means a complete one).
@@ -59,10 +51,9 @@ it('resumes a killed worker’s training from its last checkpoint with one metri
 it('a worker shutting down hands its training back to the queue; the next one resumes it', async () => {
   const leaving = await startService({ api: false, worker: true });
   workers.push(leaving);
-  const prep = await submit(api.app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
-  assert.equal((await waitForJob(api.app, prep.id)).status, 'succeeded');
+  const datasetId = await prepareDataset();
   const epochs = 5;
-  const job = await submit(api.app, 'train', { datasetId: prep.id, architecture: 'mlp', epochs, batchSize: 16, seed: 5 });
+  const job = await submit(api.app, 'train', { datasetId, architecture: 'mlp', epochs, batchSize: 16, seed: 5 });
   await waitForJob(api.app, job.id, { until: (j) => (j.progress?.epoch ?? 0) >= 2 || !['queued', 'running'].includes(j.status) });
 
   // close() stops the training at its next batch instead of waiting for the remaining epochs.

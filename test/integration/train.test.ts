@@ -4,24 +4,15 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { expectError, startService, submit, resultOf, waitForJob } from '../helpers.js';
-import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+import { before, describe, it } from 'node:test';
+import { expectError, submit, resultOf, waitForJob } from '../helpers.js';
+import { startMnistService } from '../fixtures/mnist-service.js';
 
-const svc = await startService({ api: true, worker: true }, { OUTBOUND_ALLOW_PRIVATE: true });
-const { app } = svc;
-const server = await startIdxServer({ small: gzipAll(await mnistSlice(1500, 300)) });
-after(async () => {
-  await server.close();
-  await svc.close();
-});
+const { svc, app, prepareDataset } = await startMnistService({ api: true, worker: true });
 
 let datasetId = '';
 before(async () => {
-  const prep = await submit(app, 'dataset-prep', { source: { url: server.url('small') }, seed: 1 });
-  const done = await waitForJob(app, prep.id);
-  assert.equal(done.status, 'succeeded', JSON.stringify(done.error));
-  datasetId = prep.id;
+  datasetId = await prepareDataset();
 });
 
 describe('train', () => {

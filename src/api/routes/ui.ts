@@ -5,7 +5,7 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import fastifyStatic from '@fastify/static';
-import type { FastifyPluginAsync } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 
 export const UI_DIR = fileURLToPath(new URL('../../../web/dist/', import.meta.url));
 
@@ -30,7 +30,7 @@ export const uiRoutes: FastifyPluginAsync = async (app) => {
     // Vite names assets by content hash, so they never change under a name.
     setHeaders: (reply, file) => reply.header('cache-control', file.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
   });
-  const sendIndex = async (_req: unknown, reply: any) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index);
+  const sendIndex = async (_req: unknown, reply: FastifyReply) => reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(index);
   app.get('/ui/', hide, sendIndex);
   app.get('/ui/*', hide, async (req, reply) => {
     // A missing file (it has an extension) is a 404, not the app: a stale asset must not load HTML.

@@ -2,7 +2,7 @@
 import { cloneElement, type VNode } from 'preact';
 import { useId, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
-import { api, allowed, call, errorText, jobTypes, type Dataset, type Model } from '../api.ts';
+import { api, allowed, call, datasetCounts, errorText, jobTypes, modelMetrics, type Dataset, type Model } from '../api.ts';
 import { short, useLoad } from '../util.ts';
 import { ErrorBox } from './ui.tsx';
 
@@ -18,10 +18,10 @@ const ARCHS = ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn'];
 const optNum = (s: string) => (s.trim() === '' ? undefined : Number(s));
 function clean<T extends object>(o: T): T {
   for (const [k, v] of Object.entries(o)) {
-    if (v === undefined || (typeof v === 'number' && Number.isNaN(v))) delete (o as any)[k];
+    if (v === undefined || (typeof v === 'number' && Number.isNaN(v))) delete (o as Record<string, unknown>)[k];
     else if (v && typeof v === 'object' && !Array.isArray(v)) {
       clean(v);
-      if (Object.keys(v).length === 0) delete (o as any)[k];
+      if (Object.keys(v).length === 0) delete (o as Record<string, unknown>)[k];
     }
   }
   return o;
@@ -83,7 +83,7 @@ export function NewJob() {
 }
 
 type Submit = (type: string, params: unknown) => void;
-const datasetLabel = (d: Dataset) => `${d.name ?? short(d.id)} · ${(d.counts as any)?.train ?? '?'} train · ${new Date(d.createdAt).toLocaleDateString()}`;
+const datasetLabel = (d: Dataset) => `${d.name ?? short(d.id)} · ${datasetCounts(d)?.train ?? '?'} train · ${new Date(d.createdAt).toLocaleDateString()}`;
 
 /** A labelled control: the label names only the control (not its options), the hint describes it. */
 function Field({ label, children, hint }: { label: string; children: VNode<any> | VNode<any>[]; hint?: string }) {
@@ -187,9 +187,20 @@ function PrepForm({ onSubmit, busy }: { onSubmit: Submit; busy: boolean }) {
   );
 }
 
+/** The fields a train and a fine-tune form share: optimizer and learning rate, epochs, batch size, schedule, subsets, early stopping. */
 function TrainingFields({ s, set }: { s: Record<string, string>; set: (k: string, v: string) => void }) {
   return (
     <>
+      <Field label="Optimizer">
+        <select name="optimizer" value={s.optimizer} onChange={(e) => set('optimizer', e.currentTarget.value)}>
+          <option>adam</option>
+          <option>momentum</option>
+          <option>sgd</option>
+        </select>
+      </Field>
+      <Field label="Learning rate">
+        <input name="learningRate" type="number" step="any" min="0" value={s.learningRate} onInput={(e) => set('learningRate', e.currentTarget.value)} />
+      </Field>
       <Field label="Epochs">
         <input name="epochs" type="number" min="1" max="500" value={s.epochs} onInput={(e) => set('epochs', e.currentTarget.value)} />
       </Field>
@@ -216,6 +227,7 @@ function TrainingFields({ s, set }: { s: Record<string, string>; set: (k: string
   );
 }
 const trainingParams = (s: Record<string, string>) => ({
+  optimizer: { type: s.optimizer, learningRate: Number(s.learningRate) },
   epochs: Number(s.epochs),
   batchSize: Number(s.batchSize),
   schedule: { type: s.schedule },
@@ -248,7 +260,7 @@ function TrainForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boole
   const datasetId = s.datasetId || datasets[0]?.id || '';
   const send = (e: Event) => {
     e.preventDefault();
-    onSubmit('train', clean({ datasetId, architecture: s.architecture, optimizer: { type: s.optimizer, learningRate: Number(s.learningRate) }, ...trainingParams(s) }));
+    onSubmit('train', clean({ datasetId, architecture: s.architecture, ...trainingParams(s) }));
   };
   return (
     <form class="form" onSubmit={send} aria-label="Train a model">
@@ -259,16 +271,6 @@ function TrainForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boole
             <option key={a}>{a}</option>
           ))}
         </select>
-      </Field>
-      <Field label="Optimizer">
-        <select name="optimizer" value={s.optimizer} onChange={(e) => set('optimizer', e.currentTarget.value)}>
-          <option>adam</option>
-          <option>momentum</option>
-          <option>sgd</option>
-        </select>
-      </Field>
-      <Field label="Learning rate">
-        <input name="learningRate" type="number" step="any" min="0" value={s.learningRate} onInput={(e) => set('learningRate', e.currentTarget.value)} />
       </Field>
       <TrainingFields s={s} set={set} />
       <button type="submit" disabled={busy || !datasetId}>
@@ -285,7 +287,7 @@ function FineTuneForm({ onSubmit, busy, datasets, models }: { onSubmit: Submit; 
   const send = (e: Event) => {
     e.preventDefault();
     const freeze = /^\d+$/.test(s.freeze!) ? Number(s.freeze) : s.freeze;
-    onSubmit('fine-tune', clean({ baseModelId, datasetId, freeze, l2sp: Number(s.l2sp), optimizer: { type: s.optimizer, learningRate: Number(s.learningRate) }, ...trainingParams(s) }));
+    onSubmit('fine-tune', clean({ baseModelId, datasetId, freeze, l2sp: Number(s.l2sp), ...trainingParams(s) }));
   };
   return (
     <form class="form" onSubmit={send} aria-label="Fine-tune a model">
@@ -310,16 +312,6 @@ function FineTuneForm({ onSubmit, busy, datasets, models }: { onSubmit: Submit; 
       <Field label="L2-SP λ" hint="pull towards the base weights">
         <input name="l2sp" type="number" step="any" min="0" value={s.l2sp} onInput={(e) => set('l2sp', e.currentTarget.value)} />
       </Field>
-      <Field label="Optimizer">
-        <select name="optimizer" value={s.optimizer} onChange={(e) => set('optimizer', e.currentTarget.value)}>
-          <option>adam</option>
-          <option>momentum</option>
-          <option>sgd</option>
-        </select>
-      </Field>
-      <Field label="Learning rate">
-        <input name="learningRate" type="number" step="any" min="0" value={s.learningRate} onInput={(e) => set('learningRate', e.currentTarget.value)} />
-      </Field>
       <TrainingFields s={s} set={set} />
       <button type="submit" disabled={busy || !datasetId || !baseModelId}>
         Start fine-tune
@@ -328,7 +320,7 @@ function FineTuneForm({ onSubmit, busy, datasets, models }: { onSubmit: Submit; 
   );
 }
 const pctOf = (m: Model) => {
-  const a = (m.metrics as any)?.test?.accuracy;
+  const a = modelMetrics(m)?.test?.accuracy;
   return a == null ? 'no test metrics' : `${(a * 100).toFixed(2)} %`;
 };
 

@@ -1,4 +1,5 @@
-// Small building blocks: status badges, progress bars, error boxes, role-aware buttons, key/value lists.
+// Small building blocks: status badges, progress bars, error boxes, role-aware buttons, key/value lists,
+// the table of a registry page.
 import type { ButtonHTMLAttributes, ComponentChildren } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { allowed, api, type Role } from '../api.ts';
@@ -76,6 +77,61 @@ export function Section({ title, children, id }: { title: string; children: Comp
   );
 }
 const slug = (s: string) => 'h-' + s.toLowerCase().replace(/[^a-z0-9]+/g, '-');
+
+/**
+ * A page listing a registry (datasets, models): its heading, the load error, and a table of the items
+ * as the API lists them, with one line in place of the rows once the list has loaded empty.
+ */
+export function ListPage<T>({
+  title,
+  label,
+  columns,
+  items,
+  row,
+  empty,
+  error,
+}: {
+  title: string;
+  /** The table's accessible name. */
+  label: string;
+  columns: string[];
+  /** undefined until the list has loaded */
+  items: T[] | undefined;
+  /** One <tr> (with its key) per item. */
+  row: (item: T) => ComponentChildren;
+  empty: ComponentChildren;
+  error: string | null | undefined;
+}) {
+  return (
+    <main id="main" class="page">
+      <h1>{title}</h1>
+      <ErrorBox error={error} />
+      <section class="card">
+        <div class="scroll-x">
+          <table class="list" aria-label={label}>
+            <thead>
+              <tr>
+                {columns.map((c) => (
+                  <th scope="col" key={c}>
+                    {c}
+                  </th>
+                ))}
+              </tr>
+            </thead>
+            <tbody>
+              {(items ?? []).map((item) => row(item))}
+              {items?.length === 0 && (
+                <tr>
+                  <td colSpan={columns.length}>{empty}</td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </div>
+      </section>
+    </main>
+  );
+}
 
 export function Json({ value }: { value: unknown }) {
   return <pre class="json">{JSON.stringify(value, null, 2)}</pre>;

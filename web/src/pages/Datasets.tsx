@@ -1,8 +1,8 @@
 // Datasets: the list, and one dataset's preview grid, class balance per split, quality report and statistics.
 import { useRoute } from 'preact-iso';
-import { api, call, type Dataset } from '../api.ts';
+import { api, call, datasetCounts, datasetSourceName, datasetStats, type Dataset } from '../api.ts';
 import { GroupedBars } from '../components/charts.tsx';
-import { ApiImage, ErrorBox, Json, KV, Section } from '../components/ui.tsx';
+import { ApiImage, ErrorBox, Json, KV, ListPage, Section } from '../components/ui.tsx';
 import { bytes, num, short, useLoad, useTitle, when } from '../util.ts';
 
 const SPLITS = ['train', 'val', 'test'] as const;
@@ -11,66 +11,44 @@ export function DatasetsPage() {
   useTitle('Datasets');
   const list = useLoad(() => call(api.GET('/v1/datasets', { params: { query: { limit: 100 } } })), []);
   return (
-    <main id="main" class="page">
-      <h1>Datasets</h1>
-      <ErrorBox error={list.error} />
-      <section class="card">
-        <div class="scroll-x">
-          <table class="list" aria-label="Prepared datasets, newest first">
-            <thead>
-              <tr>
-                <th scope="col">Dataset</th>
-                <th scope="col">Name</th>
-                <th scope="col">Source</th>
-                {SPLITS.map((s) => (
-                  <th scope="col" key={s}>
-                    {s}
-                  </th>
-                ))}
-                <th scope="col">Size</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.items ?? []).map((d) => (
-                <tr key={d.id}>
-                  <td>
-                    <a href={`/ui/datasets/${d.id}`} class="mono">
-                      {short(d.id)}
-                    </a>
-                  </td>
-                  <td>{d.name ?? '–'}</td>
-                  <td>{sourceName(d.source)}</td>
-                  {SPLITS.map((s) => (
-                    <td key={s}>{((d.counts as any)?.[s] ?? 0).toLocaleString()}</td>
-                  ))}
-                  <td>{bytes(d.sizeBytes)}</td>
-                  <td>{when(d.createdAt)}</td>
-                </tr>
-              ))}
-              {list.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={8}>
-                    No dataset yet: <a href="/ui/">prepare one</a>.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-      </section>
-    </main>
+    <ListPage
+      title="Datasets"
+      label="Prepared datasets, newest first"
+      columns={['Dataset', 'Name', 'Source', ...SPLITS, 'Size', 'Created']}
+      items={list.data?.items}
+      error={list.error}
+      empty={
+        <>
+          No dataset yet: <a href="/ui/">prepare one</a>.
+        </>
+      }
+      row={(d) => (
+        <tr key={d.id}>
+          <td>
+            <a href={`/ui/datasets/${d.id}`} class="mono">
+              {short(d.id)}
+            </a>
+          </td>
+          <td>{d.name ?? '–'}</td>
+          <td>{datasetSourceName(d)}</td>
+          {SPLITS.map((s) => (
+            <td key={s}>{(datasetCounts(d)?.[s] ?? 0).toLocaleString()}</td>
+          ))}
+          <td>{bytes(d.sizeBytes)}</td>
+          <td>{when(d.createdAt)}</td>
+        </tr>
+      )}
+    />
   );
 }
-
-const sourceName = (s: unknown) => (typeof s === 'string' ? s : (s as any)?.kind ?? (s as any)?.name ?? (s as any)?.url ?? JSON.stringify(s));
 
 export function DatasetPage() {
   const id = useRoute().params.id!;
   useTitle(`Dataset ${short(id)}`);
   const ds = useLoad(() => call(api.GET('/v1/datasets/{id}', { params: { path: { id } } })), [id]);
-  const d = ds.data as (Dataset & { manifest?: any }) | undefined;
-  const stats = (d?.stats ?? {}) as any;
+  // An API that answers the dataset's manifest has the class counts there too.
+  const d = ds.data as (Dataset & { manifest?: { classCounts?: Record<string, number[]> } }) | undefined;
+  const stats = (d && datasetStats(d)) ?? {};
   const classCounts: Record<string, number[]> = stats.classCounts ?? d?.manifest?.classCounts ?? {};
   const dup = stats.duplicates;
   return (
@@ -88,12 +66,12 @@ export function DatasetPage() {
             <Section title="Statistics">
               <KV
                 items={[
-                  ['source', sourceName(d.source)],
-                  ...SPLITS.map((s) => [`${s} images`, ((d.counts as any)?.[s] ?? 0).toLocaleString()] as [string, string]),
+                  ['source', datasetSourceName(d)],
+                  ...SPLITS.map((s) => [`${s} images`, (datasetCounts(d)?.[s] ?? 0).toLocaleString()] as [string, string]),
                   ['classes', String(d.numClasses)],
                   ['image size', `${d.width}×${d.height}`],
                   ['augmented copies', (stats.augmentedCount ?? 0).toLocaleString()],
-                  ...Object.entries(stats.pixelStats ?? {}).map(([s, v]: [string, any]) => [`${s} pixel mean / std`, `${num(v.mean)} / ${num(v.std)}`] as [string, string]),
+                  ...Object.entries(stats.pixelStats ?? {}).map(([s, v]) => [`${s} pixel mean / std`, `${num(v.mean)} / ${num(v.std)}`] as [string, string]),
                   ['on disk', bytes(d.sizeBytes)],
                   ['created', when(d.createdAt)],
                 ]}
@@ -136,7 +114,7 @@ export function DatasetPage() {
               items={[
                 ...SPLITS.map((s) => [`blank images in ${s}`, String(stats.blankImages?.[s] ?? '–')] as [string, string]),
                 ...SPLITS.map((s) => [`duplicates within ${s}`, dup?.within?.[s] ? `${dup.within[s].duplicates} (${dup.within[s].groups} groups)` : '–'] as [string, string]),
-                ...Object.entries(dup?.across ?? {}).map(([pair, v]: [string, any]) => [`leakage ${pair}`, `${v.images} images`] as [string, string]),
+                ...Object.entries(dup?.across ?? {}).map(([pair, v]) => [`leakage ${pair}`, `${v.images} images`] as [string, string]),
               ]}
             />
             {dup?.scope && <p class="note">Duplicates are counted over the original images ({dup.scope}); augmented copies derive from training images by design.</p>}

@@ -2,72 +2,54 @@
 // `production` or any alias) and file downloads.
 import { useState } from 'preact/hooks';
 import { useLocation, useRoute } from 'preact-iso';
-import { api, apiPaths, call, errorText, type Model } from '../api.ts';
-import { ApiDownload, ApiImage, ErrorBox, Json, KV, RoleButton, Section } from '../components/ui.tsx';
+import { api, apiPaths, call, errorText, modelLineage, modelMetrics, type Model } from '../api.ts';
+import { ApiDownload, ApiImage, ErrorBox, Json, KV, ListPage, RoleButton, Section } from '../components/ui.tsx';
 import { MisclassifiedGrid, TestMetrics } from '../components/RunViews.tsx';
 import { bytes, pct, short, useLoad, useTitle, when } from '../util.ts';
 
-const testOf = (m: Model) => (m.metrics as any)?.test as { accuracy: number } | undefined;
+const testOf = (m: Model) => modelMetrics(m)?.test ?? undefined;
 
 export function ModelsPage() {
   useTitle('Models');
   const list = useLoad(() => call(api.GET('/v1/models', { params: { query: { limit: 100 } } })), []);
   return (
-    <main id="main" class="page">
-      <h1>Model registry</h1>
-      <ErrorBox error={list.error} />
-      <section class="card">
-        <div class="scroll-x">
-          <table class="list" aria-label="Models, newest first">
-            <thead>
-              <tr>
-                <th scope="col">Model</th>
-                <th scope="col">Architecture</th>
-                <th scope="col">Test accuracy</th>
-                <th scope="col">Aliases</th>
-                <th scope="col">Dataset</th>
-                <th scope="col">Base model</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {(list.data?.items ?? []).map((m) => (
-                <tr key={m.id}>
-                  <td>
-                    <a href={`/ui/models/${m.id}`} class="mono">
-                      {short(m.id)}
-                    </a>
-                  </td>
-                  <td>{m.architecture}</td>
-                  <td>{pct(testOf(m)?.accuracy, 2)}</td>
-                  <td>
-                    {m.aliases.map((a) => (
-                      <span class="tag" key={a}>
-                        {a}
-                      </span>
-                    ))}
-                  </td>
-                  <td>
-                    <a href={`/ui/datasets/${m.datasetId}`} class="mono">
-                      {short(m.datasetId)}
-                    </a>
-                  </td>
-                  <td>{m.parentModelId ? <a href={`/ui/models/${m.parentModelId}`} class="mono">{short(m.parentModelId)}</a> : '–'}</td>
-                  <td>{when(m.createdAt)}</td>
-                </tr>
-              ))}
-              {list.data?.items.length === 0 && (
-                <tr>
-                  <td colSpan={7}>
-                    No model yet: <a href="/ui/">train one</a>.
-                  </td>
-                </tr>
-              )}
-            </tbody>
-          </table>
-        </div>
-      </section>
-    </main>
+    <ListPage
+      title="Model registry"
+      label="Models, newest first"
+      columns={['Model', 'Architecture', 'Test accuracy', 'Aliases', 'Dataset', 'Base model', 'Created']}
+      items={list.data?.items}
+      error={list.error}
+      empty={
+        <>
+          No model yet: <a href="/ui/">train one</a>.
+        </>
+      }
+      row={(m) => (
+        <tr key={m.id}>
+          <td>
+            <a href={`/ui/models/${m.id}`} class="mono">
+              {short(m.id)}
+            </a>
+          </td>
+          <td>{m.architecture}</td>
+          <td>{pct(testOf(m)?.accuracy, 2)}</td>
+          <td>
+            {m.aliases.map((a) => (
+              <span class="tag" key={a}>
+                {a}
+              </span>
+            ))}
+          </td>
+          <td>
+            <a href={`/ui/datasets/${m.datasetId}`} class="mono">
+              {short(m.datasetId)}
+            </a>
+          </td>
+          <td>{m.parentModelId ? <a href={`/ui/models/${m.parentModelId}`} class="mono">{short(m.parentModelId)}</a> : '–'}</td>
+          <td>{when(m.createdAt)}</td>
+        </tr>
+      )}
+    />
   );
 }
 
@@ -163,7 +145,7 @@ export function ModelPage() {
             </Section>
           </div>
           <Lineage model={m} />
-          {testOf(m) && <TestMetrics test={(m.metrics as any).test} />}
+          {testOf(m) && <TestMetrics test={testOf(m)!} />}
           <MisclassifiedGrid modelId={m.id} />
           <Section title="Files">
             <ul class="files">
@@ -222,7 +204,7 @@ function Lineage({ model }: { model: Model }) {
     }
     return out;
   }, [model.id]);
-  const lin = model.lineage as any;
+  const lin = modelLineage(model);
   return (
     <Section title="Lineage">
       <ol class="lineage">
