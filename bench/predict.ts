@@ -132,6 +132,8 @@ try {
     LOG_LEVEL: args['log-level']!,
     TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm',
     MIGRATE_ON_START: 'false', // createScratchEnv migrated it
+    // The load generator is one client: the per-client rate limit would answer most of it 429.
+    RATE_LIMIT_MAX: '0',
   };
 
   // 1. A model: prepare MNIST and train a keras-cnn briefly (`all`: the API and its worker process).
