@@ -58,6 +58,10 @@ describe('sweep', () => {
     const trials = await children(sweep.id);
     assert.equal(trials.length, 8);
     assert.ok(trials.every((t) => t.parentId === sweep.id && t.type === 'train' && t.status === 'succeeded'));
+    // The trials belong to whoever submitted the sweep (owner-only cancel applies to them too).
+    const sweepJob = (await app.inject(`/v1/jobs/${sweep.id}`)).json();
+    assert.ok(sweepJob.submittedBy, 'the sweep records its submitter');
+    assert.ok(trials.every((t) => t.submittedBy === sweepJob.submittedBy), 'every trial has the sweep submitter');
     assert.ok(maxOverlap(trials) <= 2, `at most 2 at once, saw ${maxOverlap(trials)}`);
 
     // Stopped trials ended at a rung (1 or 3 epochs) without a model; the others ran all 4 epochs.
