@@ -226,7 +226,7 @@ followOpts(
       datasetId: o.dataset,
       freeze: o.freeze && /^\d+$/.test(o.freeze) ? Number(o.freeze) : o.freeze,
       l2sp: o.l2sp,
-      optimizer: optimizer(o, 0.0005),
+      optimizer: optimizer(o, 0.002),
       ...trainingParams(o),
     },
     o,

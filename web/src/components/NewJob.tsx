@@ -281,7 +281,7 @@ function TrainForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boole
 }
 
 function FineTuneForm({ onSubmit, busy, datasets, models }: { onSubmit: Submit; busy: boolean; datasets: Dataset[]; models: Model[] }) {
-  const [s, set] = useFields({ baseModelId: '', datasetId: '', freeze: 'all-but-head', l2sp: '0', optimizer: 'adam', learningRate: '0.0005', epochs: '2', batchSize: '64', schedule: 'cosine', subsetTrain: '', subsetTest: '', early: '' });
+  const [s, set] = useFields({ baseModelId: '', datasetId: '', freeze: 'none', l2sp: '0', optimizer: 'adam', learningRate: '0.002', epochs: '2', batchSize: '64', schedule: 'cosine', subsetTrain: '', subsetTest: '', early: '' });
   const datasetId = s.datasetId || datasets[0]?.id || '';
   const baseModelId = s.baseModelId || models[0]?.id || '';
   const send = (e: Event) => {
