@@ -21,6 +21,9 @@ export interface FloodResult {
   medianMs: number;
   /** Slowest /health answer while the flood ran (polled every 50 ms from a thread of its own). */
   healthMaxMs: number;
+  /** The median and 90th percentile of those answers. */
+  healthP50Ms: number;
+  healthP90Ms: number;
   /** /health polls made during the flood. */
   healthPolls: number;
   /** The load generator's own worst event-loop delay meanwhile (what a probe on its thread would add). */
@@ -34,7 +37,7 @@ export async function flood(url: string, path: string, body: string | Buffer, { 
   // for 2 500 requests of 1 MB is 2.5 GB allocated in one synchronous loop of this thread.
   const payload = typeof body === 'string' ? Buffer.from(body) : body;
   const agent = new Agent({ connections: requests, pipelining: 0, headersTimeout: 120_000, bodyTimeout: 120_000 });
-  const probe = startHealthProbe(`${url}/health`);
+  const probe = await startHealthProbe(`${url}/health`);
   const loop = monitorEventLoopDelay({ resolution: 10 });
   loop.enable();
   const t0 = performance.now();
@@ -71,47 +74,76 @@ export async function flood(url: string, path: string, body: string | Buffer, { 
     slowestMs: times[times.length - 1] ?? 0,
     slowest503Ms: Math.max(0, ...shed.map((r) => r.ms)),
     medianMs: times[Math.floor(times.length / 2)] ?? 0,
-    healthMaxMs: health.maxMs,
-    healthPolls: health.polls,
+    healthMaxMs: Math.max(0, ...health),
+    healthP50Ms: quantile(health, 0.5),
+    healthP90Ms: quantile(health, 0.9),
+    healthPolls: health.length,
     generatorLoopMaxMs: loop.max / 1e6,
     retryAfterOn503: shed.every((r) => r.retryAfter),
   };
 }
 
+const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? 0;
+
 // The probe's thread: GET /health every 50 ms over one kept-alive connection, the slowest answer kept.
 // A poll that fails (no answer within 60 s, connection refused) counts as its time to fail.
+// It reports `ready` after a first answer (a thread's start and its first connection are not the
+// service's latency), then measures until told to stop.
 const PROBE = `
 const { parentPort, workerData } = require('node:worker_threads');
-let maxMs = 0, polls = 0, running = true;
+let running = true;
+const times = [];
 parentPort.on('message', () => { running = false; });
+const poll = async () => {
+  const t = performance.now();
+  try {
+    const res = await fetch(workerData.url, { signal: AbortSignal.timeout(60000) });
+    await res.arrayBuffer();
+  } catch {}
+  return performance.now() - t;
+};
 (async () => {
+  await poll();
+  parentPort.postMessage('ready');
   while (running) {
-    const t = performance.now();
-    try {
-      const res = await fetch(workerData.url, { signal: AbortSignal.timeout(60000) });
-      await res.arrayBuffer();
-    } catch {}
-    maxMs = Math.max(maxMs, performance.now() - t);
-    polls++;
+    times.push(await poll());
     await new Promise((r) => setTimeout(r, 50));
   }
-  parentPort.postMessage({ maxMs, polls });
+  parentPort.postMessage(times);
 })();
 `;
 
-/** Polls `url` from a worker thread until stop(), which resolves to the slowest answer and the poll count. */
-function startHealthProbe(url: string): { stop(): Promise<{ maxMs: number; polls: number }> } {
+/**
+ * Polls `url` from a worker thread; resolves once the probe is running, to stop(), which resolves to
+ * the time of every poll, ms.
+ */
+async function startHealthProbe(url: string): Promise<{ stop(): Promise<number[]> }> {
   const worker = new Worker(PROBE, { eval: true, workerData: { url } });
-  const done = new Promise<{ maxMs: number; polls: number }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
+  const messages: unknown[] = [];
+  let wake = () => {};
+  let failed: unknown;
+  worker.on('message', (m) => {
+    messages.push(m);
+    wake();
   });
+  worker.once('error', (err) => {
+    failed = err;
+    wake();
+  });
+  const next = async () => {
+    while (!messages.length) {
+      if (failed) throw failed;
+      await new Promise<void>((r) => (wake = r));
+    }
+    return messages.shift();
+  };
+  await next(); // 'ready'
   return {
     async stop() {
       worker.postMessage('stop');
-      const r = await done;
+      const times = (await next()) as number[];
       await worker.terminate();
-      return r;
+      return times;
     },
   };
 }
