@@ -1,6 +1,8 @@
 // The predict flood of issue 10: thousands of concurrent POST /v1/predict requests, each with many
 // images, against an API with a bounded queue. Reports the answers (200 / 503 OVERLOADED), the
-// slowest answer, the slowest /health meanwhile, and the API's RSS before, at peak and after. The
+// slowest answer, /health meanwhile (polled from a thread of its own), the API's own worst
+// event-loop delay (GET /metrics), and the API's RSS before, at peak and after. The load generator
+// shares the machine: on 2 cores the slowest answers mostly measure it (its own loop delay is shown). The
 // service runs in child processes on a scratch database, prefix and data directory (removed at the
 // end); a small mlp is trained first through the API.
 //
@@ -61,9 +63,16 @@ try {
   const body = JSON.stringify({ model: train.id, inputs: Array.from({ length: images }, (_, i) => asFloats(digits, i)) });
   const warm = await fetch(`${child.url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   if (warm.status !== 200) throw new Error(`warm-up: ${warm.status} ${await warm.text()}`);
+  // The API's own worst event-loop delay during the flood (prom-client's gauge, reset by each scrape).
+  const loopLagMs = async () => {
+    const text = await (await fetch(`${child!.url}/metrics`)).text();
+    return Number(/^nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text)?.[1] ?? Number.NaN) * 1000;
+  };
+  await loopLagMs();
   const before = await child.rssMiB();
   log(`flooding: ${requests} concurrent requests × ${images} images (${(body.length / 1e6).toFixed(2)} MB each), PREDICT_MAX_QUEUE=${args['max-queue']}, API RSS ${before?.toFixed(0)} MiB`);
   const r = await flood(child.url, '/v1/predict', body, { requests });
+  const apiLoopMaxMs = await loopLagMs();
   const peak = await child.peakRssMiB();
   const afterNow = await child.rssMiB();
   await new Promise((res) => setTimeout(res, 5000));
@@ -73,7 +82,8 @@ try {
     [
       `requests ${r.requests} in ${(r.wallMs / 1000).toFixed(1)} s; statuses ${JSON.stringify(r.statuses)}; codes ${JSON.stringify(r.codes)}`,
       `slowest answer ${Math.round(r.slowestMs)} ms (slowest 503 ${Math.round(r.slowest503Ms)} ms), median ${Math.round(r.medianMs)} ms; every 503 with Retry-After: ${r.retryAfterOn503}`,
-      `slowest /health during the flood ${Math.round(r.healthMaxMs)} ms`,
+      `/health during the flood (${r.healthPolls} polls from a thread of its own): median ${Math.round(r.healthP50Ms)} ms, p90 ${Math.round(r.healthP90Ms)} ms, slowest ${Math.round(r.healthMaxMs)} ms`,
+      `the API's own worst event-loop delay ${Math.round(apiLoopMaxMs)} ms; the load generator's ${Math.round(r.generatorLoopMaxMs)} ms`,
       `API RSS before ${fmt(before)} MiB, peak ${fmt(peak)} MiB, right after ${fmt(afterNow)} MiB, 5 s later ${fmt(settled)} MiB`,
       `${os.cpus().length} CPUs, load average ${os.loadavg()[0]!.toFixed(1)}, node ${process.version}`,
     ].join('\n'),

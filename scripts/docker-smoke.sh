@@ -41,6 +41,11 @@ if [ "$profile" = s3 ]; then
   compose+=(--profile s3)
 fi
 api="http://127.0.0.1:$API_PORT"
+# The stack requires keys (AUTH_REQUIRED=true in docker-compose.yml): one admin key of this run's own,
+# which every call below sends.
+smoke_key=${SMOKE_API_KEY:-smoke-$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')}
+export API_KEYS="admin:$smoke_key" API_KEY_PEPPER=${API_KEY_PEPPER:-smoke-pepper-$$}
+auth=(-H "authorization: Bearer $smoke_key")
 
 teardown() {
   local rc=$?
@@ -75,8 +80,8 @@ wait_for() { # description seconds command...
 }
 container() { "${compose[@]}" ps -q "$1" | head -n1; }
 healthy() { [ "$(docker inspect --format '{{.State.Health.Status}}' "$(container "$1")")" = healthy ]; }
-submit() { curl -fsS "$api/v1/jobs" -H 'content-type: application/json' -d "$1" | json .id; }
-job() { curl -fsS "$api/v1/jobs/$1"; }
+submit() { curl -fsS "${auth[@]}" "$api/v1/jobs" -H 'content-type: application/json' -d "$1" | json .id; }
+job() { curl -fsS "${auth[@]}" "$api/v1/jobs/$1"; }
 status_is() { [ "$(job "$1" | json .status)" = "$2" ]; }
 finished() {
   local s
@@ -87,8 +92,12 @@ finished() {
 # ---- the stack comes up healthy --------------------------------------------------------------------
 wait_for "API ready at $api" 300 curl -fsS "$api/ready"
 curl -fsS "$api/ready" | json .checks
+[ "$(curl -fsS "$api/ready" | json .auth)" = on ] || { say "the API runs open: AUTH_REQUIRED/API_KEYS not applied"; exit 1; }
+[ "$(curl -sS -o /dev/null -w '%{http_code}' "$api/v1/jobs")" = 401 ] || { say "a request without a key was not refused with 401"; exit 1; }
+say "keys required: a request without one is 401"
 wait_for "api container healthy" 120 healthy api
-wait_for "worker container healthy (its own check: queue connection or WORKER_METRICS_PORT)" 120 healthy worker
+wait_for "worker container healthy (its own GET /health on WORKER_METRICS_PORT)" 120 healthy worker
+docker exec "$(container worker)" node -e 'fetch(`http://127.0.0.1:${process.env.WORKER_METRICS_PORT}/health`).then(async (r) => { console.log("worker GET /health:", r.status, await r.text()); process.exit(r.ok ? 0 : 1); })'
 [ "$(docker inspect --format '{{.Config.User}}' "$(container worker)")" = node ] || { say "the worker runs as root"; exit 1; }
 docker exec "$(container worker)" node -e 'if (process.getuid() === 0) process.exit(1); console.log("node", process.version, "uid", process.getuid())'
 
@@ -97,14 +106,14 @@ say "1. prepare MNIST"
 prep=$(submit '{"type":"dataset-prep","params":{"source":"mnist","split":"standard"}}')
 wait_for "dataset $prep prepared" 600 finished "$prep"
 job "$prep" | json .result.counts
-curl -fsS -o /dev/null -w '%{http_code} %{content_type} %{size_download} bytes\n' "$api/v1/datasets/$prep/preview.png"
+curl -fsS "${auth[@]}" -o /dev/null -w '%{http_code} %{content_type} %{size_download} bytes\n' "$api/v1/datasets/$prep/preview.png"
 
 # A small model (the default strong-cnn takes minutes an epoch on a busy 2-core machine), long enough
 # to restart the worker container mid-training.
 epochs=6
 say "2. train briefly ($epochs epochs of an MLP); restart the worker container mid-training"
 train=$(submit "{\"type\":\"train\",\"params\":{\"datasetId\":\"$prep\",\"architecture\":\"mlp\",\"epochs\":$epochs}}")
-epochs_done() { [ "$(curl -fsS "$api/v1/jobs/$1/metrics" | json '.items.length')" -ge "$2" ]; }
+epochs_done() { [ "$(curl -fsS "${auth[@]}" "$api/v1/jobs/$1/metrics" | json '.items.length')" -ge "$2" ]; }
 wait_for "epoch 1 of $train done" 600 epochs_done "$train" 1
 "${compose[@]}" restart -t 30 worker 2>&1 | tail -n 1
 say "worker restarted: $(job "$train" | json .progress.stage)"
@@ -112,7 +121,7 @@ wait_for "train $train finished after the restart" 600 finished "$train"
 result=$(job "$train" | json .result)
 echo "$result" | json '({ accuracy: j.test.accuracy, epochsRun: j.epochsRun, resumedFromEpoch: j.resumedFromEpoch, seconds: j.seconds })'
 [ "$(echo "$result" | json .resumedFromEpoch)" -ge 1 ] || { say "the training did not resume from its checkpoint"; exit 1; }
-[ "$(curl -fsS "$api/v1/jobs/$train/metrics" | json '.items.length')" = "$epochs" ] || { say "expected one metric row per epoch"; exit 1; }
+[ "$(curl -fsS "${auth[@]}" "$api/v1/jobs/$train/metrics" | json '.items.length')" = "$epochs" ] || { say "expected one metric row per epoch"; exit 1; }
 wait_for "worker container healthy again" 120 healthy worker
 
 say "3. predict a PNG (a test digit, drawn in the api container)"
@@ -122,10 +131,10 @@ png=$(docker exec "$(container api)" node -e '
   sharp(raw, { raw: { width: 28, height: 28, channels: 1 } }).png().toBuffer()
     .then((b) => console.log(JSON.stringify({ label: t.labels.values[0], png: b.toString("base64") })));')
 label=$(echo "$png" | json .label)
-answer=$(curl -fsS "$api/v1/predict" -H 'content-type: application/json' -d "{\"inputs\":[\"$(echo "$png" | json .png)\"]}")
+answer=$(curl -fsS "${auth[@]}" "$api/v1/predict" -H 'content-type: application/json' -d "{\"inputs\":[\"$(echo "$png" | json .png)\"]}")
 echo "$answer" | head -c 300; echo
 [ "$(echo "$answer" | json '.predictions[0].class')" = "$label" ] || { say "predicted $(echo "$answer" | json '.predictions[0].class'), the digit is $label"; exit 1; }
-curl -fsS -o /dev/null -w "model.json %{http_code} %{size_download} bytes\n" "$api/v1/models/$train/model.json"
+curl -fsS "${auth[@]}" -o /dev/null -w "model.json %{http_code} %{size_download} bytes\n" "$api/v1/models/$train/model.json"
 if [ "$profile" = s3 ]; then
   # Nothing shared on disk: the API and the worker have volumes of their own.
   docker exec "$(container api)" sh -c "test ! -e /data/models/$train" || { say "the model is on the API's disk: not from the bucket"; exit 1; }

@@ -32,6 +32,7 @@ const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-conc
     // Every test file of a run shares one key prefix and calls from 127.0.0.1: a shared request
     // budget would make one file's burst (the fuzz) throttle the next. The rate-limit tests set their own.
     RATE_LIMIT_MAX: process.env.RATE_LIMIT_MAX ?? '0',
+    AUTH_FAILURE_LIMIT_MAX: process.env.AUTH_FAILURE_LIMIT_MAX ?? '0',
   },
 });
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => child.kill(sig));

@@ -11,9 +11,9 @@ export async function startService(opts: ServiceOptions = { api: true, worker: t
   if (!process.env.QUEUE_PREFIX?.startsWith('mnist-test-')) {
     throw new Error('Run the tests through `npm test`: it gives each run its own database and queue prefix');
   }
-  // Rate limits and job quotas count per client, and every injected request comes from one client:
-  // off unless a test turns them on.
-  const config = loadConfig(process.env, { RATE_LIMIT_MAX: 0, MAX_ACTIVE_JOBS_PER_KEY: 0, ...overrides });
+  // Rate limits, the limit of failed authentications and job quotas count per client, and every
+  // injected request comes from one client: off unless a test turns them on.
+  const config = loadConfig(process.env, { RATE_LIMIT_MAX: 0, AUTH_FAILURE_LIMIT_MAX: 0, MAX_ACTIVE_JOBS_PER_KEY: 0, ...overrides });
   const service = await createService(config, createLogger(config.LOG_LEVEL), { api: true, ...opts });
   return service as Service & { app: FastifyInstance };
 }

@@ -92,6 +92,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Auth first (its onRoute hook reads every route's role), then the limits, then the routes.
   const auth = await installAuth(app as unknown as FastifyInstance, deps);
   const limits = await installLimits(app as unknown as FastifyInstance, deps.config);
+  auth.limitFailures(limits.authFailures);
   app.addHook('onClose', async () => {
     auth.close();
     await limits.close();

@@ -15,6 +15,7 @@ import { ConfigError } from '../shared/config.js';
 import type { Db } from '../shared/db.js';
 import { AppError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
+import type { AuthFailureLimiter } from './limits.js';
 import { errorRef } from './schemas.js';
 
 export const ROLES = ['read', 'predict', 'submit', 'admin'] as const;
@@ -85,6 +86,8 @@ export interface Auth {
   mode(): 'on' | 'off';
   /** Called after a key was created here, so that an open service closes at once. */
   keyCreated(): void;
+  /** Counts every 401 per client with `limiter` (src/api/limits.ts), which may turn it into a 429. */
+  limitFailures(limiter: AuthFailureLimiter | undefined): void;
   close(): void;
 }
 
@@ -136,6 +139,7 @@ export async function installAuth(app: FastifyInstance, deps: { config: Config; 
   }
 
   app.decorateRequest('principal', null as unknown as Principal);
+  let failures: AuthFailureLimiter | undefined;
 
   app.addHook('onRoute', (route: RouteOptions) => {
     const access = accessOf(route);
@@ -162,7 +166,12 @@ export async function installAuth(app: FastifyInstance, deps: { config: Config; 
     try {
       req.principal = await authenticate(req);
     } catch (err) {
-      if (err instanceof AppError && err.code === 'UNAUTHENTICATED') reply.header('www-authenticate', 'Bearer realm="mnist-jobs"');
+      if (err instanceof AppError && err.code === 'UNAUTHENTICATED') {
+        // A client that keeps failing (guessing keys, or hammering without one) is limited per address.
+        const limited = await failures?.(req, reply);
+        if (limited) throw limited;
+        reply.header('www-authenticate', 'Bearer realm="mnist-jobs"');
+      }
       throw err;
     }
     if (access !== 'any' && !roleAtLeast(req.principal.role, access)) {
@@ -173,6 +182,7 @@ export async function installAuth(app: FastifyInstance, deps: { config: Config; 
   return {
     mode: () => (on === false ? 'off' : 'on'),
     keyCreated: () => (on = true),
+    limitFailures: (limiter) => (failures = limiter),
     close: () => clearInterval(poll),
   };
 }

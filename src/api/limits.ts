@@ -52,57 +52,130 @@ const refuse = (where: string, bad: { path: string; problem: string }) =>
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
-/** Replaces Fastify's JSON parser: strict UTF-8, then the text check on the parsed value. */
+/** Checks and parses one JSON body: strict UTF-8, JSON, then the text check on the parsed value. */
+function parseJsonBody(body: Buffer): { error: AppError } | { value: unknown } {
+  let text: string;
+  try {
+    text = utf8.decode(body);
+  } catch {
+    return { error: new AppError('INVALID_ENCODING', 'The request body is not valid UTF-8') };
+  }
+  if (text.trim() === '') return { error: new AppError('MALFORMED_JSON', 'The request body is empty; send a JSON document') };
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    return { error: new AppError('MALFORMED_JSON', `The request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`) };
+  }
+  const bad = badText(value, 'body');
+  return bad ? { error: refuse('', bad) } : { value };
+}
+
+/** Bodies of at least this many bytes are parsed in turns (see takeTurns). */
+const LARGE_BODY_BYTES = 64 * 1024;
+
+/**
+ * Runs queued tasks one per event-loop turn. Request bodies end in Node's nextTick queue, which is
+ * drained before the loop polls again: when many large bodies complete together (a /predict flood),
+ * parsing them where they end runs every parse back to back (measured: ~30 ms per 1 MB body, and
+ * stalls of 0.7-4 s of /health under bench:flood). Taking turns bounds a stall to one parse, so
+ * /health and small requests are answered between them.
+ */
+export function takeTurns() {
+  const tasks: (() => void)[] = [];
+  let scheduled = false;
+  const next = () => {
+    const task = tasks.shift();
+    if (tasks.length) setImmediate(next);
+    else scheduled = false;
+    task?.();
+  };
+  return {
+    pending: () => tasks.length,
+    run(task: () => void) {
+      tasks.push(task);
+      if (!scheduled) {
+        scheduled = true;
+        setImmediate(next);
+      }
+    },
+  };
+}
+
+/** Replaces Fastify's JSON parser: strict UTF-8, then the text check on the parsed value; large bodies take turns. */
 function installJsonParser(app: FastifyInstance): void {
+  const turns = takeTurns();
   app.removeContentTypeParser('application/json');
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
-    let text: string;
-    try {
-      text = utf8.decode(body);
-    } catch {
-      return done(new AppError('INVALID_ENCODING', 'The request body is not valid UTF-8'), undefined);
-    }
-    if (text.trim() === '') return done(new AppError('MALFORMED_JSON', 'The request body is empty; send a JSON document'), undefined);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch (err) {
-      return done(new AppError('MALFORMED_JSON', `The request body is not valid JSON: ${(err as Error).message.slice(0, 200)}`), undefined);
-    }
-    const bad = badText(value, 'body');
-    done(bad ? refuse('', bad) : null, value);
+    const finish = () => {
+      const r = parseJsonBody(body);
+      if ('error' in r) done(r.error, undefined);
+      else done(null, r.value);
+    };
+    if (body.length < LARGE_BODY_BYTES) finish();
+    else turns.run(finish);
   });
 }
 
 // ---- predict admission ---------------------------------------------------------------------------------
 /**
- * Bounds the /predict work in this process before it costs memory: at most PREDICT_MAX_QUEUE requests
- * (each at least one image) and PREDICT_MAX_INFLIGHT_BYTES of declared bodies in flight, checked in
- * onRequest, before the body is read. The predict service bounds the images themselves.
+ * Fewest bytes one input takes in a JSON body: 784 one-digit numbers with their commas (a base64
+ * image can be smaller, and a typical float image is 2-3 times larger). Dividing a body's declared
+ * length by it estimates how many images it holds before it is read.
  */
-export function predictGate(config: Pick<Config, 'PREDICT_MAX_QUEUE' | 'PREDICT_BODY_LIMIT_BYTES'>) {
-  const maxBytes = Math.max(config.PREDICT_BODY_LIMIT_BYTES * 2, 64 * 1024 * 1024);
+export const MIN_BYTES_PER_INPUT = 784 * 2;
+
+/**
+ * Admission of /predict in onRequest, before the body is read (so a refusal costs neither reading
+ * nor parsing): the images inside the predict service (`queued`) plus an estimate of those in the
+ * bodies admitted but not parsed yet stay within PREDICT_MAX_QUEUE, and the declared bytes of those
+ * bodies within PREDICT_MAX_INFLIGHT_BYTES. Beyond either: 503 OVERLOADED with Retry-After at once,
+ * and the connection closed rather than the refused body read. A body's estimate is released once
+ * it is parsed and validated (the service then counts its real images and makes the exact check).
+ */
+export function predictGate(
+  config: Pick<Config, 'PREDICT_MAX_QUEUE' | 'PREDICT_BODY_LIMIT_BYTES' | 'PREDICT_MAX_INFLIGHT_BYTES' | 'PREDICT_MAX_INPUTS'>,
+  queued: () => number,
+) {
+  // A body as large as the limit must always fit when nothing else is in flight.
+  const maxBytes = Math.max(config.PREDICT_MAX_INFLIGHT_BYTES, config.PREDICT_BODY_LIMIT_BYTES);
   let requests = 0;
+  let rows = 0;
   let bytes = 0;
+  const held = new WeakMap<FastifyRequest, () => void>();
+  const refuse = (reply: FastifyReply, why: string) => {
+    reply.header('retry-after', '1');
+    reply.header('connection', 'close');
+    return new AppError('OVERLOADED', `The prediction queue is full (${why}); retry shortly`, { queued: queued(), parsing: requests });
+  };
   return {
-    stats: () => ({ requests, bytes }),
+    stats: () => ({ requests, rows, bytes }),
     async onRequest(req: FastifyRequest, reply: FastifyReply) {
-      const declared = Number(req.headers['content-length'] ?? config.PREDICT_BODY_LIMIT_BYTES) || 0;
-      if (requests + 1 > config.PREDICT_MAX_QUEUE || bytes + declared > maxBytes) {
-        reply.header('retry-after', '1');
-        throw new AppError('OVERLOADED', 'The prediction queue is full; retry shortly', { inFlight: requests });
-      }
+      const header = Number(req.headers['content-length']);
+      const declared = Number.isFinite(header) && header >= 0 ? Math.min(header, config.PREDICT_BODY_LIMIT_BYTES) : config.PREDICT_BODY_LIMIT_BYTES;
+      // Capped at the whole queue: with nothing queued, any one request is let in to be counted exactly.
+      const estimate = Math.min(Math.max(1, Math.ceil(declared / MIN_BYTES_PER_INPUT)), config.PREDICT_MAX_INPUTS, config.PREDICT_MAX_QUEUE);
+      const waiting = queued() + rows;
+      if (waiting + estimate > config.PREDICT_MAX_QUEUE) throw refuse(reply, `${waiting} images waiting or arriving, limit ${config.PREDICT_MAX_QUEUE}`);
+      if (bytes + declared > maxBytes) throw refuse(reply, `${bytes} bytes of requests being read, limit ${maxBytes}`);
       requests++;
+      rows += estimate;
       bytes += declared;
       let released = false;
       const release = () => {
         if (released) return;
         released = true;
         requests--;
+        rows -= estimate;
         bytes -= declared;
       };
+      held.set(req, release);
       reply.raw.once('finish', release);
       reply.raw.once('close', release);
+    },
+    /** The body is parsed and valid: from here on the predict service counts its images. */
+    async preHandler(req: FastifyRequest) {
+      held.get(req)?.();
     },
   };
 }
@@ -149,13 +222,24 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Err
 }
 
 // ---- installing it all -----------------------------------------------------------------------------------
+/** Counts one failed authentication of `req`'s client; an error (429 RATE_LIMITED) once it has had too many. */
+export type AuthFailureLimiter = (req: FastifyRequest, reply: FastifyReply) => Promise<AppError | undefined>;
+
 export interface Limits {
+  /** Set when AUTH_FAILURE_LIMIT_MAX > 0: installAuth calls it on every 401. */
+  authFailures?: AuthFailureLimiter;
   close(): Promise<void>;
 }
 
+/** Longest the start waits for the limiters' Redis connection. */
+const CONNECT_WAIT_MS = 300;
+
+const rateLimited = (message: string, limit: number) => Object.assign(new AppError('RATE_LIMITED', message, { limit }), { statusCode: 429 });
+
 /**
- * Helmet, CORS, the JSON parser, the query/params text check and the rate limiter. Call after
- * installAuth (the limiter counts per key, so it must run after the key is known) and before routes.
+ * Helmet, CORS, the JSON parser, the query/params text check, the rate limiter and the limiter of
+ * failed authentications. Call after installAuth (the limiter counts per key, so it must run after
+ * the key is known) and before routes.
  */
 export async function installLimits(app: FastifyInstance, config: Config): Promise<Limits> {
   // crossOriginResourcePolicy cross-origin: CORS decides who may read, and tf.loadLayersModel from a
@@ -182,33 +266,53 @@ export async function installLimits(app: FastifyInstance, config: Config): Promi
     if (bad) throw refuse('', bad);
   });
 
-  let redis: Redis | undefined;
-  if (config.RATE_LIMIT_MAX > 0) {
-    // Its own connection, failing fast: with Redis down the limiter lets requests through
-    // (skipOnError) instead of holding every request in an offline queue.
-    redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, lazyConnect: true });
-    redis.on('error', () => {}); // reported by /ready; the limiter skips while it is down
-    // Connected before the first request, so that none slips through uncounted (down: it keeps retrying).
-    await redis.connect().catch(() => {});
-    await app.register(rateLimit, {
-      global: true,
-      max: config.RATE_LIMIT_MAX,
+  if (config.RATE_LIMIT_MAX === 0 && config.AUTH_FAILURE_LIMIT_MAX === 0) return { close: async () => {} };
+  // Its own connection, failing fast: with Redis down the limiters let requests through
+  // (skipOnError) instead of holding every request in an offline queue, and a Redis that accepts
+  // connections but does not answer costs a request at most commandTimeout. The start waits for
+  // the connection at most CONNECT_WAIT_MS, so that a healthy Redis counts the very first requests
+  // while one that is down or hung cannot hold the start (it used to wait forever for a Redis that
+  // accepts connections and never answers); until the connection is up, requests pass uncounted.
+  const redis = new Redis(config.REDIS_URL, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, commandTimeout: 500, lazyConnect: true });
+  redis.on('error', () => {}); // reported by /ready; the limiters skip while it is down
+  const connected = redis.connect().catch(() => {}); // on failure ioredis keeps reconnecting
+  await Promise.race([connected, new Promise((resolve) => setTimeout(resolve, CONNECT_WAIT_MS).unref())]);
+  await app.register(rateLimit, {
+    // Off (RATE_LIMIT_MAX=0): no per-key hook, the plugin only backs the failure limiter below.
+    global: config.RATE_LIMIT_MAX > 0,
+    max: config.RATE_LIMIT_MAX,
+    timeWindow: config.RATE_LIMIT_WINDOW_S * 1000,
+    redis,
+    nameSpace: `${config.QUEUE_PREFIX}:rate-limit:`,
+    skipOnError: true,
+    keyGenerator: (req) => req.principal?.id ?? `ip:${req.ip}`,
+    // Liveness, readiness and the docs are never limited: probes must always get through.
+    allowList: (req) => req.routeOptions.config?.role === 'open',
+    errorResponseBuilder: (_req, ctx) => rateLimited(`Rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry after ${Math.ceil(ctx.ttl / 1000)} s`, ctx.max),
+  });
+
+  let authFailures: AuthFailureLimiter | undefined;
+  if (config.AUTH_FAILURE_LIMIT_MAX > 0) {
+    // Failed authentications per client IP, on the same Redis store (shared by every replica). Only
+    // 401s are counted (auth calls this when a key is missing, malformed or unknown), so a valid
+    // key is never counted nor refused, whichever address it comes from.
+    const check = app.createRateLimit({
+      max: config.AUTH_FAILURE_LIMIT_MAX,
       timeWindow: config.RATE_LIMIT_WINDOW_S * 1000,
-      redis,
-      nameSpace: `${config.QUEUE_PREFIX}:rate-limit:`,
-      skipOnError: true,
-      keyGenerator: (req) => req.principal?.id ?? `ip:${req.ip}`,
-      // Liveness, readiness and the docs are never limited: probes must always get through.
-      allowList: (req) => req.routeOptions.config?.role === 'open',
-      errorResponseBuilder: (_req, ctx) => {
-        const err = new AppError('RATE_LIMITED', `Rate limit of ${ctx.max} requests per ${ctx.after} exceeded; retry after ${Math.ceil(ctx.ttl / 1000)} s`, { limit: ctx.max });
-        return Object.assign(err, { statusCode: 429 });
-      },
+      keyGenerator: (req) => `auth-failed:${req.ip}`,
+      allowList: () => false,
     });
+    authFailures = async (req, reply) => {
+      const r = await check(req);
+      if (r.isAllowed || !r.isExceeded) return undefined;
+      reply.header('retry-after', String(Math.max(1, r.ttlInSeconds)));
+      return rateLimited(`Too many failed authentications from this address (${r.max} per ${config.RATE_LIMIT_WINDOW_S} s); retry after ${Math.max(1, r.ttlInSeconds)} s`, r.max);
+    };
   }
   return {
+    authFailures,
     close: async () => {
-      redis?.disconnect();
+      redis.disconnect();
     },
   };
 }

@@ -39,10 +39,14 @@ const ConfigSchema = Type.Object({
   /** Requests per key (per client IP when auth is off) per window; 0 turns rate limiting off. */
   RATE_LIMIT_MAX: Type.Integer({ minimum: 0 }),
   RATE_LIMIT_WINDOW_S: Type.Integer({ minimum: 1, maximum: 86400 }),
+  /** Failed authentications (401) per client IP per RATE_LIMIT_WINDOW_S; beyond it 429 RATE_LIMITED. 0: not limited. */
+  AUTH_FAILURE_LIMIT_MAX: Type.Integer({ minimum: 0 }),
   /** Images waiting for the predictor at most; beyond it POST /predict answers 503 OVERLOADED at once. */
   PREDICT_MAX_QUEUE: Type.Integer({ minimum: 1 }),
   /** Deadline of one synchronous prediction; past it 503 PREDICT_TIMEOUT. */
   PREDICT_TIMEOUT_MS: Type.Integer({ minimum: 1 }),
+  /** Declared bytes of /predict bodies being read or parsed at once; beyond it 503 OVERLOADED before the body is read. */
+  PREDICT_MAX_INFLIGHT_BYTES: Type.Integer({ minimum: 1024 }),
   /** Request body limits: synchronous predict, and everything else (job submissions). */
   PREDICT_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024 }),
   JOBS_BODY_LIMIT_BYTES: Type.Integer({ minimum: 1024 }),
@@ -104,8 +108,10 @@ const DEFAULTS: Record<keyof Config, string> = {
   AUTH_REQUIRED: 'false',
   RATE_LIMIT_MAX: '600',
   RATE_LIMIT_WINDOW_S: '60',
+  AUTH_FAILURE_LIMIT_MAX: '30',
   PREDICT_MAX_QUEUE: '4096',
   PREDICT_TIMEOUT_MS: '10000',
+  PREDICT_MAX_INFLIGHT_BYTES: String(64 * 1024 * 1024),
   PREDICT_BODY_LIMIT_BYTES: String(8 * 1024 * 1024),
   JOBS_BODY_LIMIT_BYTES: String(4 * 1024 * 1024),
   PREDICT_JOB_MAX_INPUTS: '10000',

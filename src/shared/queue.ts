@@ -18,11 +18,16 @@ export function redisConnection(redisUrl: string): ConnectionOptions {
 
 export type Queues = Record<JobType, Queue<QueuePayload>>;
 
+/** Reconnect delay of producers' connections: 200 ms, 400 ms, … at most 2 s. */
+export const PRODUCER_RETRY = (times: number) => Math.min(times * 200, 2000);
+
 export function createQueues(redisUrl: string, prefix: string): Queues {
   // Producers fail fast while Redis is down (no offline queue, one retry): a submission answers
   // 503 QUEUE_UNAVAILABLE at once instead of hanging until Redis returns. Workers keep their own
   // patient connections (redisConnection).
-  const connection = { url: redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000 };
+  // Reconnect every 2 s at most while Redis is down (BullMQ's default backs off to 20 s), so that a
+  // returning Redis is in use again within seconds.
+  const connection = { url: redisUrl, enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 2000, retryStrategy: PRODUCER_RETRY };
   return Object.fromEntries(
     JOB_TYPES.map((t) => {
       const q = new Queue<QueuePayload>(queueName(t), { connection, prefix });
@@ -38,8 +43,12 @@ export async function closeQueues(queues: Queues): Promise<void> {
 
 /** How long a producer waits for Redis before a submission answers QUEUE_UNAVAILABLE. */
 export const ENQUEUE_TIMEOUT_MS = 1000;
-/** After a failure, further calls fail at once for this long instead of each waiting out the timeout. */
+/**
+ * After a failure, further calls wait at most RECHECK_MS instead of the whole timeout for this long:
+ * quick answers while Redis is down, and the first call after it is back succeeds (and clears it).
+ */
 const DOWN_FOR_MS = 2000;
+const RECHECK_MS = 50;
 let downUntil = 0;
 
 export class QueueUnavailableError extends Error {
@@ -49,12 +58,12 @@ export class QueueUnavailableError extends Error {
   }
 }
 
-/** `op` on a queue, failing with QueueUnavailableError after ENQUEUE_TIMEOUT_MS instead of waiting for Redis to return. */
+/** `op` on a queue, failing with QueueUnavailableError after ENQUEUE_TIMEOUT_MS (RECHECK_MS during a known outage) instead of waiting for Redis to return. */
 export function withQueueTimeout<T>(op: Promise<T>, ms = ENQUEUE_TIMEOUT_MS): Promise<T> {
   op.catch(() => {});
-  if (Date.now() < downUntil) return Promise.reject(new QueueUnavailableError());
+  const wait = Date.now() < downUntil ? Math.min(ms, RECHECK_MS) : ms;
   let timer: NodeJS.Timeout;
-  return Promise.race([op, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueueUnavailableError()), ms)))]).then(
+  return Promise.race([op, new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new QueueUnavailableError()), wait)))]).then(
     (v) => {
       clearTimeout(timer);
       downUntil = 0;

@@ -30,7 +30,10 @@ export const newSecret = () => `whsec_${randomBytes(24).toString('base64')}`;
 const newMessageId = () => `msg_${randomUUID().replace(/-/g, '')}`;
 
 export function createWebhookQueue(redisUrl: string, prefix: string): Queue<DeliveryPayload> {
-  return new Queue<DeliveryPayload>(WEBHOOK_QUEUE, { connection: redisConnection(redisUrl), prefix });
+  const queue = new Queue<DeliveryPayload>(WEBHOOK_QUEUE, { connection: redisConnection(redisUrl), prefix });
+  // Without a listener BullMQ prints every connection error of an outage to stderr; /ready reports it.
+  queue.on('error', () => {});
+  return queue;
 }
 
 export const deliveryJobOptions = (messageId: string) => ({

@@ -1,6 +1,7 @@
 // API keys and roles through HTTP: open routes, 401 and 403 with their codes, every route's role
 // boundary from the one table, run-time keys (made, used, listed without secret, revoked at once),
-// the start refused without keys when required, and rate limits per key.
+// the start refused without keys when required, rate limits per key, and failed authentications
+// limited per client address.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ROLES, ROUTE_ROLES, roleAtLeast, type Role } from '../../src/api/auth.js';
@@ -160,6 +161,34 @@ describe('rate limits', () => {
       assert.ok(Number(res.headers['retry-after']) > 0, 'Retry-After');
       assert.equal((await limited.app.inject({ url: '/v1/models', headers: as('submit') })).statusCode, 200, 'another key is not limited');
       assert.equal((await limited.app.inject('/health')).statusCode, 200, 'probes are never limited');
+    } finally {
+      await limited.close();
+    }
+  });
+  it('limit failed authentications per client address: past AUTH_FAILURE_LIMIT_MAX 401s answer 429, valid keys from that address are untouched', async () => {
+    const limited = await startService({ api: true, worker: false }, { API_KEYS, API_KEY_PEPPER: 'test-pepper', AUTH_FAILURE_LIMIT_MAX: 5, RATE_LIMIT_WINDOW_S: 60 });
+    try {
+      const from = (remoteAddress: string, headers: Record<string, string> = {}) => limited.app.inject({ url: '/v1/models', headers, remoteAddress });
+      // The same address in every request: missing, malformed and unknown keys count alike.
+      const attacker = '192.0.2.7';
+      const failures = [{}, { authorization: 'Basic abc' }, bearer(`unknown-${'u'.repeat(20)}`), {}, bearer(`unknown-${'v'.repeat(20)}`), {}, bearer(`unknown-${'w'.repeat(20)}`)];
+      const statuses = [];
+      for (const headers of failures) statuses.push((await from(attacker, headers)).statusCode);
+      assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429, 429]);
+      const res = await from(attacker);
+      expectError(res, 429, 'RATE_LIMITED');
+      assert.ok(Number(res.headers['retry-after']) > 0, 'Retry-After');
+
+      // Valid keys from that same address are neither counted nor refused: a bootstrap key, and a
+      // run-time key (looked up in Postgres).
+      for (let i = 0; i < 3; i++) assert.equal((await from(attacker, as('read'))).statusCode, 200, 'a bootstrap key still works');
+      const made = await limited.app.inject({ method: 'POST', url: '/v1/api-keys', headers: { ...as('admin') }, payload: { name: 'from-the-same-address', role: 'read' }, remoteAddress: attacker });
+      assert.equal(made.statusCode, 201, made.body);
+      assert.equal((await from(attacker, bearer(made.json().secret))).statusCode, 200, 'a run-time key still works');
+      assert.equal((await limited.app.inject({ url: '/health', remoteAddress: attacker })).statusCode, 200, 'probes are never limited');
+
+      // Another address has its own count.
+      expectError(await from('192.0.2.8'), 401, 'UNAUTHENTICATED');
     } finally {
       await limited.close();
     }

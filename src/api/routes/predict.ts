@@ -11,6 +11,8 @@ import { PredictAnswer } from '../../serving/answer.js';
 /** The narrow door through which the API reaches TensorFlow (implemented in src/serving). */
 export interface PredictService {
   predict(modelRef: string, inputs: unknown[]): Promise<PredictAnswer>;
+  /** Images admitted and not answered yet (the admission gate adds those still arriving). */
+  admitted(): number;
 }
 
 const Body = Type.Object(
@@ -37,8 +39,8 @@ export const predictRoutes: FastifyPluginAsyncTypebox<AppDeps> = async (app, { p
     return predict.predict(model, inputs);
   };
   // Admission before the body is read (503 OVERLOADED at once), and a body limit of its own.
-  const gate = predictGate(config);
-  const opts = { bodyLimit: config.PREDICT_BODY_LIMIT_BYTES, onRequest: gate.onRequest };
+  const gate = predictGate(config, () => predict.admitted());
+  const opts = { bodyLimit: config.PREDICT_BODY_LIMIT_BYTES, onRequest: gate.onRequest, preHandler: gate.preHandler };
   app.post('/v1/predict', { ...opts, schema }, handler);
   app.post('/predict', { ...opts, schema: { ...schema, operationId: 'predictShort', summary: 'Alias of POST /v1/predict' } }, handler);
 };
