@@ -121,6 +121,8 @@ wait_for "train $train finished after the restart" 600 finished "$train"
 result=$(job "$train" | json .result)
 echo "$result" | json '({ accuracy: j.test.accuracy, epochsRun: j.epochsRun, resumedFromEpoch: j.resumedFromEpoch, seconds: j.seconds })'
 [ "$(echo "$result" | json .resumedFromEpoch)" -ge 1 ] || { say "the training did not resume from its checkpoint"; exit 1; }
+# The image carries the native addon (oneDNN, OpenBLAS): the worker trained on it.
+[ "$(echo "$result" | json .backend)" = native ] || { say "trained on $(echo "$result" | json .backend), not the native backend"; exit 1; }
 [ "$(curl -fsS "${auth[@]}" "$api/v1/jobs/$train/metrics" | json '.items.length')" = "$epochs" ] || { say "expected one metric row per epoch"; exit 1; }
 wait_for "worker container healthy again" 120 healthy worker
 
@@ -139,5 +141,8 @@ if [ "$profile" = s3 ]; then
   # Nothing shared on disk: the API and the worker have volumes of their own.
   docker exec "$(container api)" sh -c "test ! -e /data/models/$train" || { say "the model is on the API's disk: not from the bucket"; exit 1; }
 fi
+# The dashboard is built into the image and served by the API.
+curl -fsS "$api/ui/" | grep -q '<script type="module"' || { say "the API does not serve the dashboard at /ui/"; exit 1; }
+say "dashboard served at /ui/"
 docker image prune -f >/dev/null 2>&1 || true # the previous builds' layers
 say "PASSED ($profile) in $((SECONDS - t0)) s"
