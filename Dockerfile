@@ -21,8 +21,10 @@ FROM ${NODE_IMAGE} AS deps
 ARG EXTRA_CA_CERTS=
 RUN printf '%s' "$EXTRA_CA_CERTS" > /usr/local/share/extra-ca-certs.pem
 ENV NODE_EXTRA_CA_CERTS=/usr/local/share/extra-ca-certs.pem
-# The native backend's build needs a compiler and the oneDNN / OpenBLAS headers (Debian's packages).
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 make g++ libdnnl-dev libopenblas-dev >/dev/null \
+# The native backend's build needs a compiler, the oneDNN / OpenBLAS headers and Node's headers
+# (Debian's libnode-dev: the official Node binary of the base image comes without them; the addon is
+# N-API only, so another Node version's headers serve). Nothing is downloaded by node-gyp.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends python3 make g++ libdnnl-dev libopenblas-dev libnode-dev >/dev/null \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY package.json package-lock.json prisma.config.ts tsconfig.json openapi.yaml ./

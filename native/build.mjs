@@ -45,8 +45,11 @@ function nodeGyp() {
 const gyp = nodeGyp();
 if (!gyp) skip('node-gyp not found (it ships with npm)');
 const args = [gyp, 'rebuild'];
-const nodeDir = dirname(dirname(process.execPath));
-if (existsSync(join(nodeDir, 'include/node/node_api.h'))) args.push(`--nodedir=${nodeDir}`);
+// Beside the node binary first; else Debian's (libnode-dev, /usr), as in the Docker image whose
+// official Node binary ships without headers: the addon uses only N-API (NAPI_VERSION=8), whose ABI
+// holds across Node versions, so headers of another Node version build a working addon.
+const nodeDir = [dirname(dirname(process.execPath)), '/usr'].find((d) => existsSync(join(d, 'include/node/node_api.h')));
+if (nodeDir) args.push(`--nodedir=${nodeDir}`);
 const t0 = Date.now();
 const res = spawnSync(process.execPath, args, { cwd: here, encoding: 'utf8', env: { ...process.env, JOBS: process.env.JOBS ?? '2' } });
 if (res.status !== 0) {
