@@ -25,6 +25,14 @@ export interface NativeAddon {
   unary(x: F32, out: F32, params: Int32Array, alpha: number): void;
   /** One Adam step: consts [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */
   adam(value: F32, m: F32, v: F32, g: F32, newValue: F32, newM: F32, newV: F32, consts: Float32Array): void;
+  /** Batch norm over the last axis, geometry [n, h, w, c] ([n, 1, 1, c] for 2-D): the batch's statistics out. */
+  batchNormTrain(x: F32, gamma: F32, beta: F32, y: F32, mean: F32, variance: F32, geometry: Int32Array, epsilon: number): void;
+  /** Its gradient through the batch statistics: dx, dgamma, dbeta. */
+  batchNormGrad(dy: F32, x: F32, gamma: F32, mean: F32, variance: F32, dx: F32, dgamma: F32, dbeta: F32, geometry: Int32Array, epsilon: number): void;
+  /** Batch norm with given statistics (inference). */
+  batchNormInfer(x: F32, mean: F32, variance: F32, gamma: F32 | null, beta: F32 | null, y: F32, geometry: Int32Array, epsilon: number): void;
+  /** The oneDNN implementation for a batch-norm geometry: T training, I inference. */
+  batchNormImpl(op: 'T' | 'I', geometry: Int32Array): string;
   setThreads(n: number): void;
   info(): { onednn: string; threads: number; isa: number; cached: number };
 }
@@ -72,4 +80,11 @@ export function poolGeometry(c: tf.backend_util.Conv2DInfo): Int32Array {
     c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth,
     c.padInfo.top, c.padInfo.left, c.outHeight, c.outWidth, c.dilationHeight, c.dilationWidth,
   );
+}
+
+/** [n, h, w, c] of a channels-last tensor of rank 2 ([n, 1, 1, c]) or 4; undefined for others. */
+export function batchNormGeometry(shape: readonly number[]): Int32Array | undefined {
+  if (shape.length === 4) return Int32Array.from(shape);
+  if (shape.length === 2) return Int32Array.of(shape[0]!, 1, 1, shape[1]!);
+  return undefined;
 }

@@ -6,7 +6,7 @@
 import * as tf from '../../tf.js';
 import { inputGradientUnused } from '../conv2d_backprop_input.js';
 import type { BackendWasm, Info } from '../wasm_util.js';
-import { type NativeAddon, convGeometry, poolGeometry } from './addon.js';
+import { type NativeAddon, batchNormGeometry, convGeometry, poolGeometry } from './addon.js';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap };
 
@@ -198,6 +198,18 @@ function unary(name: string, op: number) {
   };
 }
 
+/** Inference-mode batch norm (given statistics) over the last axis, through oneDNN. */
+function fusedBatchNorm(args: Args): Info {
+  const backend = args.backend as BackendWasm;
+  const { x, mean, variance, scale, offset } = args.inputs as { x: Info; mean: Info; variance: Info; scale?: Info; offset?: Info };
+  const c = x.shape[x.shape.length - 1]!;
+  const perChannel = (t?: Info) => !t || (tf.util.sizeFromShape(t.shape) === c && t.shape[t.shape.length - 1] === c);
+  const geometry = batchNormGeometry(x.shape);
+  if (!geometry || !f32(x, mean, variance, scale, offset) || ![mean, variance, scale, offset].every(perChannel)) return wasm(tf.FusedBatchNorm, args);
+  const eps = (args.attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon;
+  return withOutput(backend, x.shape, (v, y) => addon.batchNormInfer(v(x), v(mean), v(variance), scale ? v(scale) : null, offset ? v(offset) : null, y, geometry, eps));
+}
+
 export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.Conv2D, backendName: 'native', kernelFunc: conv2d },
   { kernelName: tf.FusedConv2D, backendName: 'native', kernelFunc: fusedConv2d },
@@ -208,6 +220,7 @@ export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.MaxPool, backendName: 'native', kernelFunc: maxPool },
   { kernelName: tf.MaxPoolGrad, backendName: 'native', kernelFunc: maxPoolGrad },
   ...[tf.Add, tf.Sub, tf.Multiply, tf.RealDiv].map((name) => ({ kernelName: name, backendName: 'native', kernelFunc: binary(name) })),
+  { kernelName: tf.FusedBatchNorm, backendName: 'native', kernelFunc: fusedBatchNorm },
   { kernelName: tf.Relu, backendName: 'native', kernelFunc: unary(tf.Relu, 0) },
   { kernelName: tf.Step, backendName: 'native', kernelFunc: unary(tf.Step, 1) },
   { kernelName: tf.Square, backendName: 'native', kernelFunc: unary(tf.Square, 2) },
