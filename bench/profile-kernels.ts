@@ -8,6 +8,7 @@
 // of its first input (which layer it serves). The timers add ~1 µs per kernel call.
 import os from 'node:os';
 import { parseArgs } from 'node:util';
+import * as tf from '../src/ml/tf.js';
 import { initBackend } from '../src/ml/backend.js';
 import { predictProbs } from '../src/ml/evaluate.js';
 import { buildModel } from '../src/ml/models.js';
@@ -62,4 +63,6 @@ model.dispose();
 
 console.log(`bench:profile: ${opts.arch} on ${info.name} (${info.threads ?? '?'} threads); ${os.cpus()[0]?.model}`);
 console.log(`\ntraining, batch ${BATCH}, adam: ${Math.round(r.samplesPerSec)} samples/s over ${STEPS} steps; per step:\n${table(trainRows)}`);
+const heap = (tf.engine().backend as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length;
 console.log(`\ninference, batches of 256: ${Math.round((INFER / (performance.now() - t0)) * 1000)} images/s; per batch:\n${table(inferRows)}`);
+console.log(`\nmemory: peak RSS ${Math.round(process.resourceUsage().maxRSS / 1024)} MiB, RSS now ${Math.round(process.memoryUsage.rss() / 2 ** 20)} MiB, wasm heap ${heap ? Math.round(heap / 2 ** 20) : 'n/a'} MiB`);

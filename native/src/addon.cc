@@ -16,6 +16,7 @@
 #include <emmintrin.h>
 #endif
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -426,18 +427,163 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
   });
 }
 
-// Batch normalization over the last axis of an NHWC (or [n, c]) tensor, through oneDNN's
-// batch_normalization primitives: rows = n·h·w, statistics per channel. The geometry is
-// [n, h, w, c]; a 2-D [n, c] input is [n, 1, 1, c]. Training forward computes the batch's mean and
-// (biased, like tf.moments) variance and normalizes with them; the backward pass is the full
-// gradient through those statistics (what autodiff of tfjs's moments + batchNorm gives, in one
-// pass instead of ~25 kernels); inference normalizes with given statistics.
-//   batchNormTrain(x, gamma, beta, y, mean, variance, geometry, eps)
-//   batchNormGrad(dy, x, gamma, mean, variance, dx, dgamma, dbeta, geometry, eps)
-//   batchNormInfer(x, mean, variance, gamma | null, beta | null, y, geometry, eps)
-// Measured on strong-cnn's shapes against plain OpenMP loops over the same heap: oneDNN's
-// jit:avx512 nspc kernels are as fast or faster (they fuse the statistics and normalization passes
-// per cache block), so these use it.
+// Batch normalization over the last axis of an NHWC (or [n, c]) tensor: rows = n·h·w, statistics
+// per channel. The geometry is [n, h, w, c]; a 2-D [n, c] input is [n, 1, 1, c]. Training forward
+// computes the batch's mean and (biased, like tf.moments) variance and normalizes with them; the
+// backward pass is the full gradient through those statistics (what autodiff of tfjs's moments +
+// batchNorm gives, in one call instead of ~25 kernels); inference normalizes with given statistics.
+//   batchNormTrain(x, gamma, beta, y, mean, variance, geometry, eps, impl)
+//   batchNormGrad(dy, x, gamma, mean, variance, dx, dgamma, dbeta, geometry, eps, impl)
+//   batchNormInfer(x, mean, variance, gamma | null, beta | null, y, geometry, eps, impl)
+// impl 0: the loops below; 1: oneDNN's batch_normalization primitives. The loops are the default:
+// measured on strong-cnn's [64,12,12,32] with 2 threads on this shared 2-core machine, oneDNN's
+// jit:avx512 kernel took 0.17 ms forward alone on one thread but 13–14 ms on two (its passes meet at
+// spinning barriers; when the other core is busy the spinning thread waits out a time slice), while
+// these tensors (≤ 5 MB) are one to three memory passes that one core does in ~0.1 ms each. The
+// loops use a second thread only for large tensors, and then without barriers inside a pass.
+
+// Elements from which a pass is split across the OpenMP threads.
+constexpr size_t kBnParallel = size_t(1) << 20;
+
+// The per-row-range passes, compiled for AVX-512, AVX2 and baseline x86-64 (the addon is built
+// without -march so it runs on any x86-64; these loops are where wide vectors pay). No OpenMP inside:
+// GCC would outline the parallel body into a function without the clone's target.
+#define BN_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+
+BN_CLONES void bnSum(const float* x, size_t r0, size_t r1, int C, double* acc) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* row = x + r * C;
+    for (int c = 0; c < C; c++) acc[c] += row[c];
+  }
+}
+
+BN_CLONES void bnSqDev(const float* x, size_t r0, size_t r1, int C, const float* mean, double* acc) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* row = x + r * C;
+    for (int c = 0; c < C; c++) {
+      const float d = row[c] - mean[c];
+      acc[c] += d * d;
+    }
+  }
+}
+
+// y = x·a + b per channel.
+BN_CLONES void bnAffine(const float* x, size_t r0, size_t r1, int C, const float* a, const float* b, float* y) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* row = x + r * C;
+    float* out = y + r * C;
+    for (int c = 0; c < C; c++) out[c] = row[c] * a[c] + b[c];
+  }
+}
+
+// Σ dy and Σ dy·(x − mean) per channel.
+BN_CLONES void bnGradSums(const float* dy, const float* x, size_t r0, size_t r1, int C, const float* mean, double* sumDy, double* sumDyXm) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* d = dy + r * C;
+    const float* row = x + r * C;
+    for (int c = 0; c < C; c++) {
+      sumDy[c] += d[c];
+      sumDyXm[c] += d[c] * (row[c] - mean[c]);
+    }
+  }
+}
+
+// dx = dy·a + (x − mean)·b + k per channel.
+BN_CLONES void bnGradDx(const float* dy, const float* x, size_t r0, size_t r1, int C, const float* mean, const float* a, const float* b, const float* k, float* dx) {
+  for (size_t r = r0; r < r1; r++) {
+    const float* d = dy + r * C;
+    const float* row = x + r * C;
+    float* out = dx + r * C;
+    for (int c = 0; c < C; c++) out[c] = d[c] * a[c] + (row[c] - mean[c]) * b[c] + k[c];
+  }
+}
+
+// Runs f(r0, r1, thread) over row ranges: one range, or one per OpenMP thread for large tensors.
+// Returns the number of ranges (the per-thread accumulators to combine).
+template <typename F>
+int bnRows(size_t rows, int C, F f) {
+  const int threads = rows * C >= kBnParallel ? std::min<int>(omp_get_max_threads(), int(rows)) : 1;
+  if (threads <= 1) {
+    f(size_t(0), rows, 0);
+    return 1;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), n = omp_get_num_threads();
+    f(rows * t / n, rows * (t + 1) / n, t);
+  }
+  return threads;
+}
+
+// Per-channel sums over rows of pass(r0, r1, acc), combined across threads in a fixed order.
+template <typename Pass>
+std::vector<double> bnReduce(size_t rows, int C, int slots, Pass pass) {
+  const int maxThreads = std::max(1, omp_get_max_threads());
+  std::vector<double> acc(size_t(maxThreads) * slots * C, 0.0);
+  const int used = bnRows(rows, C, [&](size_t r0, size_t r1, int t) { pass(r0, r1, acc.data() + size_t(t) * slots * C); });
+  for (int t = 1; t < used; t++) {
+    for (int i = 0; i < slots * C; i++) acc[i] += acc[size_t(t) * slots * C + i];
+  }
+  acc.resize(size_t(slots) * C);
+  return acc;
+}
+
+struct BnShape {
+  size_t rows;
+  int C;
+  explicit BnShape(const std::vector<int32_t>& p) {
+    if (p.size() != 4) throw std::invalid_argument("batch-norm geometry needs 4 values");
+    rows = size_t(p[0]) * p[1] * p[2];
+    C = p[3];
+  }
+};
+
+void bnTrainLoops(const float* x, const float* gamma, const float* beta, float* y, float* mean, float* var, const BnShape& g, float eps) {
+  const int C = g.C;
+  auto sums = bnReduce(g.rows, C, 1, [&](size_t r0, size_t r1, double* acc) { bnSum(x, r0, r1, C, acc); });
+  for (int c = 0; c < C; c++) mean[c] = float(sums[c] / double(g.rows));
+  // Two passes (mean, then squared deviations), as tf.moments computes it: no cancellation.
+  auto sq = bnReduce(g.rows, C, 1, [&](size_t r0, size_t r1, double* acc) { bnSqDev(x, r0, r1, C, mean, acc); });
+  std::vector<float> a(C), b(C);
+  for (int c = 0; c < C; c++) {
+    var[c] = float(sq[c] / double(g.rows));
+    a[c] = gamma[c] / std::sqrt(var[c] + eps);
+    b[c] = beta[c] - mean[c] * a[c];
+  }
+  bnRows(g.rows, C, [&](size_t r0, size_t r1, int) { bnAffine(x, r0, r1, C, a.data(), b.data(), y); });
+}
+
+// With x̂ = (x − mean)·s, s = 1/√(var + eps), R rows:
+//   dβ = Σ dy, dγ = Σ dy·x̂, dx = γ·s·(dy − dβ/R − x̂·dγ/R).
+void bnGradLoops(const float* dy, const float* x, const float* gamma, const float* mean, const float* var, float* dx, float* dgamma, float* dbeta, const BnShape& g, float eps) {
+  const int C = g.C;
+  auto sums = bnReduce(g.rows, C, 2, [&](size_t r0, size_t r1, double* acc) { bnGradSums(dy, x, r0, r1, C, mean, acc, acc + C); });
+  std::vector<float> a(C), b(C), k(C);
+  const double R = double(g.rows);
+  for (int c = 0; c < C; c++) {
+    const double s = 1.0 / std::sqrt(double(var[c]) + double(eps));
+    const double sumDy = sums[c], sumDyXm = sums[C + c];
+    dbeta[c] = float(sumDy);
+    dgamma[c] = float(sumDyXm * s);
+    const double gs = double(gamma[c]) * s;
+    a[c] = float(gs);
+    b[c] = float(-gs * s * s * sumDyXm / R);
+    k[c] = float(-gs * sumDy / R);
+  }
+  bnRows(g.rows, C, [&](size_t r0, size_t r1, int) { bnGradDx(dy, x, r0, r1, C, mean, a.data(), b.data(), k.data(), dx); });
+}
+
+void bnInferLoops(const float* x, const float* mean, const float* var, const float* gamma, const float* beta, float* y, const BnShape& g, float eps) {
+  const int C = g.C;
+  std::vector<float> a(C), b(C);
+  for (int c = 0; c < C; c++) {
+    a[c] = (gamma ? gamma[c] : 1.f) / std::sqrt(var[c] + eps);
+    b[c] = (beta ? beta[c] : 0.f) - mean[c] * a[c];
+  }
+  bnRows(g.rows, C, [&](size_t r0, size_t r1, int) { bnAffine(x, r0, r1, C, a.data(), b.data(), y); });
+}
+
+// The same through oneDNN (impl 1).
 struct BnEntry {
   dnnl::primitive fwd, bwd;
   dnnl::batch_normalization_forward::primitive_desc fwdPd;
@@ -502,6 +648,10 @@ float epsilonArg(const Napi::Value& v) { return v.As<Napi::Number>().FloatValue(
 Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     auto p = ints(info[6]);
+    if (info[8].As<Napi::Number>().Int32Value() == 0) {
+      bnTrainLoops(f32(info[0]), f32(info[1]), f32(info[2]), f32(info[3]), f32(info[4]), f32(info[5]), BnShape(p), epsilonArg(info[7]));
+      return info.Env().Undefined();
+    }
     BnEntry& e = bnTraining(p, epsilonArg(info[7]));
     auto stat = [&](int i) { return memory(e.stat, eng(), f32(info[i])); };
     e.fwd.execute(strm(), {{DNNL_ARG_SRC, memory(e.data, eng(), f32(info[0]))},
@@ -518,6 +668,10 @@ Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
 Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     auto p = ints(info[8]);
+    if (info[10].As<Napi::Number>().Int32Value() == 0) {
+      bnGradLoops(f32(info[0]), f32(info[1]), f32(info[2]), f32(info[3]), f32(info[4]), f32(info[5]), f32(info[6]), f32(info[7]), BnShape(p), epsilonArg(info[9]));
+      return info.Env().Undefined();
+    }
     BnEntry& e = bnTraining(p, epsilonArg(info[9]));
     auto stat = [&](int i) { return memory(e.stat, eng(), f32(info[i])); };
     e.bwd.execute(strm(), {{DNNL_ARG_DIFF_DST, memory(e.data, eng(), f32(info[0]))},
@@ -537,6 +691,11 @@ Napi::Value BatchNormGrad(const Napi::CallbackInfo& info) {
 Napi::Value BatchNormInfer(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     auto p = ints(info[6]);
+    const auto opt32 = [&](int i) { return info[i].IsNull() || info[i].IsUndefined() ? nullptr : f32(info[i]); };
+    if (info[8].As<Napi::Number>().Int32Value() == 0) {
+      bnInferLoops(f32(info[0]), f32(info[1]), f32(info[2]), opt32(3), opt32(4), f32(info[5]), BnShape(p), epsilonArg(info[7]));
+      return info.Env().Undefined();
+    }
     BnEntry& e = bnInference(p, epsilonArg(info[7]));
     auto stat = [&](int i) { return memory(e.stat, eng(), f32(info[i])); };
     auto opt = [&](int i, memory& fallback) { return info[i].IsNull() || info[i].IsUndefined() ? fallback : stat(i); };

@@ -12,7 +12,7 @@ import { before, describe, test } from 'node:test';
 import seedrandom from 'seedrandom';
 import * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
-import { NATIVE_BATCH_NORM_TRAIN, loadNativeAddon, nativeFallbacks, setNativeGemm } from '../../src/ml/kernels/native/index.js';
+import { NATIVE_BATCH_NORM_TRAIN, loadNativeAddon, nativeFallbacks, setNativeBatchNorm, setNativeGemm } from '../../src/ml/kernels/native/index.js';
 import { batchNormGeometry, convGeometry } from '../../src/ml/kernels/native/addon.js';
 import { buildModel } from '../../src/ml/models.js';
 import { train } from '../../src/ml/train.js';
@@ -196,54 +196,60 @@ describe('native backend', { skip }, () => {
       }
     });
 
-    test('FusedBatchNorm (inference: given statistics, with and without scale and offset)', async () => {
-      for (let i = 0; i < 24; i++) {
-        const c = pick([1, int(2, 9), 32, 64, 128]);
-        const shape = i % 3 === 0 ? [1, 1, int(1, 70), c] : [pick([1, 2, 5]), int(1, 9), int(1, 9), c];
-        const variance = make([c]);
-        variance.data = variance.data.map((v) => Math.abs(v) + 0.01);
-        const inputs = { x: make(shape), mean: make([c]), variance, ...(i % 4 !== 1 ? { scale: make([c]) } : {}), ...(i % 4 !== 2 ? { offset: make([c]) } : {}) };
-        await expectSameAsCpu(tf.FusedBatchNorm, inputs, { varianceEpsilon: pick([1e-3, 1e-5]) }, `FusedBatchNorm x=${shape} ${Object.keys(inputs)}`);
-      }
-    });
+    for (const impl of ['loops', 'onednn'] as const) {
+      test(`FusedBatchNorm (${impl}; inference: given statistics, with and without scale and offset)`, async () => {
+        setNativeBatchNorm(impl);
+        for (let i = 0; i < 24; i++) {
+          const c = i === 1 ? 32 : pick([1, int(2, 9), 32, 64, 128]);
+          const shape = i === 1 ? [256, 12, 12, 32] : i % 3 === 0 ? [1, 1, int(1, 70), c] : [pick([1, 2, 5]), int(1, 9), int(1, 9), c];
+          const variance = make([c]);
+          variance.data = variance.data.map((v) => Math.abs(v) + 0.01);
+          const inputs = { x: make(shape), mean: make([c]), variance, ...(i % 4 !== 1 ? { scale: make([c]) } : {}), ...(i % 4 !== 2 ? { offset: make([c]) } : {}) };
+          await expectSameAsCpu(tf.FusedBatchNorm, inputs, { varianceEpsilon: pick([1e-3, 1e-5]) }, `FusedBatchNorm x=${shape} ${Object.keys(inputs)}`);
+        }
+      });
 
-    test('batch norm in training (batch statistics) and its gradient match tfjs-layers on cpu, 2-D and 4-D', async () => {
-      // What tfjs-layers' BatchNormalization computes in training: tf.moments, then batchNorm;
-      // on cpu differentiated by autodiff, on native the NativeBatchNormTrain kernel and its gradient.
-      const composite = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number) => {
-        const { mean, variance } = tf.moments(x, x.shape.slice(0, -1).map((_, k) => k));
-        return [tf.batchNorm(x, mean, variance, beta, gamma, eps), mean, variance];
-      };
-      const kernel = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number) =>
-        tf.engine().runKernel(NATIVE_BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon: eps }) as tf.Tensor[];
-      for (let i = 0; i < 20; i++) {
-        const c = pick([1, int(2, 9), 32, 64, 128]);
-        const shape = i % 2 === 0 ? [pick([1, 2, 3, int(4, 70)]), c] : [pick([1, 2, 5]), int(1, 9), int(1, 9), c];
-        // Rows to normalize over: with one the variance is 0, with two the gradient w.r.t. x cancels to
-        // ~0 (x̂ = ±1), where a relative error means nothing.
-        if (shape.slice(0, -1).reduce((a, b) => a * b, 1) < 3) shape[0] = 3;
-        const eps = pick([1e-3, 1e-5]);
-        const inputs = { x: make(shape), gamma: make([c]), beta: make([c]), w: make(shape) };
-        const run = async (backend: string, f: typeof composite) => {
-          await tf.setBackend(backend);
-          const [x, gamma, beta, w] = [inputs.x, inputs.gamma, inputs.beta, inputs.w].map((v) => tf.tensor(v.data, v.shape));
-          // A loss that weighs each output differently, so the gradient is not trivially zero.
-          const grads = tf.grads((a, g, b) => tf.sum(tf.mul(f(a, g, b, eps)[0]!, w!)))([x!, gamma!, beta!]);
-          const [y, mean, variance] = f(x!, gamma!, beta!, eps);
-          const out = [y, mean, variance, ...grads].map((t) => Float32Array.from(t!.dataSync()));
-          tf.dispose([x, gamma, beta, w, y, mean, variance, ...grads]);
-          return out;
+      test(`batch norm in training (${impl}; batch statistics) and its gradient match tfjs-layers on cpu, 2-D and 4-D`, async () => {
+        setNativeBatchNorm(impl);
+        // What tfjs-layers' BatchNormalization computes in training: tf.moments, then batchNorm;
+        // on cpu differentiated by autodiff, on native the NativeBatchNormTrain kernel and its gradient.
+        const composite = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number) => {
+          const { mean, variance } = tf.moments(x, x.shape.slice(0, -1).map((_, k) => k));
+          return [tf.batchNorm(x, mean, variance, beta, gamma, eps), mean, variance];
         };
-        const expected = await run('cpu', composite);
-        nativeFallbacks.clear();
-        const actual = await run('native', kernel);
-        assert.equal(nativeFallbacks.size, 0, `fell back to wasm (${[...nativeFallbacks.keys()]})`);
-        ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'].forEach((what, k) => {
-          const err = relError(actual[k]!, expected[k]!);
-          assert.ok(err <= 1e-4, `${what} x=${shape} eps=${eps}: relative error ${err}`);
-        });
-      }
-    });
+        const kernel = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number) =>
+          tf.engine().runKernel(NATIVE_BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon: eps }) as tf.Tensor[];
+        for (let i = 0; i < 20; i++) {
+          const c = i === 1 ? 32 : pick([1, int(2, 9), 32, 64, 128]);
+          // i = 1: large enough (≥ 2^20 values) for the loops to split rows across threads.
+          const shape = i === 1 ? [64, 24, 24, 32] : i % 2 === 0 ? [pick([1, 2, 3, int(4, 70)]), c] : [pick([1, 2, 5]), int(1, 9), int(1, 9), c];
+          // Rows to normalize over: with one the variance is 0, with two the gradient w.r.t. x cancels to
+          // ~0 (x̂ = ±1), where a relative error means nothing.
+          if (shape.slice(0, -1).reduce((a, b) => a * b, 1) < 3) shape[0] = 3;
+          const eps = pick([1e-3, 1e-5]);
+          const inputs = { x: make(shape), gamma: make([c]), beta: make([c]), w: make(shape) };
+          const run = async (backend: string, f: typeof composite) => {
+            await tf.setBackend(backend);
+            const [x, gamma, beta, w] = [inputs.x, inputs.gamma, inputs.beta, inputs.w].map((v) => tf.tensor(v.data, v.shape));
+            // A loss that weighs each output differently, so the gradient is not trivially zero.
+            const grads = tf.grads((a, g, b) => tf.sum(tf.mul(f(a, g, b, eps)[0]!, w!)))([x!, gamma!, beta!]);
+            const [y, mean, variance] = f(x!, gamma!, beta!, eps);
+            const out = [y, mean, variance, ...grads].map((t) => Float32Array.from(t!.dataSync()));
+            tf.dispose([x, gamma, beta, w, y, mean, variance, ...grads]);
+            return out;
+          };
+          const expected = await run('cpu', composite);
+          nativeFallbacks.clear();
+          const actual = await run('native', kernel);
+          assert.equal(nativeFallbacks.size, 0, `fell back to wasm (${[...nativeFallbacks.keys()]})`);
+          ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'].forEach((what, k) => {
+            const err = relError(actual[k]!, expected[k]!);
+            assert.ok(err <= 1e-4, `${what} x=${shape} eps=${eps}: relative error ${err}`);
+          });
+        }
+        setNativeBatchNorm('loops');
+      });
+    }
 
     test("the models' batch norms run on optimised oneDNN kernels, not its reference loops", () => {
       const a = addon as Exclude<typeof addon, string>;

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type * as tf from '../../tf.js';
 
 type F32 = Float32Array;
+/** 0: the addon's own loops (the default, see addon.cc), 1: oneDNN's batch_normalization. */
+export type BatchNormImpl = 0 | 1;
 
 export interface NativeAddon {
   conv2d(x: F32, filter: F32, bias: F32 | null, y: F32, geometry: Int32Array, relu: boolean): void;
@@ -26,11 +28,11 @@ export interface NativeAddon {
   /** One Adam step: consts [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */
   adam(value: F32, m: F32, v: F32, g: F32, newValue: F32, newM: F32, newV: F32, consts: Float32Array): void;
   /** Batch norm over the last axis, geometry [n, h, w, c] ([n, 1, 1, c] for 2-D): the batch's statistics out. */
-  batchNormTrain(x: F32, gamma: F32, beta: F32, y: F32, mean: F32, variance: F32, geometry: Int32Array, epsilon: number): void;
+  batchNormTrain(x: F32, gamma: F32, beta: F32, y: F32, mean: F32, variance: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl): void;
   /** Its gradient through the batch statistics: dx, dgamma, dbeta. */
-  batchNormGrad(dy: F32, x: F32, gamma: F32, mean: F32, variance: F32, dx: F32, dgamma: F32, dbeta: F32, geometry: Int32Array, epsilon: number): void;
+  batchNormGrad(dy: F32, x: F32, gamma: F32, mean: F32, variance: F32, dx: F32, dgamma: F32, dbeta: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl): void;
   /** Batch norm with given statistics (inference). */
-  batchNormInfer(x: F32, mean: F32, variance: F32, gamma: F32 | null, beta: F32 | null, y: F32, geometry: Int32Array, epsilon: number): void;
+  batchNormInfer(x: F32, mean: F32, variance: F32, gamma: F32 | null, beta: F32 | null, y: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl): void;
   /** The oneDNN implementation for a batch-norm geometry: T training, I inference. */
   batchNormImpl(op: 'T' | 'I', geometry: Int32Array): string;
   setThreads(n: number): void;

@@ -12,10 +12,25 @@
 // knows nothing of backends). Inference-mode batch norm is the FusedBatchNorm kernel (kernels.ts).
 import * as tf from '../../tf.js';
 import type { BackendWasm, Info } from '../wasm_util.js';
-import { type NativeAddon, batchNormGeometry } from './addon.js';
+import { type BatchNormImpl, type NativeAddon, batchNormGeometry } from './addon.js';
 
 export const NATIVE_BATCH_NORM_TRAIN = 'NativeBatchNormTrain';
 export const NATIVE_BATCH_NORM_GRAD = 'NativeBatchNormGrad';
+
+let impl: BatchNormImpl = 0;
+
+/**
+ * Which batch-norm implementation the native kernels use. The addon's loops are the default:
+ * oneDNN's kernel, fast on one thread, stalls at its internal barriers when the second core is busy
+ * (measured 14 ms against 0.2 ms for strong-cnn's first batch norm; addon.cc has the figures).
+ */
+export function setNativeBatchNorm(which: 'loops' | 'onednn'): void {
+  impl = which === 'onednn' ? 1 : 0;
+}
+
+export function batchNormImpl(): BatchNormImpl {
+  return impl;
+}
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap };
 
@@ -33,7 +48,7 @@ export function nativeBatchNormKernels(addon: NativeAddon): tf.KernelConfig[] {
         const outs = [backend.makeOutput(x!.shape, 'float32'), backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')];
         const v = view(backend);
         const [y, mean, variance] = outs.map(v);
-        addon.batchNormTrain(v(x!), v(gamma!), v(beta!), y!, mean!, variance!, batchNormGeometry(x!.shape)!, (args.attrs as { epsilon: number }).epsilon);
+        addon.batchNormTrain(v(x!), v(gamma!), v(beta!), y!, mean!, variance!, batchNormGeometry(x!.shape)!, (args.attrs as { epsilon: number }).epsilon, impl);
         return outs;
       },
     },
@@ -47,7 +62,7 @@ export function nativeBatchNormKernels(addon: NativeAddon): tf.KernelConfig[] {
         const outs = [backend.makeOutput(x!.shape, 'float32'), backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')];
         const v = view(backend);
         const [dx, dgamma, dbeta] = outs.map(v);
-        addon.batchNormGrad(v(dy!), v(x!), v(gamma!), v(mean!), v(variance!), dx!, dgamma!, dbeta!, batchNormGeometry(x!.shape)!, (args.attrs as { epsilon: number }).epsilon);
+        addon.batchNormGrad(v(dy!), v(x!), v(gamma!), v(mean!), v(variance!), dx!, dgamma!, dbeta!, batchNormGeometry(x!.shape)!, (args.attrs as { epsilon: number }).epsilon, impl);
         return outs;
       },
     },

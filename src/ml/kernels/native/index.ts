@@ -11,7 +11,7 @@ import { nativeBatchNormKernels, patchBatchNorm } from './batch-norm.js';
 import { NATIVE_KERNELS, bindAddon } from './kernels.js';
 
 export { NATIVE_KERNELS, nativeFallbacks, setNativeGemm } from './kernels.js';
-export { NATIVE_BATCH_NORM_GRAD, NATIVE_BATCH_NORM_TRAIN } from './batch-norm.js';
+export { NATIVE_BATCH_NORM_GRAD, NATIVE_BATCH_NORM_TRAIN, setNativeBatchNorm } from './batch-norm.js';
 export { addonPath, loadNativeAddon, type NativeAddon } from './addon.js';
 
 let registered = false;

@@ -7,6 +7,7 @@ import * as tf from '../../tf.js';
 import { inputGradientUnused } from '../conv2d_backprop_input.js';
 import type { BackendWasm, Info } from '../wasm_util.js';
 import { type NativeAddon, batchNormGeometry, convGeometry, poolGeometry } from './addon.js';
+import { batchNormImpl } from './batch-norm.js';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap };
 
@@ -207,7 +208,7 @@ function fusedBatchNorm(args: Args): Info {
   const geometry = batchNormGeometry(x.shape);
   if (!geometry || !f32(x, mean, variance, scale, offset) || ![mean, variance, scale, offset].every(perChannel)) return wasm(tf.FusedBatchNorm, args);
   const eps = (args.attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon;
-  return withOutput(backend, x.shape, (v, y) => addon.batchNormInfer(v(x), v(mean), v(variance), scale ? v(scale) : null, offset ? v(offset) : null, y, geometry, eps));
+  return withOutput(backend, x.shape, (v, y) => addon.batchNormInfer(v(x), v(mean), v(variance), scale ? v(scale) : null, offset ? v(offset) : null, y, geometry, eps, batchNormImpl()));
 }
 
 export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
