@@ -170,7 +170,7 @@ describe('native backend', { skip }, () => {
       }
     });
 
-    test('element-wise Add, Sub, Multiply, RealDiv (same shape, bias broadcast either side, scalar) and Relu, Step, Square, Sqrt', async () => {
+    test('element-wise Add, Sub, Multiply, RealDiv (same shape, bias broadcast either side, scalar) and Relu, Step, Square, Sqrt, Floor', async () => {
       for (const [as, bs] of [
         [[2, 5, 5, 3], [2, 5, 5, 3]],
         [[64, 7, 7, 33], [33]],
@@ -190,9 +190,17 @@ describe('native backend', { skip }, () => {
       }
       for (const shape of [[3, 11, 11, 7], [1], [100001]]) {
         const x = make(shape);
-        for (const op of [tf.Relu, tf.Step, tf.Square]) await expectSameAsCpu(op, { x }, op === tf.Step ? { alpha: 0 } : {}, `${op} ${shape}`);
+        for (const op of [tf.Relu, tf.Step, tf.Square, tf.Floor]) await expectSameAsCpu(op, { x }, op === tf.Step ? { alpha: 0 } : {}, `${op} ${shape}`);
         await expectSameAsCpu(tf.Step, { x }, { alpha: 0.25 }, `Step alpha ${shape}`);
         await expectSameAsCpu(tf.Sqrt, { x: { shape, data: x.data.map(Math.abs) } }, {}, `Sqrt ${shape}`);
+      }
+    });
+
+    test('Softmax over the last axis (rows of 1 to 1000 classes, large logits)', async () => {
+      for (const shape of [[256, 10], [1, 10], [3, 1], [2, 3, 7], [5, 1000], [70000, 2]]) {
+        const logits = make(shape);
+        if (shape[0] === 2) logits.data = logits.data.map((v) => v * 80); // exp would overflow without the max shift
+        await expectSameAsCpu(tf.Softmax, { logits }, { dim: -1 }, `Softmax ${shape}`);
       }
     });
 

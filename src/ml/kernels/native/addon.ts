@@ -23,8 +23,10 @@ export interface NativeAddon {
   maxPoolGrad(dy: F32, x: F32, dx: F32, geometry: Int32Array): void;
   /** out = a op b, b of a's size, repeated along a's last axes, or a scalar; params [n, m, op, swap]. */
   binary(a: F32, b: F32, out: F32, params: Int32Array): void;
-  /** params [n, op]: 0 relu, 1 step (alpha below zero), 2 square, 3 sqrt. */
+  /** params [n, op]: 0 relu, 1 step (alpha below zero), 2 square, 3 sqrt, 4 floor. */
   unary(x: F32, out: F32, params: Int32Array, alpha: number): void;
+  /** Softmax over the last axis; params [rows, cols]. */
+  softmax(x: F32, out: F32, params: Int32Array): void;
   /** One Adam step: consts [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */
   adam(value: F32, m: F32, v: F32, g: F32, newValue: F32, newM: F32, newV: F32, consts: Float32Array): void;
   /** Batch norm over the last axis, geometry [n, h, w, c] ([n, 1, 1, c] for 2-D): the batch's statistics out. */

@@ -199,6 +199,18 @@ function unary(name: string, op: number) {
   };
 }
 
+/** Softmax over the last axis (the models' heads; tfjs passes dim = -1 or the last axis). */
+function softmax(args: Args): Info {
+  const backend = args.backend as BackendWasm;
+  const { logits } = args.inputs as { logits: Info };
+  const dim = (args.attrs as unknown as tf.SoftmaxAttrs).dim;
+  const rank = logits.shape.length;
+  const cols = logits.shape[rank - 1] ?? 0;
+  if (!f32(logits) || rank === 0 || (dim !== -1 && dim !== rank - 1) || cols === 0) return wasm(tf.Softmax, args);
+  const rows = tf.util.sizeFromShape(logits.shape) / cols;
+  return withOutput(backend, logits.shape, (v, out) => addon.softmax(v(logits), out, Int32Array.of(rows, cols)));
+}
+
 /** Inference-mode batch norm (given statistics) over the last axis, through oneDNN. */
 function fusedBatchNorm(args: Args): Info {
   const backend = args.backend as BackendWasm;
@@ -226,4 +238,6 @@ export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.Step, backendName: 'native', kernelFunc: unary(tf.Step, 1) },
   { kernelName: tf.Square, backendName: 'native', kernelFunc: unary(tf.Square, 2) },
   { kernelName: tf.Sqrt, backendName: 'native', kernelFunc: unary(tf.Sqrt, 3) },
+  { kernelName: tf.Floor, backendName: 'native', kernelFunc: unary(tf.Floor, 4) },
+  { kernelName: tf.Softmax, backendName: 'native', kernelFunc: softmax },
 ] as tf.KernelConfig[];
