@@ -433,7 +433,7 @@ Napi::Value MaxPoolGrad(const Napi::CallbackInfo& info) {
 // computes the batch's mean and (biased, like tf.moments) variance and normalizes with them; the
 // backward pass is the full gradient through those statistics (what autodiff of tfjs's moments +
 // batchNorm gives, in one call instead of ~25 kernels); inference normalizes with given statistics.
-//   batchNormTrain(x, gamma, beta, y, mean, variance, geometry, eps, impl)
+//   batchNormTrain(x, gamma, beta, y, mean, variance, geometry, eps, impl[, moving averages])
 //   batchNormGrad(dy, x, gamma, mean, variance, dx, dgamma, dbeta, geometry, eps, impl)
 //   batchNormInfer(x, mean, variance, gamma | null, beta | null, y, geometry, eps, impl)
 // impl 0: the loops below; 1: oneDNN's batch_normalization primitives. The loops are the default:
@@ -642,22 +642,44 @@ BnEntry& bnInference(const std::vector<int32_t>& p, float eps) {
 
 float epsilonArg(const Napi::Value& v) { return v.As<Napi::Number>().FloatValue(); }
 
+// movingAverages(info, from): the layer's moving-average update, done here to save tfjs-layers'
+// six kernel calls per layer and step: (movingMean, movingVariance, newMean, newVariance, decay) at
+// info[from..], each new = old − (old − batch statistic)·decay in float32, the operations tfjs-layers
+// runs (sub, mul, sub) in the same order; this is baseline x86-64 code, so no FMA contracts them.
+void movingAverages(const Napi::CallbackInfo& info, int from, const float* mean, const float* var, int C) {
+  if (info.Length() <= size_t(from) || info[from].IsNull() || info[from].IsUndefined()) return;
+  const float* oldMean = f32(info[from]);
+  const float* oldVar = f32(info[from + 1]);
+  float* newMean = f32(info[from + 2]);
+  float* newVar = f32(info[from + 3]);
+  const float decay = info[from + 4].As<Napi::Number>().FloatValue();
+  for (int c = 0; c < C; c++) {
+    const float dm = (oldMean[c] - mean[c]) * decay;
+    newMean[c] = oldMean[c] - dm;
+    const float dv = (oldVar[c] - var[c]) * decay;
+    newVar[c] = oldVar[c] - dv;
+  }
+}
+
+// ... then optionally (movingMean, movingVariance, newMovingMean, newMovingVariance, decay) at [9..13].
 Napi::Value BatchNormTrain(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     auto p = ints(info[6]);
+    const BnShape shape(p);
     if (info[8].As<Napi::Number>().Int32Value() == 0) {
-      bnTrainLoops(f32(info[0]), f32(info[1]), f32(info[2]), f32(info[3]), f32(info[4]), f32(info[5]), BnShape(p), epsilonArg(info[7]));
-      return info.Env().Undefined();
+      bnTrainLoops(f32(info[0]), f32(info[1]), f32(info[2]), f32(info[3]), f32(info[4]), f32(info[5]), shape, epsilonArg(info[7]));
+    } else {
+      BnEntry& e = bnTraining(p, epsilonArg(info[7]));
+      auto stat = [&](int i) { return memory(e.stat, eng(), f32(info[i])); };
+      e.fwd.execute(strm(), {{DNNL_ARG_SRC, memory(e.data, eng(), f32(info[0]))},
+                             {DNNL_ARG_SCALE, stat(1)},
+                             {DNNL_ARG_SHIFT, stat(2)},
+                             {DNNL_ARG_DST, memory(e.data, eng(), f32(info[3]))},
+                             {DNNL_ARG_MEAN, stat(4)},
+                             {DNNL_ARG_VARIANCE, stat(5)}});
+      strm().wait();
     }
-    BnEntry& e = bnTraining(p, epsilonArg(info[7]));
-    auto stat = [&](int i) { return memory(e.stat, eng(), f32(info[i])); };
-    e.fwd.execute(strm(), {{DNNL_ARG_SRC, memory(e.data, eng(), f32(info[0]))},
-                           {DNNL_ARG_SCALE, stat(1)},
-                           {DNNL_ARG_SHIFT, stat(2)},
-                           {DNNL_ARG_DST, memory(e.data, eng(), f32(info[3]))},
-                           {DNNL_ARG_MEAN, stat(4)},
-                           {DNNL_ARG_VARIANCE, stat(5)}});
-    strm().wait();
+    movingAverages(info, 9, f32(info[4]), f32(info[5]), shape.C);
     return info.Env().Undefined();
   });
 }

@@ -259,6 +259,33 @@ describe('native backend', { skip }, () => {
       });
     }
 
+    test('a BatchNormalization layer in training updates its output and moving averages on native as on cpu', async () => {
+      for (const shape of [[16, 5, 5, 8], [64, 128], [3, 2, 2, 1]]) {
+        const x = make(shape);
+        const c = shape[shape.length - 1]!;
+        const weights = [make([c]), make([c]), make([c]), make([c])].map((w, i) => (i === 3 ? { ...w, data: w.data.map((v) => Math.abs(v) + 0.1) } : w));
+        const run = async (backend: string) => {
+          await tf.setBackend(backend);
+          const layer = tf.layers.batchNormalization({ momentum: 0.9 });
+          layer.build(shape);
+          layer.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
+          const y = tf.tidy(() => layer.apply(tf.tensor(x.data, x.shape), { training: true }) as tf.Tensor);
+          const out = [y, ...layer.getWeights()].map((t) => Float32Array.from(t.dataSync()));
+          y.dispose();
+          for (const w of layer.weights) w.dispose();
+          return out;
+        };
+        const expected = await run('cpu');
+        nativeFallbacks.clear();
+        const actual = await run('native');
+        assert.equal(nativeFallbacks.size, 0);
+        ['y', 'gamma', 'beta', 'moving mean', 'moving variance'].forEach((what, k) => {
+          const err = relError(actual[k]!, expected[k]!);
+          assert.ok(err <= 1e-4, `${what} x=${shape}: relative error ${err}`);
+        });
+      }
+    });
+
     test("the models' batch norms run on optimised oneDNN kernels, not its reference loops", () => {
       const a = addon as Exclude<typeof addon, string>;
       for (const shape of [[64, 12, 12, 32], [64, 4, 4, 64], [64, 128], [256, 12, 12, 32], [1, 128]]) {

@@ -30,7 +30,11 @@ export interface NativeAddon {
   /** One Adam step: consts [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */
   adam(value: F32, m: F32, v: F32, g: F32, newValue: F32, newM: F32, newV: F32, consts: Float32Array): void;
   /** Batch norm over the last axis, geometry [n, h, w, c] ([n, 1, 1, c] for 2-D): the batch's statistics out. */
-  batchNormTrain(x: F32, gamma: F32, beta: F32, y: F32, mean: F32, variance: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl): void;
+  batchNormTrain(
+    x: F32, gamma: F32, beta: F32, y: F32, mean: F32, variance: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl,
+    /** With these, also the moving averages: new = old − (old − batch statistic)·decay. */
+    movingMean?: F32, movingVariance?: F32, newMovingMean?: F32, newMovingVariance?: F32, decay?: number,
+  ): void;
   /** Its gradient through the batch statistics: dx, dgamma, dbeta. */
   batchNormGrad(dy: F32, x: F32, gamma: F32, mean: F32, variance: F32, dx: F32, dgamma: F32, dbeta: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl): void;
   /** Batch norm with given statistics (inference). */

@@ -42,13 +42,17 @@ export function nativeBatchNormKernels(addon: NativeAddon): tf.KernelConfig[] {
       backendName: 'native',
       kernelFunc: (args: Args) => {
         const backend = args.backend as BackendWasm;
-        const { x, gamma, beta } = args.inputs as Record<string, Info>;
+        const { x, gamma, beta, movingMean, movingVariance } = args.inputs as Record<string, Info | undefined>;
+        const { epsilon, decay } = args.attrs as { epsilon: number; decay?: number };
         const c = x!.shape[x!.shape.length - 1]!;
+        const moving = movingMean && movingVariance && decay !== undefined;
         // Allocate every output before taking views: an allocation may grow (detach) the heap.
-        const outs = [backend.makeOutput(x!.shape, 'float32'), backend.makeOutput([c], 'float32'), backend.makeOutput([c], 'float32')];
+        const outs = [backend.makeOutput(x!.shape, 'float32'), ...Array.from({ length: moving ? 4 : 2 }, () => backend.makeOutput([c], 'float32'))];
         const v = view(backend);
-        const [y, mean, variance] = outs.map(v);
-        addon.batchNormTrain(v(x!), v(gamma!), v(beta!), y!, mean!, variance!, batchNormGeometry(x!.shape)!, (args.attrs as { epsilon: number }).epsilon, impl);
+        const [y, mean, variance, newMean, newVariance] = outs.map(v);
+        const geometry = batchNormGeometry(x!.shape)!;
+        if (moving) addon.batchNormTrain(v(x!), v(gamma!), v(beta!), y!, mean!, variance!, geometry, epsilon, impl, v(movingMean), v(movingVariance), newMean, newVariance, decay);
+        else addon.batchNormTrain(v(x!), v(gamma!), v(beta!), y!, mean!, variance!, geometry, epsilon, impl);
         return outs;
       },
     },
@@ -77,14 +81,14 @@ function registerGradient(): void {
   tf.registerGradient({
     kernelName: NATIVE_BATCH_NORM_TRAIN,
     inputsToSave: ['x', 'gamma'],
-    outputsToSave: [false, true, true],
-    // The mean and variance outputs only feed the moving averages, never the loss: their
-    // gradients are zeros and are ignored.
+    outputsToSave: [false, true, true, false, false],
+    // The batch statistics and the new moving averages never reach the loss: their gradients are
+    // zeros and are ignored; the moving averages (non-trainable) get none.
     gradFunc: (dys, saved, attrs) => {
       const [x, gamma, mean, variance] = saved as tf.Tensor[];
       const dy = Array.isArray(dys) ? dys[0]! : dys;
-      const [dx, dgamma, dbeta] = tf.engine().runKernel(NATIVE_BATCH_NORM_GRAD, { dy, x: x!, gamma: gamma!, mean: mean!, variance: variance! }, attrs) as tf.Tensor[];
-      return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta! };
+      const [dx, dgamma, dbeta] = tf.engine().runKernel(NATIVE_BATCH_NORM_GRAD, { dy, x: x!, gamma: gamma!, mean: mean!, variance: variance! }, { epsilon: attrs.epsilon }) as tf.Tensor[];
+      return { x: () => dx!, gamma: () => dgamma!, beta: () => dbeta!, movingMean: () => tf.zerosLike(mean!), movingVariance: () => tf.zerosLike(variance!) };
     },
   });
 }
@@ -119,19 +123,15 @@ export function patchBatchNorm(): void {
     if (!usable) return original.call(this, inputs, kwargs);
     return tf.tidy(() => {
       this.invokeCallHook(inputs, kwargs);
-      const [y, mean, variance] = tf.engine().runKernel(
+      // The kernel also updates the moving averages, with the float operations tfjs-layers uses
+      // (old − (old − batch statistic)·(1 − momentum)), which would be six more kernel calls.
+      const [y, , , newMean, newVariance] = tf.engine().runKernel(
         NATIVE_BATCH_NORM_TRAIN,
-        { x: input!, gamma: this.gamma.read(), beta: this.beta.read() },
-        { epsilon: this.epsilon },
+        { x: input!, gamma: this.gamma.read(), beta: this.beta.read(), movingMean: this.movingMean.read(), movingVariance: this.movingVariance.read() },
+        { epsilon: this.epsilon, decay: 1 - this.momentum },
       ) as tf.Tensor[];
-      // The moving averages exactly as tfjs-layers updates them.
-      const decay = 1 - this.momentum;
-      for (const [variable, value] of [[this.movingMean, mean!], [this.movingVariance, variance!]] as const) {
-        tf.tidy(() => {
-          const orig = variable.read();
-          variable.write(tf.sub(orig, tf.mul(tf.sub(orig, value), decay)));
-        });
-      }
+      this.movingMean.write(newMean!);
+      this.movingVariance.write(newVariance!);
       return y!;
     });
   };
