@@ -1,4 +1,4 @@
-// npm run bench:profile [-- --arch strong-cnn --backend native --steps 30 --infer 2560 --shapes]
+// npm run bench:profile [-- --arch strong-cnn --backend native --steps 30 --infer 2560 --shapes --gemm openblas --bn onednn]
 //
 // Where a training step and an inference batch spend their time, per TensorFlow.js kernel, on one
 // backend: the same loop as bench:peer (src/ml/train.ts's train(), adam, batch 64; predictProbs in
@@ -11,6 +11,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '../src/ml/tf.js';
 import { initBackend } from '../src/ml/backend.js';
 import { predictProbs } from '../src/ml/evaluate.js';
+import { setNativeBatchNorm, setNativeGemm } from '../src/ml/kernels/native/index.js';
 import { buildModel } from '../src/ml/models.js';
 import { train } from '../src/ml/train.js';
 import { table } from './lib/datasets.js';
@@ -25,6 +26,9 @@ const { values: opts } = parseArgs({
     steps: { type: 'string', default: '30' },
     infer: { type: 'string', default: '2560' },
     shapes: { type: 'boolean', default: false },
+    /** native only: the GEMM of matrix products, and the batch-norm implementation (see kernels/native). */
+    gemm: { type: 'string', default: 'onednn' },
+    bn: { type: 'string', default: 'loops' },
   },
 });
 const BATCH = Number(opts.batch);
@@ -35,6 +39,8 @@ process.env.TFJS_NATIVE_THREADS ??= opts.threads;
 process.env.OMP_NUM_THREADS ??= opts.threads;
 
 const info = await initBackend(opts.backend);
+setNativeGemm(opts.gemm as 'onednn' | 'openblas');
+setNativeBatchNorm(opts.bn as 'loops' | 'onednn');
 const set = (n: number) => ({
   images: Float32Array.from({ length: n * 784 }, () => Math.random()),
   labels: Uint8Array.from({ length: n }, () => Math.floor(Math.random() * 10)),
@@ -61,7 +67,7 @@ const batches = Math.ceil(INFER / 256);
 const inferRows = profileRows(profiler.stats(), batches, (performance.now() - t0) / batches);
 model.dispose();
 
-console.log(`bench:profile: ${opts.arch} on ${info.name} (${info.threads ?? '?'} threads); ${os.cpus()[0]?.model}`);
+console.log(`bench:profile: ${opts.arch} on ${info.name} (${info.threads ?? '?'} threads${info.name === 'native' ? `, gemm ${opts.gemm}, batch norm ${opts.bn}` : ''}); ${os.cpus()[0]?.model}`);
 console.log(`\ntraining, batch ${BATCH}, adam: ${Math.round(r.samplesPerSec)} samples/s over ${STEPS} steps; per step:\n${table(trainRows)}`);
 const heap = (tf.engine().backend as unknown as { wasm?: { HEAPU8: Uint8Array } }).wasm?.HEAPU8.length;
 console.log(`\ninference, batches of 256: ${Math.round((INFER / (performance.now() - t0)) * 1000)} images/s; per batch:\n${table(inferRows)}`);

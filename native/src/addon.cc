@@ -747,7 +747,8 @@ std::unordered_map<std::string, std::unique_ptr<BnEntry>>& cache_bn() {
 // Element-wise ops on float32, for the shapes training produces: a and b of one size, b repeated
 // along a's last axis (a bias, a per-channel scale), or b a scalar; `swap` computes b op a so that
 // the broadcast operand may come first. ops: 0 add, 1 sub, 2 mul, 3 div.
-// binary(a, b, out, [n, m, op, swap]) with m = b's size (n, a divisor of n along the last axis, or 1).
+// binary(a, b, out, [n, m, op, swap, rowwise]) with m = b's size (n, a divisor of n along the last axis, or 1),
+// or with rowwise = 1, one value of b per row of a (m rows).
 template <int OP>
 inline float apply(float a, float b) {
   if (OP == 0) return a + b;
@@ -791,6 +792,22 @@ Napi::Value Binary(const Napi::CallbackInfo& info) {
     const size_t n = p[0], m = p[1];
     const bool swap = p[3];
     if (m == 0 || n % m != 0) throw std::invalid_argument("binary: b's size must divide a's");
+    if (p.size() > 4 && p[4] == 1) {
+      // b holds one value per row of a (a [r, c] with b [r, 1]: the softmax cross-entropy's row sums).
+      const size_t cols = n / m;
+      const int op = p[2];
+#pragma omp parallel for if (n > 65536)
+      for (size_t r = 0; r < m; r++) {
+        const float* ar = a + r * cols;
+        float* o = out + r * cols;
+        const float br = b[r];
+        for (size_t j = 0; j < cols; j++) {
+          const float x = swap ? br : ar[j], y = swap ? ar[j] : br;
+          o[j] = op == 0 ? x + y : op == 1 ? x - y : op == 2 ? x * y : x / y;
+        }
+      }
+      return info.Env().Undefined();
+    }
     switch (p[2]) {
       case 0: binaryOp<0>(a, b, out, n, m, swap); break;
       case 1: binaryOp<1>(a, b, out, n, m, swap); break;
@@ -839,6 +856,30 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   });
 }
 
+// argMax(x, out (Int32Array), [rows, cols]): the index of each row's first maximum, as the tfjs cpu
+// backend finds it (the first value, then any strictly larger one).
+Napi::Value ArgMax(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* x = f32(info[0]);
+    int32_t* out = info[1].As<Napi::Int32Array>().Data();
+    auto p = ints(info[2]);
+    const size_t rows = p[0], cols = p[1];
+    for (size_t r = 0; r < rows; r++) {
+      const float* in = x + r * cols;
+      float best = in[0];
+      int32_t at = 0;
+      for (size_t j = 1; j < cols; j++) {
+        if (in[j] > best) {
+          best = in[j];
+          at = int32_t(j);
+        }
+      }
+      out[r] = at;
+    }
+    return info.Env().Undefined();
+  });
+}
+
 // softmax(x, out, [rows, cols]): softmax over the last axis, as tfjs computes it (exp(x − max) / Σ).
 Napi::Value Softmax(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
@@ -866,6 +907,24 @@ Napi::Value Softmax(const Napi::CallbackInfo& info) {
 // adam(value, m, v, g, newValue, newM, newV, [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]): one
 // Adam step for one variable, the same float operations in the same order as tfjs-core's
 // AdamOptimizer.applyGradients, which spends 12 kernel calls on it.
+// The update loop, vectorised (SIMD_CLONES; divisions and square roots are exact in every lane) and
+// with no multiply-add contracted into an FMA, which would round differently from tfjs's separate
+// mul and add kernels.
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+SIMD_CLONES void adamRange(const float* __restrict value, const float* __restrict m, const float* __restrict v, const float* __restrict g,
+                           float* __restrict nvalue, float* __restrict nm, float* __restrict nv, const float* c, size_t i0, size_t i1) {
+  const float b1 = c[0], omb1 = c[1], b2 = c[2], omb2 = c[3], oma1 = c[4], oma2 = c[5], eps = c[6], neglr = c[7];
+  for (size_t i = i0; i < i1; i++) {
+    const float m1 = m[i] * b1 + g[i] * omb1;
+    const float v1 = v[i] * b2 + (g[i] * g[i]) * omb2;
+    nm[i] = m1;
+    nv[i] = v1;
+    nvalue[i] = ((m1 / oma1) / (std::sqrt(v1 / oma2) + eps)) * neglr + value[i];
+  }
+}
+#pragma GCC pop_options
+
 Napi::Value Adam(const Napi::CallbackInfo& info) {
   return guarded(info, [&] {
     const float* value = f32(info[0]);
@@ -877,15 +936,9 @@ Napi::Value Adam(const Napi::CallbackInfo& info) {
     float* nv = f32(info[6]);
     const float* c = f32(info[7]);
     const size_t n = info[0].As<Napi::Float32Array>().ElementLength();
-    const float b1 = c[0], omb1 = c[1], b2 = c[2], omb2 = c[3], oma1 = c[4], oma2 = c[5], eps = c[6], neglr = c[7];
-#pragma omp parallel for if (n > 65536)
-    for (size_t i = 0; i < n; i++) {
-      const float m1 = m[i] * b1 + g[i] * omb1;
-      const float v1 = v[i] * b2 + (g[i] * g[i]) * omb2;
-      nm[i] = m1;
-      nv[i] = v1;
-      nvalue[i] = ((m1 / oma1) / (std::sqrt(v1 / oma2) + eps)) * neglr + value[i];
-    }
+    parallelRanges(int((n + 1023) / 1024), n * 4, [&](int b0, int b1) {
+      adamRange(value, m, v, g, nvalue, nm, nv, c, size_t(b0) * 1024, std::min(n, size_t(b1) * 1024));
+    });
     return info.Env().Undefined();
   });
 }
@@ -917,6 +970,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("argMax", Napi::Function::New(env, ArgMax));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("adam", Napi::Function::New(env, Adam));
   exports.Set("batchNormTrain", Napi::Function::New(env, BatchNormTrain));

@@ -170,7 +170,7 @@ describe('native backend', { skip }, () => {
       }
     });
 
-    test('element-wise Add, Sub, Multiply, RealDiv (same shape, bias broadcast either side, scalar) and Relu, Step, Square, Sqrt, Floor', async () => {
+    test('element-wise Add, Sub, Multiply, RealDiv (same shape, bias broadcast either side, scalar, one per row) and Relu, Step, Square, Sqrt, Floor', async () => {
       for (const [as, bs] of [
         [[2, 5, 5, 3], [2, 5, 5, 3]],
         [[64, 7, 7, 33], [33]],
@@ -180,6 +180,10 @@ describe('native backend', { skip }, () => {
         [[3, 7], []],
         [[], [2, 300]],
         [[70000], [70000]],
+        [[64, 10], [64, 1]],
+        [[64, 1], [64, 10]],
+        [[2, 3, 5], [2, 3, 1]],
+        [[7000, 20], [7000, 1]],
       ] as Array<[number[], number[]]>) {
         for (const op of [tf.Add, tf.Sub, tf.Multiply, tf.RealDiv]) {
           const a = make(as);
@@ -193,6 +197,14 @@ describe('native backend', { skip }, () => {
         for (const op of [tf.Relu, tf.Step, tf.Square, tf.Floor]) await expectSameAsCpu(op, { x }, op === tf.Step ? { alpha: 0 } : {}, `${op} ${shape}`);
         await expectSameAsCpu(tf.Step, { x }, { alpha: 0.25 }, `Step alpha ${shape}`);
         await expectSameAsCpu(tf.Sqrt, { x: { shape, data: x.data.map(Math.abs) } }, {}, `Sqrt ${shape}`);
+      }
+    });
+
+    test('ArgMax over the last axis, ties to the first maximum', async () => {
+      for (const shape of [[64, 10], [1, 1], [3, 4, 7], [500, 3]]) {
+        const x = make(shape);
+        if (shape[0] === 3) x.data = x.data.map((v) => Math.round(v)); // ties
+        await expectSameAsCpu(tf.ArgMax, { x }, { axis: shape.length - 1 }, `ArgMax ${shape}`);
       }
     });
 

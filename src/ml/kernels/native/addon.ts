@@ -21,10 +21,12 @@ export interface NativeAddon {
   matmul(a: F32, b: F32, c: F32, params: Int32Array, bias: F32 | null): void;
   maxPool(x: F32, y: F32, geometry: Int32Array): void;
   maxPoolGrad(dy: F32, x: F32, dx: F32, geometry: Int32Array): void;
-  /** out = a op b, b of a's size, repeated along a's last axes, or a scalar; params [n, m, op, swap]. */
+  /** out = a op b, b of a's size, repeated along a's last axes, a scalar, or (rowwise) one per row; params [n, m, op, swap, rowwise]. */
   binary(a: F32, b: F32, out: F32, params: Int32Array): void;
   /** params [n, op]: 0 relu, 1 step (alpha below zero), 2 square, 3 sqrt, 4 floor. */
   unary(x: F32, out: F32, params: Int32Array, alpha: number): void;
+  /** The index of each row's first maximum; params [rows, cols]. */
+  argMax(x: F32, out: Int32Array, params: Int32Array): void;
   /** Softmax over the last axis; params [rows, cols]. */
   softmax(x: F32, out: F32, params: Int32Array): void;
   /** One Adam step: consts [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */

@@ -167,6 +167,11 @@ function trails(a: number[], b: number[]): boolean {
   return bs.length <= a.length && tf.util.arraysEqual(bs, a.slice(a.length - bs.length));
 }
 
+/** b holds one value per row of a: a [..., r, c] with b [..., r, 1] (a softmax's row max or sum). */
+function perRow(a: number[], b: number[]): boolean {
+  return a.length >= 2 && b.length === a.length && b[b.length - 1] === 1 && tf.util.arraysEqual(b.slice(0, -1), a.slice(0, -1));
+}
+
 const BINARY_OPS: Record<string, number> = { [tf.Add]: 0, [tf.Sub]: 1, [tf.Multiply]: 2, [tf.RealDiv]: 3 };
 
 /**
@@ -181,9 +186,11 @@ function binary(name: string) {
     if (!f32(a, b)) return wasm(name, args);
     const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = tf.util.sizeFromShape(shape);
-    const [big, small, swap] = tf.util.sizeFromShape(a.shape) === n && trails(a.shape, b.shape) ? [a, b, 0] : tf.util.sizeFromShape(b.shape) === n && trails(b.shape, a.shape) ? [b, a, 1] : [];
+    const fits = (x: Info, y: Info, test: (p: number[], q: number[]) => boolean) => tf.util.sizeFromShape(x.shape) === n && test(x.shape, y.shape);
+    let [big, small, swap, rowwise] = fits(a, b, trails) ? [a, b, 0, 0] : fits(b, a, trails) ? [b, a, 1, 0] : [];
+    if (!big) [big, small, swap, rowwise] = fits(a, b, perRow) ? [a, b, 0, 1] : fits(b, a, perRow) ? [b, a, 1, 1] : [];
     if (!big || !small || n === 0) return wasm(name, args);
-    const params = Int32Array.of(n, tf.util.sizeFromShape(small.shape), BINARY_OPS[name]!, swap as number);
+    const params = Int32Array.of(n, tf.util.sizeFromShape(small.shape), BINARY_OPS[name]!, swap as number, rowwise as number);
     return withOutput(backend, shape, (v, out) => addon.binary(v(big), v(small), out, params));
   };
 }
@@ -209,6 +216,20 @@ function softmax(args: Args): Info {
   if (!f32(logits) || rank === 0 || (dim !== -1 && dim !== rank - 1) || cols === 0) return wasm(tf.Softmax, args);
   const rows = tf.util.sizeFromShape(logits.shape) / cols;
   return withOutput(backend, logits.shape, (v, out) => addon.softmax(v(logits), out, Int32Array.of(rows, cols)));
+}
+
+/** ArgMax over the last axis (the accuracy count of every training step). */
+function argMax(args: Args): Info {
+  const backend = args.backend as BackendWasm;
+  const { x } = args.inputs as { x: Info };
+  const rank = x.shape.length;
+  const axis = tf.util.parseAxisParam((args.attrs as unknown as tf.ArgMaxAttrs).axis, x.shape);
+  const cols = x.shape[rank - 1] ?? 0;
+  if (!f32(x) || rank === 0 || axis.length !== 1 || axis[0] !== rank - 1 || cols === 0) return wasm(tf.ArgMax, args);
+  const rows = tf.util.sizeFromShape(x.shape) / cols;
+  const out = backend.makeOutput(x.shape.slice(0, -1), 'int32');
+  addon.argMax(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Int32Array, Int32Array.of(rows, cols));
+  return out;
 }
 
 /** Inference-mode batch norm (given statistics) over the last axis, through oneDNN. */
@@ -240,4 +261,5 @@ export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.Sqrt, backendName: 'native', kernelFunc: unary(tf.Sqrt, 3) },
   { kernelName: tf.Floor, backendName: 'native', kernelFunc: unary(tf.Floor, 4) },
   { kernelName: tf.Softmax, backendName: 'native', kernelFunc: softmax },
+  { kernelName: tf.ArgMax, backendName: 'native', kernelFunc: argMax },
 ] as tf.KernelConfig[];
