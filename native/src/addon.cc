@@ -856,6 +856,35 @@ Napi::Value Unary(const Napi::CallbackInfo& info) {
   });
 }
 
+// sumRows(x, out, [rows, cols]): out[c] = Σ_r x[r, c] with float64 accumulators (as the wasm
+// backend's own leading-axes Sum, src/ml/kernels/sum.ts): a bias gradient dy[b,h,w,c] → [c], or a
+// full sum with cols = 1.
+SIMD_CLONES void sumRowsRange(const float* __restrict x, size_t r0, size_t r1, size_t cols, double* __restrict acc) {
+  if (cols == 1) {
+    double s = 0;
+    for (size_t r = r0; r < r1; r++) s += x[r];
+    acc[0] += s;
+    return;
+  }
+  for (size_t r = r0; r < r1; r++) {
+    const float* row = x + r * cols;
+    for (size_t c = 0; c < cols; c++) acc[c] += row[c];
+  }
+}
+
+Napi::Value SumRows(const Napi::CallbackInfo& info) {
+  return guarded(info, [&] {
+    const float* x = f32(info[0]);
+    float* out = f32(info[1]);
+    auto p = ints(info[2]);
+    const size_t rows = p[0], cols = p[1];
+    const int C = int(cols);
+    auto sums = bnReduce(rows, C, 1, [&](size_t r0, size_t r1, double* acc) { sumRowsRange(x, r0, r1, cols, acc); });
+    for (size_t c = 0; c < cols; c++) out[c] = float(sums[c]);
+    return info.Env().Undefined();
+  });
+}
+
 // argMax(x, out (Int32Array), [rows, cols]): the index of each row's first maximum, as the tfjs cpu
 // backend finds it (the first value, then any strictly larger one).
 Napi::Value ArgMax(const Napi::CallbackInfo& info) {
@@ -970,6 +999,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxPoolGrad", Napi::Function::New(env, MaxPoolGrad));
   exports.Set("binary", Napi::Function::New(env, Binary));
   exports.Set("unary", Napi::Function::New(env, Unary));
+  exports.Set("sumRows", Napi::Function::New(env, SumRows));
   exports.Set("argMax", Napi::Function::New(env, ArgMax));
   exports.Set("softmax", Napi::Function::New(env, Softmax));
   exports.Set("adam", Napi::Function::New(env, Adam));

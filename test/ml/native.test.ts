@@ -200,6 +200,19 @@ describe('native backend', { skip }, () => {
       }
     });
 
+    test('Sum over leading axes (bias gradients) and over all axes, keepDims or not', async () => {
+      for (const [shape, axis] of [
+        [[64, 26, 26, 32], [0, 1, 2]],
+        [[64, 10], [0]],
+        [[3, 5], [0, 1]],
+        [[7], [0]],
+        [[2, 3, 4], [1, 0]],
+        [[1200, 1000], [0]],
+      ] as Array<[number[], number[]]>) {
+        for (const keepDims of [false, true]) await expectSameAsCpu(tf.Sum, { x: make(shape) }, { axis, keepDims }, `Sum ${shape} axis ${axis} keepDims ${keepDims}`);
+      }
+    });
+
     test('ArgMax over the last axis, ties to the first maximum', async () => {
       for (const shape of [[64, 10], [1, 1], [3, 4, 7], [500, 3]]) {
         const x = make(shape);

@@ -25,6 +25,8 @@ export interface NativeAddon {
   binary(a: F32, b: F32, out: F32, params: Int32Array): void;
   /** params [n, op]: 0 relu, 1 step (alpha below zero), 2 square, 3 sqrt, 4 floor. */
   unary(x: F32, out: F32, params: Int32Array, alpha: number): void;
+  /** out[c] = Σ_r x[r, c]; params [rows, cols]. */
+  sumRows(x: F32, out: F32, params: Int32Array): void;
   /** The index of each row's first maximum; params [rows, cols]. */
   argMax(x: F32, out: Int32Array, params: Int32Array): void;
   /** Softmax over the last axis; params [rows, cols]. */

@@ -218,6 +218,20 @@ function softmax(args: Args): Info {
   return withOutput(backend, logits.shape, (v, out) => addon.softmax(v(logits), out, Int32Array.of(rows, cols)));
 }
 
+/** Sum over leading axes (bias gradients) or over all of them; other reductions run on wasm. */
+function sum(args: Args): Info {
+  const backend = args.backend as BackendWasm;
+  const { x } = args.inputs as { x: Info };
+  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  const r = axes.length;
+  if (!f32(x) || r === 0 || !axes.every((a, i) => a === i) || tf.util.sizeFromShape(x.shape) === 0) return wasm(tf.Sum, args);
+  const rows = tf.util.sizeFromShape(x.shape.slice(0, r));
+  const cols = tf.util.sizeFromShape(x.shape.slice(r));
+  const outShape = keepDims ? x.shape.map((d, i) => (i < r ? 1 : d)) : x.shape.slice(r);
+  return withOutput(backend, outShape, (v, out) => addon.sumRows(v(x), out, Int32Array.of(rows, cols)));
+}
+
 /** ArgMax over the last axis (the accuracy count of every training step). */
 function argMax(args: Args): Info {
   const backend = args.backend as BackendWasm;
@@ -262,4 +276,5 @@ export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.Floor, backendName: 'native', kernelFunc: unary(tf.Floor, 4) },
   { kernelName: tf.Softmax, backendName: 'native', kernelFunc: softmax },
   { kernelName: tf.ArgMax, backendName: 'native', kernelFunc: argMax },
+  { kernelName: tf.Sum, backendName: 'native', kernelFunc: sum },
 ] as tf.KernelConfig[];
