@@ -21,7 +21,7 @@ export interface BackendInfo {
   /** The tfjs backend name as `tf.getBackend()` reports it (`tensorflow`, `native`, `wasm`, `cpu`). */
   name: string;
   kind: BackendKind;
-  /** wasm and native: threads XNNPACK (and the addon's OpenMP pool) use (TFJS_WASM_THREADS). */
+  /** wasm: threads XNNPACK uses; native: threads of the addon's OpenMP pool (both TFJS_WASM_THREADS). */
   threads?: number;
   /** wasm and native: whether the SIMD binary was loaded. */
   simd?: boolean;
@@ -148,11 +148,11 @@ export function wasmThreadsRequested(value = process.env.TFJS_WASM_THREADS): num
   return Math.min(n, 4);
 }
 
-async function initWasm(): Promise<BackendInfo | string> {
+async function initWasm(moduleThreads = wasmThreadsRequested()): Promise<BackendInfo | string> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!wasmPrepared) {
     wasmPrepared = true;
-    const threads = wasmThreadsRequested();
+    const threads = moduleThreads;
     if (threads > 1) {
       wasm.setThreadsCount(threads);
       replaceWasmFactory(wasm, threads);
@@ -182,12 +182,19 @@ async function initWasm(): Promise<BackendInfo | string> {
 async function initNative(): Promise<BackendInfo | string> {
   const addon = loadNativeAddon();
   if (typeof addon === 'string') return addon;
-  const wasm = await initWasm();
+  // The wasm module underneath runs single-threaded: on this backend it only holds the tensors and
+  // runs the light kernels (reshapes, small reductions, the loss), while the addon's OpenMP pool does
+  // the heavy ones with the requested threads. Its threaded build would pre-spawn 8 worker isolates
+  // (PTHREAD_POOL_SIZE): measured ~130 MiB of RSS at start-up, which made a native training's peak
+  // RSS exceed the wasm backend's. (Already initialised threaded, e.g. after TFJS_BACKEND=wasm in the
+  // same process, it stays as it is.)
+  const wasm = await initWasm(1);
   if (typeof wasm === 'string') return `the wasm backend it runs on failed: ${wasm}`;
-  registerNativeBackend(tf.backend() as InstanceType<WasmPackage['BackendWasm']>, addon, wasmThreadsRequested());
+  const threads = wasmThreadsRequested();
+  registerNativeBackend(tf.backend() as InstanceType<WasmPackage['BackendWasm']>, addon, threads);
   const info = await activate('native', 'native');
   if (typeof info === 'string') return info;
-  return { ...info, threads: wasm.threads, simd: wasm.simd };
+  return { ...info, threads, simd: wasm.simd };
 }
 
 type WasmPackage = typeof import('@tensorflow/tfjs-backend-wasm');

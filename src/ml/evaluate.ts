@@ -40,7 +40,9 @@ export async function predictProbs(
     const m = Math.min(batchSize, n - start);
     // slice() copies: the cpu backend would otherwise keep a view on the caller's array.
     const batch = images.slice(start * px, (start + m) * px);
-    const probs = tf.tidy(() => model.predict(tf.tensor4d(batch, [m, h, w, c])) as tf.Tensor);
+    // predictOnBatch, not predict: predict would cut the batch into sub-batches of 32 (slices, then
+    // a concat, and 8× the kernel calls at 256), as serving's run-model.ts also avoids.
+    const probs = tf.tidy(() => model.predictOnBatch(tf.tensor4d(batch, [m, h, w, c])) as tf.Tensor);
     out.set(await probs.data(), start * k);
     probs.dispose();
   }

@@ -12,8 +12,8 @@ import { before, describe, test } from 'node:test';
 import seedrandom from 'seedrandom';
 import * as tf from '../../src/ml/tf.js';
 import { initBackend } from '../../src/ml/backend.js';
-import { loadNativeAddon, nativeFallbacks, setNativeGemm } from '../../src/ml/kernels/native/index.js';
-import { convGeometry } from '../../src/ml/kernels/native/addon.js';
+import { NATIVE_BATCH_NORM_TRAIN, loadNativeAddon, nativeFallbacks, setNativeBatchNorm, setNativeGemm } from '../../src/ml/kernels/native/index.js';
+import { batchNormGeometry, convGeometry } from '../../src/ml/kernels/native/addon.js';
 import { buildModel } from '../../src/ml/models.js';
 import { train } from '../../src/ml/train.js';
 import { evaluate, predictProbs } from '../../src/ml/evaluate.js';
@@ -170,7 +170,7 @@ describe('native backend', { skip }, () => {
       }
     });
 
-    test('element-wise Add, Sub, Multiply, RealDiv (same shape, bias broadcast either side, scalar) and Relu, Step, Square, Sqrt', async () => {
+    test('element-wise Add, Sub, Multiply, RealDiv (same shape, bias broadcast either side, scalar, one per row) and Relu, Step, Square, Sqrt, Floor', async () => {
       for (const [as, bs] of [
         [[2, 5, 5, 3], [2, 5, 5, 3]],
         [[64, 7, 7, 33], [33]],
@@ -180,6 +180,10 @@ describe('native backend', { skip }, () => {
         [[3, 7], []],
         [[], [2, 300]],
         [[70000], [70000]],
+        [[64, 10], [64, 1]],
+        [[64, 1], [64, 10]],
+        [[2, 3, 5], [2, 3, 1]],
+        [[7000, 20], [7000, 1]],
       ] as Array<[number[], number[]]>) {
         for (const op of [tf.Add, tf.Sub, tf.Multiply, tf.RealDiv]) {
           const a = make(as);
@@ -190,9 +194,130 @@ describe('native backend', { skip }, () => {
       }
       for (const shape of [[3, 11, 11, 7], [1], [100001]]) {
         const x = make(shape);
-        for (const op of [tf.Relu, tf.Step, tf.Square]) await expectSameAsCpu(op, { x }, op === tf.Step ? { alpha: 0 } : {}, `${op} ${shape}`);
+        for (const op of [tf.Relu, tf.Step, tf.Square, tf.Floor]) await expectSameAsCpu(op, { x }, op === tf.Step ? { alpha: 0 } : {}, `${op} ${shape}`);
         await expectSameAsCpu(tf.Step, { x }, { alpha: 0.25 }, `Step alpha ${shape}`);
         await expectSameAsCpu(tf.Sqrt, { x: { shape, data: x.data.map(Math.abs) } }, {}, `Sqrt ${shape}`);
+      }
+    });
+
+    test('Sum over leading axes (bias gradients) and over all axes, keepDims or not', async () => {
+      for (const [shape, axis] of [
+        [[64, 26, 26, 32], [0, 1, 2]],
+        [[64, 10], [0]],
+        [[3, 5], [0, 1]],
+        [[7], [0]],
+        [[2, 3, 4], [1, 0]],
+        [[1200, 1000], [0]],
+      ] as Array<[number[], number[]]>) {
+        for (const keepDims of [false, true]) await expectSameAsCpu(tf.Sum, { x: make(shape) }, { axis, keepDims }, `Sum ${shape} axis ${axis} keepDims ${keepDims}`);
+      }
+    });
+
+    test('ArgMax over the last axis, ties to the first maximum', async () => {
+      for (const shape of [[64, 10], [1, 1], [3, 4, 7], [500, 3]]) {
+        const x = make(shape);
+        if (shape[0] === 3) x.data = x.data.map((v) => Math.round(v)); // ties
+        await expectSameAsCpu(tf.ArgMax, { x }, { axis: shape.length - 1 }, `ArgMax ${shape}`);
+      }
+    });
+
+    test('Softmax over the last axis (rows of 1 to 1000 classes, large logits)', async () => {
+      for (const shape of [[256, 10], [1, 10], [3, 1], [2, 3, 7], [5, 1000], [70000, 2]]) {
+        const logits = make(shape);
+        if (shape[0] === 2) logits.data = logits.data.map((v) => v * 80); // exp would overflow without the max shift
+        await expectSameAsCpu(tf.Softmax, { logits }, { dim: -1 }, `Softmax ${shape}`);
+      }
+    });
+
+    for (const impl of ['loops', 'onednn'] as const) {
+      test(`FusedBatchNorm (${impl}; inference: given statistics, with and without scale and offset)`, async () => {
+        setNativeBatchNorm(impl);
+        for (let i = 0; i < 24; i++) {
+          const c = i === 1 ? 32 : pick([1, int(2, 9), 32, 64, 128]);
+          const shape = i === 1 ? [256, 12, 12, 32] : i % 3 === 0 ? [1, 1, int(1, 70), c] : [pick([1, 2, 5]), int(1, 9), int(1, 9), c];
+          const variance = make([c]);
+          variance.data = variance.data.map((v) => Math.abs(v) + 0.01);
+          const inputs = { x: make(shape), mean: make([c]), variance, ...(i % 4 !== 1 ? { scale: make([c]) } : {}), ...(i % 4 !== 2 ? { offset: make([c]) } : {}) };
+          await expectSameAsCpu(tf.FusedBatchNorm, inputs, { varianceEpsilon: pick([1e-3, 1e-5]) }, `FusedBatchNorm x=${shape} ${Object.keys(inputs)}`);
+        }
+      });
+
+      test(`batch norm in training (${impl}; batch statistics) and its gradient match tfjs-layers on cpu, 2-D and 4-D`, async () => {
+        setNativeBatchNorm(impl);
+        // What tfjs-layers' BatchNormalization computes in training: tf.moments, then batchNorm;
+        // on cpu differentiated by autodiff, on native the NativeBatchNormTrain kernel and its gradient.
+        const composite = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number) => {
+          const { mean, variance } = tf.moments(x, x.shape.slice(0, -1).map((_, k) => k));
+          return [tf.batchNorm(x, mean, variance, beta, gamma, eps), mean, variance];
+        };
+        const kernel = (x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number) =>
+          tf.engine().runKernel(NATIVE_BATCH_NORM_TRAIN, { x, gamma, beta }, { epsilon: eps }) as tf.Tensor[];
+        for (let i = 0; i < 20; i++) {
+          const c = i === 1 ? 32 : pick([1, int(2, 9), 32, 64, 128]);
+          // i = 1: large enough (≥ 2^20 values) for the loops to split rows across threads.
+          const shape = i === 1 ? [64, 24, 24, 32] : i % 2 === 0 ? [pick([1, 2, 3, int(4, 70)]), c] : [pick([1, 2, 5]), int(1, 9), int(1, 9), c];
+          // Rows to normalize over: with one the variance is 0, with two the gradient w.r.t. x cancels to
+          // ~0 (x̂ = ±1), where a relative error means nothing.
+          if (shape.slice(0, -1).reduce((a, b) => a * b, 1) < 3) shape[0] = 3;
+          const eps = pick([1e-3, 1e-5]);
+          const inputs = { x: make(shape), gamma: make([c]), beta: make([c]), w: make(shape) };
+          const run = async (backend: string, f: typeof composite) => {
+            await tf.setBackend(backend);
+            const [x, gamma, beta, w] = [inputs.x, inputs.gamma, inputs.beta, inputs.w].map((v) => tf.tensor(v.data, v.shape));
+            // A loss that weighs each output differently, so the gradient is not trivially zero.
+            const grads = tf.grads((a, g, b) => tf.sum(tf.mul(f(a, g, b, eps)[0]!, w!)))([x!, gamma!, beta!]);
+            const [y, mean, variance] = f(x!, gamma!, beta!, eps);
+            const out = [y, mean, variance, ...grads].map((t) => Float32Array.from(t!.dataSync()));
+            tf.dispose([x, gamma, beta, w, y, mean, variance, ...grads]);
+            return out;
+          };
+          const expected = await run('cpu', composite);
+          nativeFallbacks.clear();
+          const actual = await run('native', kernel);
+          assert.equal(nativeFallbacks.size, 0, `fell back to wasm (${[...nativeFallbacks.keys()]})`);
+          ['y', 'mean', 'variance', 'dx', 'dgamma', 'dbeta'].forEach((what, k) => {
+            const err = relError(actual[k]!, expected[k]!);
+            assert.ok(err <= 1e-4, `${what} x=${shape} eps=${eps}: relative error ${err}`);
+          });
+        }
+        setNativeBatchNorm('loops');
+      });
+    }
+
+    test('a BatchNormalization layer in training updates its output and moving averages on native as on cpu', async () => {
+      for (const shape of [[16, 5, 5, 8], [64, 128], [3, 2, 2, 1]]) {
+        const x = make(shape);
+        const c = shape[shape.length - 1]!;
+        const weights = [make([c]), make([c]), make([c]), make([c])].map((w, i) => (i === 3 ? { ...w, data: w.data.map((v) => Math.abs(v) + 0.1) } : w));
+        const run = async (backend: string) => {
+          await tf.setBackend(backend);
+          const layer = tf.layers.batchNormalization({ momentum: 0.9 });
+          layer.build(shape);
+          layer.setWeights(weights.map((w) => tf.tensor(w.data, w.shape)));
+          const y = tf.tidy(() => layer.apply(tf.tensor(x.data, x.shape), { training: true }) as tf.Tensor);
+          const out = [y, ...layer.getWeights()].map((t) => Float32Array.from(t.dataSync()));
+          y.dispose();
+          for (const w of layer.weights) w.dispose();
+          return out;
+        };
+        const expected = await run('cpu');
+        nativeFallbacks.clear();
+        const actual = await run('native');
+        assert.equal(nativeFallbacks.size, 0);
+        ['y', 'gamma', 'beta', 'moving mean', 'moving variance'].forEach((what, k) => {
+          const err = relError(actual[k]!, expected[k]!);
+          assert.ok(err <= 1e-4, `${what} x=${shape}: relative error ${err}`);
+        });
+      }
+    });
+
+    test("the models' batch norms run on optimised oneDNN kernels, not its reference loops", () => {
+      const a = addon as Exclude<typeof addon, string>;
+      for (const shape of [[64, 12, 12, 32], [64, 4, 4, 64], [64, 128], [256, 12, 12, 32], [1, 128]]) {
+        for (const op of ['T', 'I'] as const) {
+          const impl = a.batchNormImpl(op, batchNormGeometry(shape)!);
+          assert.doesNotMatch(impl, /(^|\/)ref/, `${op} ${shape}: ${impl}`);
+        }
       }
     });
 

@@ -8,6 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type * as tf from '../../tf.js';
 
 type F32 = Float32Array;
+/** 0: the addon's own loops (the default, see addon.cc), 1: oneDNN's batch_normalization. */
+export type BatchNormImpl = 0 | 1;
 
 export interface NativeAddon {
   conv2d(x: F32, filter: F32, bias: F32 | null, y: F32, geometry: Int32Array, relu: boolean): void;
@@ -19,12 +21,30 @@ export interface NativeAddon {
   matmul(a: F32, b: F32, c: F32, params: Int32Array, bias: F32 | null): void;
   maxPool(x: F32, y: F32, geometry: Int32Array): void;
   maxPoolGrad(dy: F32, x: F32, dx: F32, geometry: Int32Array): void;
-  /** out = a op b, b of a's size, repeated along a's last axes, or a scalar; params [n, m, op, swap]. */
+  /** out = a op b, b of a's size, repeated along a's last axes, a scalar, or (rowwise) one per row; params [n, m, op, swap, rowwise]. */
   binary(a: F32, b: F32, out: F32, params: Int32Array): void;
-  /** params [n, op]: 0 relu, 1 step (alpha below zero), 2 square, 3 sqrt. */
+  /** params [n, op]: 0 relu, 1 step (alpha below zero), 2 square, 3 sqrt, 4 floor. */
   unary(x: F32, out: F32, params: Int32Array, alpha: number): void;
+  /** out[c] = Σ_r x[r, c]; params [rows, cols]. */
+  sumRows(x: F32, out: F32, params: Int32Array): void;
+  /** The index of each row's first maximum; params [rows, cols]. */
+  argMax(x: F32, out: Int32Array, params: Int32Array): void;
+  /** Softmax over the last axis; params [rows, cols]. */
+  softmax(x: F32, out: F32, params: Int32Array): void;
   /** One Adam step: consts [b1, 1-b1, b2, 1-b2, 1-b1^t, 1-b2^t, eps, -lr]. */
   adam(value: F32, m: F32, v: F32, g: F32, newValue: F32, newM: F32, newV: F32, consts: Float32Array): void;
+  /** Batch norm over the last axis, geometry [n, h, w, c] ([n, 1, 1, c] for 2-D): the batch's statistics out. */
+  batchNormTrain(
+    x: F32, gamma: F32, beta: F32, y: F32, mean: F32, variance: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl,
+    /** With these, also the moving averages: new = old − (old − batch statistic)·decay. */
+    movingMean?: F32, movingVariance?: F32, newMovingMean?: F32, newMovingVariance?: F32, decay?: number,
+  ): void;
+  /** Its gradient through the batch statistics: dx, dgamma, dbeta. */
+  batchNormGrad(dy: F32, x: F32, gamma: F32, mean: F32, variance: F32, dx: F32, dgamma: F32, dbeta: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl): void;
+  /** Batch norm with given statistics (inference). */
+  batchNormInfer(x: F32, mean: F32, variance: F32, gamma: F32 | null, beta: F32 | null, y: F32, geometry: Int32Array, epsilon: number, impl: BatchNormImpl): void;
+  /** The oneDNN implementation for a batch-norm geometry: T training, I inference. */
+  batchNormImpl(op: 'T' | 'I', geometry: Int32Array): string;
   setThreads(n: number): void;
   info(): { onednn: string; threads: number; isa: number; cached: number };
 }
@@ -72,4 +92,11 @@ export function poolGeometry(c: tf.backend_util.Conv2DInfo): Int32Array {
     c.batchSize, c.inHeight, c.inWidth, c.inChannels, c.filterHeight, c.filterWidth, c.strideHeight, c.strideWidth,
     c.padInfo.top, c.padInfo.left, c.outHeight, c.outWidth, c.dilationHeight, c.dilationWidth,
   );
+}
+
+/** [n, h, w, c] of a channels-last tensor of rank 2 ([n, 1, 1, c]) or 4; undefined for others. */
+export function batchNormGeometry(shape: readonly number[]): Int32Array | undefined {
+  if (shape.length === 4) return Int32Array.from(shape);
+  if (shape.length === 2) return Int32Array.of(shape[0]!, 1, 1, shape[1]!);
+  return undefined;
 }

@@ -7,9 +7,11 @@ import * as tf from '../../tf.js';
 import type { BackendWasm } from '../wasm_util.js';
 import type { NativeAddon } from './addon.js';
 import { nativeAdamKernel, patchAdam } from './adam.js';
+import { nativeBatchNormKernels, patchBatchNorm } from './batch-norm.js';
 import { NATIVE_KERNELS, bindAddon } from './kernels.js';
 
 export { NATIVE_KERNELS, nativeFallbacks, setNativeGemm } from './kernels.js';
+export { NATIVE_BATCH_NORM_GRAD, NATIVE_BATCH_NORM_TRAIN, setNativeBatchNorm } from './batch-norm.js';
 export { addonPath, loadNativeAddon, type NativeAddon } from './addon.js';
 
 let registered = false;
@@ -25,9 +27,10 @@ export function registerNativeBackend(wasm: BackendWasm, addon: NativeAddon, thr
   bindAddon(addon);
   tf.registerBackend('native', () => wasm, 0);
   tf.copyRegisteredKernels('wasm', 'native');
-  for (const cfg of [...NATIVE_KERNELS, nativeAdamKernel(addon)]) {
+  for (const cfg of [...NATIVE_KERNELS, nativeAdamKernel(addon), ...nativeBatchNormKernels(addon)]) {
     if (tf.getKernel(cfg.kernelName, 'native')) tf.unregisterKernel(cfg.kernelName, 'native');
     tf.registerKernel(cfg);
   }
   patchAdam();
+  patchBatchNorm();
 }

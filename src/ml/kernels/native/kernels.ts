@@ -6,7 +6,8 @@
 import * as tf from '../../tf.js';
 import { inputGradientUnused } from '../conv2d_backprop_input.js';
 import type { BackendWasm, Info } from '../wasm_util.js';
-import { type NativeAddon, convGeometry, poolGeometry } from './addon.js';
+import { type NativeAddon, batchNormGeometry, convGeometry, poolGeometry } from './addon.js';
+import { batchNormImpl } from './batch-norm.js';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: {}; attrs?: tf.NamedAttrMap };
 
@@ -166,6 +167,11 @@ function trails(a: number[], b: number[]): boolean {
   return bs.length <= a.length && tf.util.arraysEqual(bs, a.slice(a.length - bs.length));
 }
 
+/** b holds one value per row of a: a [..., r, c] with b [..., r, 1] (a softmax's row max or sum). */
+function perRow(a: number[], b: number[]): boolean {
+  return a.length >= 2 && b.length === a.length && b[b.length - 1] === 1 && tf.util.arraysEqual(b.slice(0, -1), a.slice(0, -1));
+}
+
 const BINARY_OPS: Record<string, number> = { [tf.Add]: 0, [tf.Sub]: 1, [tf.Multiply]: 2, [tf.RealDiv]: 3 };
 
 /**
@@ -180,9 +186,11 @@ function binary(name: string) {
     if (!f32(a, b)) return wasm(name, args);
     const shape = tf.backend_util.assertAndGetBroadcastShape(a.shape, b.shape);
     const n = tf.util.sizeFromShape(shape);
-    const [big, small, swap] = tf.util.sizeFromShape(a.shape) === n && trails(a.shape, b.shape) ? [a, b, 0] : tf.util.sizeFromShape(b.shape) === n && trails(b.shape, a.shape) ? [b, a, 1] : [];
+    const fits = (x: Info, y: Info, test: (p: number[], q: number[]) => boolean) => tf.util.sizeFromShape(x.shape) === n && test(x.shape, y.shape);
+    let [big, small, swap, rowwise] = fits(a, b, trails) ? [a, b, 0, 0] : fits(b, a, trails) ? [b, a, 1, 0] : [];
+    if (!big) [big, small, swap, rowwise] = fits(a, b, perRow) ? [a, b, 0, 1] : fits(b, a, perRow) ? [b, a, 1, 1] : [];
     if (!big || !small || n === 0) return wasm(name, args);
-    const params = Int32Array.of(n, tf.util.sizeFromShape(small.shape), BINARY_OPS[name]!, swap as number);
+    const params = Int32Array.of(n, tf.util.sizeFromShape(small.shape), BINARY_OPS[name]!, swap as number, rowwise as number);
     return withOutput(backend, shape, (v, out) => addon.binary(v(big), v(small), out, params));
   };
 }
@@ -198,6 +206,58 @@ function unary(name: string, op: number) {
   };
 }
 
+/** Softmax over the last axis (the models' heads; tfjs passes dim = -1 or the last axis). */
+function softmax(args: Args): Info {
+  const backend = args.backend as BackendWasm;
+  const { logits } = args.inputs as { logits: Info };
+  const dim = (args.attrs as unknown as tf.SoftmaxAttrs).dim;
+  const rank = logits.shape.length;
+  const cols = logits.shape[rank - 1] ?? 0;
+  if (!f32(logits) || rank === 0 || (dim !== -1 && dim !== rank - 1) || cols === 0) return wasm(tf.Softmax, args);
+  const rows = tf.util.sizeFromShape(logits.shape) / cols;
+  return withOutput(backend, logits.shape, (v, out) => addon.softmax(v(logits), out, Int32Array.of(rows, cols)));
+}
+
+/** Sum over leading axes (bias gradients) or over all of them; other reductions run on wasm. */
+function sum(args: Args): Info {
+  const backend = args.backend as BackendWasm;
+  const { x } = args.inputs as { x: Info };
+  const { axis, keepDims } = args.attrs as unknown as tf.SumAttrs;
+  const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+  const r = axes.length;
+  if (!f32(x) || r === 0 || !axes.every((a, i) => a === i) || tf.util.sizeFromShape(x.shape) === 0) return wasm(tf.Sum, args);
+  const rows = tf.util.sizeFromShape(x.shape.slice(0, r));
+  const cols = tf.util.sizeFromShape(x.shape.slice(r));
+  const outShape = keepDims ? x.shape.map((d, i) => (i < r ? 1 : d)) : x.shape.slice(r);
+  return withOutput(backend, outShape, (v, out) => addon.sumRows(v(x), out, Int32Array.of(rows, cols)));
+}
+
+/** ArgMax over the last axis (the accuracy count of every training step). */
+function argMax(args: Args): Info {
+  const backend = args.backend as BackendWasm;
+  const { x } = args.inputs as { x: Info };
+  const rank = x.shape.length;
+  const axis = tf.util.parseAxisParam((args.attrs as unknown as tf.ArgMaxAttrs).axis, x.shape);
+  const cols = x.shape[rank - 1] ?? 0;
+  if (!f32(x) || rank === 0 || axis.length !== 1 || axis[0] !== rank - 1 || cols === 0) return wasm(tf.ArgMax, args);
+  const rows = tf.util.sizeFromShape(x.shape) / cols;
+  const out = backend.makeOutput(x.shape.slice(0, -1), 'int32');
+  addon.argMax(backend.typedArrayFromHeap(x) as Float32Array, backend.typedArrayFromHeap(out) as Int32Array, Int32Array.of(rows, cols));
+  return out;
+}
+
+/** Inference-mode batch norm (given statistics) over the last axis, through oneDNN. */
+function fusedBatchNorm(args: Args): Info {
+  const backend = args.backend as BackendWasm;
+  const { x, mean, variance, scale, offset } = args.inputs as { x: Info; mean: Info; variance: Info; scale?: Info; offset?: Info };
+  const c = x.shape[x.shape.length - 1]!;
+  const perChannel = (t?: Info) => !t || (tf.util.sizeFromShape(t.shape) === c && t.shape[t.shape.length - 1] === c);
+  const geometry = batchNormGeometry(x.shape);
+  if (!geometry || !f32(x, mean, variance, scale, offset) || ![mean, variance, scale, offset].every(perChannel)) return wasm(tf.FusedBatchNorm, args);
+  const eps = (args.attrs as unknown as tf.FusedBatchNormAttrs).varianceEpsilon;
+  return withOutput(backend, x.shape, (v, y) => addon.batchNormInfer(v(x), v(mean), v(variance), scale ? v(scale) : null, offset ? v(offset) : null, y, geometry, eps, batchNormImpl()));
+}
+
 export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.Conv2D, backendName: 'native', kernelFunc: conv2d },
   { kernelName: tf.FusedConv2D, backendName: 'native', kernelFunc: fusedConv2d },
@@ -208,8 +268,13 @@ export const NATIVE_KERNELS: readonly tf.KernelConfig[] = [
   { kernelName: tf.MaxPool, backendName: 'native', kernelFunc: maxPool },
   { kernelName: tf.MaxPoolGrad, backendName: 'native', kernelFunc: maxPoolGrad },
   ...[tf.Add, tf.Sub, tf.Multiply, tf.RealDiv].map((name) => ({ kernelName: name, backendName: 'native', kernelFunc: binary(name) })),
+  { kernelName: tf.FusedBatchNorm, backendName: 'native', kernelFunc: fusedBatchNorm },
   { kernelName: tf.Relu, backendName: 'native', kernelFunc: unary(tf.Relu, 0) },
   { kernelName: tf.Step, backendName: 'native', kernelFunc: unary(tf.Step, 1) },
   { kernelName: tf.Square, backendName: 'native', kernelFunc: unary(tf.Square, 2) },
   { kernelName: tf.Sqrt, backendName: 'native', kernelFunc: unary(tf.Sqrt, 3) },
+  { kernelName: tf.Floor, backendName: 'native', kernelFunc: unary(tf.Floor, 4) },
+  { kernelName: tf.Softmax, backendName: 'native', kernelFunc: softmax },
+  { kernelName: tf.ArgMax, backendName: 'native', kernelFunc: argMax },
+  { kernelName: tf.Sum, backendName: 'native', kernelFunc: sum },
 ] as tf.KernelConfig[];
