@@ -2,8 +2,8 @@
 // and a queue key prefix of its own (so runs never collide), and cleans both up afterwards.
 //   npm test                        all tests
 //   npm test -- test/api/x.test.ts  some files
-import { spawn } from 'node:child_process';
-import { readdir } from 'node:fs/promises';
+import { spawn, spawnSync } from 'node:child_process';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createScratchEnv } from './scratch-env.js';
 
@@ -15,6 +15,25 @@ async function findTests(dir: string): Promise<string[]> {
     else if (entry.name.endsWith('.test.ts')) out.push(p);
   }
   return out.sort();
+}
+
+/** The newest modification time under `p` (0 when it does not exist). */
+async function newest(p: string): Promise<number> {
+  const st = await stat(p).catch(() => null);
+  if (!st) return 0;
+  if (!st.isDirectory()) return st.mtimeMs;
+  const times = await Promise.all((await readdir(p)).map((e) => newest(path.join(p, e))));
+  return Math.max(st.mtimeMs, ...times);
+}
+
+// The browser tests drive the built dashboard (web/dist, built at install): after a pull or an edit
+// of its sources, a stale build would fail them for no fault of the code, so rebuild it first.
+const built = await newest('web/dist/index.html');
+const sources = Math.max(...(await Promise.all(['web/src', 'web/index.html', 'src/client', 'src/serving/mnist-recipe.ts'].map(newest))));
+if (sources > built) {
+  console.log('# the dashboard sources are newer than web/dist: npm run web:build');
+  const build = spawnSync('npm', ['run', '-s', 'web:build'], { stdio: 'inherit' });
+  if (build.status !== 0) process.exit(build.status ?? 1);
 }
 
 // The prefix must start with `mnist-test-`: test/helpers.ts refuses to run against anything else.
