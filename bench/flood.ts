@@ -19,7 +19,7 @@ import { createScratchEnv } from '../scripts/scratch-env.js';
 import { submitJob, waitForJob } from './lib/api-client.js';
 import { flood } from './lib/flood.js';
 import { readMnistTest, asFloats } from './lib/mnist-test.js';
-import { startServiceProcess, stopAllServiceProcesses, type ServiceProcess } from './lib/service-process.js';
+import { scratchServiceEnv, startServiceProcess, stopAllServiceProcesses, type ServiceProcess } from './lib/service-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -39,17 +39,11 @@ let child: ServiceProcess | undefined;
 let failed = false;
 try {
   await mkdir(env.dataDir, { recursive: true });
-  const serviceEnv: Record<string, string> = {
-    DATABASE_URL: env.databaseUrl,
-    REDIS_URL: env.redisUrl,
-    QUEUE_PREFIX: env.queuePrefix,
-    DATA_DIR: env.dataDir,
+  const serviceEnv = scratchServiceEnv(env, {
     LOG_LEVEL: args['log-level']!,
-    TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm',
-    MIGRATE_ON_START: 'false',
     RATE_LIMIT_MAX: '0',
     PREDICT_MAX_INPUTS: String(Math.max(images, 256)),
-  };
+  });
   child = await startServiceProcess('all', serviceEnv, { logFile });
   const prep = await submitJob(child.url, 'dataset-prep', { source: 'mnist' });
   await waitForJob(child.url, prep.id);

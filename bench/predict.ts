@@ -29,7 +29,7 @@ import { cancelJob, getJob, submitJob, waitForJob, waitUntil, type JobView } fro
 import { runScenario, type Scenario, type ScenarioResult } from './lib/load.js';
 import { readMnistTest } from './lib/mnist-test.js';
 import { createScratchEnv } from '../scripts/scratch-env.js';
-import { startServiceProcess, stopAllServiceProcesses, tail, type ServiceProcess } from './lib/service-process.js';
+import { scratchServiceEnv, startServiceProcess, stopAllServiceProcesses, tail, type ServiceProcess } from './lib/service-process.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -124,17 +124,11 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 let failed = false;
 try {
   await mkdir(env.dataDir, { recursive: true });
-  const serviceEnv: Record<string, string> = {
-    DATABASE_URL: env.databaseUrl,
-    REDIS_URL: env.redisUrl,
-    QUEUE_PREFIX: env.queuePrefix,
-    DATA_DIR: env.dataDir,
+  const serviceEnv = scratchServiceEnv(env, {
     LOG_LEVEL: args['log-level']!,
-    TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm',
-    MIGRATE_ON_START: 'false', // createScratchEnv migrated it
     // The load generator is one client: the per-client rate limit would answer most of it 429.
     RATE_LIMIT_MAX: '0',
-  };
+  });
 
   // 1. A model: prepare MNIST and train a keras-cnn briefly (`all`: the API and its worker process).
   log(`scratch db ${new URL(env.databaseUrl).pathname.slice(1)}, prefix ${env.queuePrefix}, dir ${env.dataDir}`);

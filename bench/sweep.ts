@@ -7,7 +7,7 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createScratchEnv } from '../scripts/scratch-env.js';
-import { startServiceProcess, stopAllServiceProcesses, tail, type ServiceProcess } from './lib/service-process.js';
+import { scratchServiceEnv, startServiceProcess, stopAllServiceProcesses, tail, type ServiceProcess } from './lib/service-process.js';
 import { submitJob, waitForJob } from './lib/api-client.js';
 import { table } from './lib/datasets.js';
 
@@ -42,16 +42,7 @@ try {
   await mkdir(env.dataDir, { recursive: true });
   child = await startServiceProcess(
     'all',
-    {
-      DATABASE_URL: env.databaseUrl,
-      REDIS_URL: env.redisUrl,
-      QUEUE_PREFIX: env.queuePrefix,
-      DATA_DIR: env.dataDir,
-      LOG_LEVEL: 'info',
-      TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm',
-      WORKER_CONCURRENCY: String(parallel),
-      MIGRATE_ON_START: 'false', // createScratchEnv migrated it
-    },
+    scratchServiceEnv(env, { WORKER_CONCURRENCY: String(parallel) }),
     { logFile },
   );
   const prep = await submitJob(child.url, 'dataset-prep', { source: 'mnist' });

@@ -4,10 +4,28 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFile, open } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import type { ScratchEnv } from '../../scripts/scratch-env.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** USER_HZ: /proc reports CPU times in these ticks; 100 on every Linux architecture Node runs on. */
 const CLOCK_TICKS = 100;
+
+/**
+ * The environment of a service child on a scratch env (its own database, queue prefix and data
+ * directory; createScratchEnv migrated the database), on the wasm backend unless TFJS_BACKEND says.
+ */
+export function scratchServiceEnv(env: ScratchEnv, overrides: Record<string, string> = {}): Record<string, string> {
+  return {
+    DATABASE_URL: env.databaseUrl,
+    REDIS_URL: env.redisUrl,
+    QUEUE_PREFIX: env.queuePrefix,
+    DATA_DIR: env.dataDir,
+    LOG_LEVEL: 'info',
+    TFJS_BACKEND: process.env.TFJS_BACKEND ?? 'wasm',
+    MIGRATE_ON_START: 'false',
+    ...overrides,
+  };
+}
 
 export interface ServiceProcess {
   pid: number;
