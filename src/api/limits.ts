@@ -81,7 +81,7 @@ const LARGE_BODY_BYTES = 64 * 1024;
  * stalls of 0.7-4 s of /health under bench:flood). Taking turns bounds a stall to one parse, so
  * /health and small requests are answered between them.
  */
-export function takeTurns() {
+function takeTurns() {
   const tasks: (() => void)[] = [];
   let scheduled = false;
   const next = () => {
@@ -91,7 +91,6 @@ export function takeTurns() {
     task?.();
   };
   return {
-    pending: () => tasks.length,
     run(task: () => void) {
       tasks.push(task);
       if (!scheduled) {
@@ -143,21 +142,20 @@ export function predictGate(
   let rows = 0;
   let bytes = 0;
   const held = new WeakMap<FastifyRequest, () => void>();
-  const refuse = (reply: FastifyReply, why: string) => {
+  const overloaded = (reply: FastifyReply, why: string) => {
     reply.header('retry-after', '1');
     reply.header('connection', 'close');
     return new AppError('OVERLOADED', `The prediction queue is full (${why}); retry shortly`, { queued: queued(), parsing: requests });
   };
   return {
-    stats: () => ({ requests, rows, bytes }),
     async onRequest(req: FastifyRequest, reply: FastifyReply) {
       const header = Number(req.headers['content-length']);
       const declared = Number.isFinite(header) && header >= 0 ? Math.min(header, config.PREDICT_BODY_LIMIT_BYTES) : config.PREDICT_BODY_LIMIT_BYTES;
       // Capped at the whole queue: with nothing queued, any one request is let in to be counted exactly.
       const estimate = Math.min(Math.max(1, Math.ceil(declared / MIN_BYTES_PER_INPUT)), config.PREDICT_MAX_INPUTS, config.PREDICT_MAX_QUEUE);
       const waiting = queued() + rows;
-      if (waiting + estimate > config.PREDICT_MAX_QUEUE) throw refuse(reply, `${waiting} images waiting or arriving, limit ${config.PREDICT_MAX_QUEUE}`);
-      if (bytes + declared > maxBytes) throw refuse(reply, `${bytes} bytes of requests being read, limit ${maxBytes}`);
+      if (waiting + estimate > config.PREDICT_MAX_QUEUE) throw overloaded(reply, `${waiting} images waiting or arriving, limit ${config.PREDICT_MAX_QUEUE}`);
+      if (bytes + declared > maxBytes) throw overloaded(reply, `${bytes} bytes of requests being read, limit ${maxBytes}`);
       requests++;
       rows += estimate;
       bytes += declared;

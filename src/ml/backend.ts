@@ -148,11 +148,10 @@ export function wasmThreadsRequested(value = process.env.TFJS_WASM_THREADS): num
   return Math.min(n, 4);
 }
 
-async function initWasm(moduleThreads = wasmThreadsRequested()): Promise<BackendInfo | string> {
+async function initWasm(threads = wasmThreadsRequested()): Promise<BackendInfo | string> {
   const wasm = await import('@tensorflow/tfjs-backend-wasm');
   if (!wasmPrepared) {
     wasmPrepared = true;
-    const threads = moduleThreads;
     if (threads > 1) {
       wasm.setThreadsCount(threads);
       replaceWasmFactory(wasm, threads);

@@ -19,7 +19,7 @@ export function redisConnection(redisUrl: string): ConnectionOptions {
 export type Queues = Record<JobType, Queue<QueuePayload>>;
 
 /** Reconnect delay of producers' connections: 200 ms, 400 ms, … at most 2 s. */
-export const PRODUCER_RETRY = (times: number) => Math.min(times * 200, 2000);
+const PRODUCER_RETRY = (times: number) => Math.min(times * 200, 2000);
 
 export function createQueues(redisUrl: string, prefix: string): Queues {
   // Producers fail fast while Redis is down (no offline queue, one retry): a submission answers

@@ -1,4 +1,5 @@
-// Batch normalization on the native backend: one oneDNN call forward and one backward per layer.
+// Batch normalization on the native backend: one addon call forward and one backward per layer
+// (the addon's own loops by default, oneDNN's batch_normalization selectable: setNativeBatchNorm).
 //
 // In training, tfjs-layers' BatchNormalization computes tf.moments (Mean, Sub, Square, Mean) and
 // then FusedBatchNorm, and autodiff differentiates through all of them: ~30 kernels per layer and
@@ -6,8 +7,8 @@
 // the wasm backend runs slowly. Here the training forward pass is the `NativeBatchNormTrain`
 // kernel (normalized output, batch mean, batch variance) with a registered gradient that is the
 // `NativeBatchNormGrad` kernel (the closed-form gradient through the batch statistics: the same
-// values autodiff computes, in one pass). The layer's class, weights and moving-average update are
-// tfjs's own; only its training-mode call is routed through the kernel while the native backend is
+// values autodiff computes, in one pass), which also updates the moving averages. The layer's class
+// and weights are tfjs's own; only its training-mode call is routed through the kernel while the native backend is
 // active, as adam.ts does for the optimizer (and for the same reason: models are built by code that
 // knows nothing of backends). Inference-mode batch norm is the FusedBatchNorm kernel (kernels.ts).
 import * as tf from '../../tf.js';

@@ -246,7 +246,7 @@ function argMax(args: Args): Info {
   return out;
 }
 
-/** Inference-mode batch norm (given statistics) over the last axis, through oneDNN. */
+/** Inference-mode batch norm (given statistics) over the last axis, by the implementation batchNormImpl() selects. */
 function fusedBatchNorm(args: Args): Info {
   const backend = args.backend as BackendWasm;
   const { x, mean, variance, scale, offset } = args.inputs as { x: Info; mean: Info; variance: Info; scale?: Info; offset?: Info };
