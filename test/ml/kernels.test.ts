@@ -12,45 +12,19 @@ import { withoutInputGradient } from '../../src/ml/kernels/conv2d_backprop_input
 import { buildModel } from '../../src/ml/models.js';
 import { train } from '../../src/ml/train.js';
 import { bands } from '../fixtures/bands.js';
+import { type Input, relError, runOn } from '../fixtures/kernel-check.js';
 
 const rng = seedrandom('kernels');
 const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)];
 const randomData = (n: number) => Float32Array.from({ length: n }, () => rng() * 2 - 1);
 
-interface Input {
-  shape: number[];
-  data: Float32Array;
-}
-
-/** Runs one kernel on the given backend with fresh tensors and returns its output values. */
-async function runOn(backend: string, kernel: string, inputs: Record<string, Input>, attrs: object): Promise<Float32Array> {
-  await tf.setBackend(backend);
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(inputs)) tensors[k] = tf.tensor(v.data, v.shape);
-  const out = tf.engine().runKernel(kernel, tensors as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
-  const values = out.dataSync() as Float32Array;
-  const shape = out.shape;
-  tf.dispose([out, ...Object.values(tensors)]);
-  return Object.assign(Float32Array.from(values), { shape });
-}
-
-function relError(actual: Float32Array, expected: Float32Array): number {
-  assert.equal(actual.length, expected.length);
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]));
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-  }
-  return diff / Math.max(scale, 1e-6);
-}
 
 async function expectSameAsCpu(kernel: string, inputs: Record<string, Input>, attrs: object, label: string) {
   const expected = await runOn('cpu', kernel, inputs, attrs);
   const actual = await runOn('wasm', kernel, inputs, attrs);
-  assert.deepEqual((actual as unknown as { shape: number[] }).shape, (expected as unknown as { shape: number[] }).shape, label);
-  const err = relError(actual, expected);
+  assert.deepEqual(actual.shape, expected.shape, label);
+  const err = relError(actual.values, expected.values);
   assert.ok(err <= 1e-4, `${label}: relative error ${err}`);
 }
 
@@ -187,7 +161,7 @@ describe('wasm kernels match the cpu backend', () => {
       const y = await runOn('cpu', tf.MaxPool, { x }, attrs);
       await expectSameAsCpu(
         tf.MaxPoolGrad,
-        { dy: make(info.outShape), input: x, output: { shape: info.outShape, data: y } },
+        { dy: make(info.outShape), input: x, output: { shape: y.shape, data: y.values } },
         attrs,
         `x=${shape} f=${filterSize} s=${strides} ${pad}`,
       );

@@ -18,6 +18,7 @@ import { buildModel } from '../../src/ml/models.js';
 import { train } from '../../src/ml/train.js';
 import { evaluate, predictProbs } from '../../src/ml/evaluate.js';
 import { bands } from '../fixtures/bands.js';
+import { type Input, relError, runOn } from '../fixtures/kernel-check.js';
 
 const addon = loadNativeAddon();
 const headers = existsSync('/usr/include/oneapi/dnnl/dnnl.hpp');
@@ -28,32 +29,8 @@ const int = (lo: number, hi: number) => lo + Math.floor(rng() * (hi - lo + 1));
 const pick = <T>(xs: readonly T[]) => xs[Math.floor(rng() * xs.length)];
 const randomData = (n: number) => Float32Array.from({ length: n }, () => rng() * 2 - 1);
 
-interface Input {
-  shape: number[];
-  data: Float32Array;
-}
 const make = (shape: number[]): Input => ({ shape, data: randomData(shape.reduce((a, b) => a * b, 1)) });
 
-async function runOn(backend: string, kernel: string, inputs: Record<string, Input>, attrs: object) {
-  await tf.setBackend(backend);
-  const tensors: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(inputs)) tensors[k] = tf.tensor(v.data, v.shape);
-  const out = tf.engine().runKernel(kernel, tensors as unknown as tf.NamedTensorMap, attrs as tf.NamedAttrMap) as tf.Tensor;
-  const result = { shape: out.shape, values: Float32Array.from(out.dataSync() as Float32Array) };
-  tf.dispose([out, ...Object.values(tensors)]);
-  return result;
-}
-
-function relError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
-  assert.equal(actual.length, expected.length);
-  let scale = 0;
-  let diff = 0;
-  for (let i = 0; i < expected.length; i++) {
-    scale = Math.max(scale, Math.abs(expected[i]));
-    diff = Math.max(diff, Math.abs(actual[i] - expected[i]));
-  }
-  return diff / Math.max(scale, 1e-6);
-}
 
 /** The native kernel (not a wasm fallback) gives the cpu backend's result within 1e-4. */
 async function expectSameAsCpu(kernel: string, inputs: Record<string, Input>, attrs: object, label: string) {
