@@ -1,6 +1,8 @@
 // Shared by the integration tests: the real service (API + workers, real Postgres, Redis and BullMQ)
 // in this process, configured by `npm test` with a database and key prefix of the run's own.
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../src/shared/config.js';
 import { createLogger } from '../src/shared/logger.js';
@@ -58,4 +60,15 @@ export function resultOf<T extends JobType>(job: ApiJob, type: T): ResultOf<T> {
   assert.equal(job.status, 'succeeded', JSON.stringify(job.error));
   assert.ok(job.result, 'a succeeded job has a result');
   return job.result as ResultOf<T>;
+}
+
+/**
+ * Waits up to `timeoutMs` for a job's checkpoint directory (fs store) to be gone: it is deleted right
+ * after the terminal status is committed, never before (a rerun would need it). Tells whether it went.
+ */
+export async function checkpointGone(config: Pick<Config, 'DATA_DIR'>, jobId: string, timeoutMs = 5000): Promise<boolean> {
+  const dir = path.join(config.DATA_DIR, 'checkpoints', jobId);
+  const deadline = Date.now() + timeoutMs;
+  while (existsSync(dir) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  return !existsSync(dir);
 }

@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { it } from 'node:test';
-import { startService, submit, resultOf, waitForJob } from '../helpers.js';
+import { checkpointGone, startService, submit, resultOf, waitForJob } from '../helpers.js';
 import { startMnistService } from '../fixtures/mnist-service.js';
 
 // The fixture's IDX server is on loopback: every worker here (forked ones too, and those started later) may fetch from it.
@@ -79,8 +79,5 @@ it('a worker shutting down hands its training back to the queue; the next one re
   );
   const times = done.history!.map((h) => Date.parse(h.at));
   assert.deepEqual([...times].sort((a, b) => a - b), times);
-  // Deleted right after the terminal status is committed (never before: a rerun would need it).
-  const gone = Date.now() + 5000;
-  while (existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)) && Date.now() < gone) await new Promise((r) => setTimeout(r, 20));
-  assert.equal(existsSync(path.join(api.config.DATA_DIR, 'checkpoints', job.id)), false, 'the checkpoint goes once the job has succeeded');
+  assert.ok(await checkpointGone(api.config, job.id), 'the checkpoint goes once the job has succeeded');
 });
