@@ -1,5 +1,5 @@
 // npm run bench:finetune [-- --subsets 100,1000,10000,full --variants scratch,frozen,... --epochs 100=20,1000=10
-//                          --base-epochs 3 --base-dir /tmp/ft-base --arch strong-cnn --seed 1 --base-train N]
+//                          --base-epochs 3 --base-dir /tmp/ft-base --arch vgg-cnn --seed 1 --base-train N]
 // Does fine-tuning from an MNIST model pay off on Fashion-MNIST? For each training-set size, the
 // Fashion-MNIST test accuracy and wall time of training from scratch and of fine-tuning variants,
 // all with the same epochs, batch, schedule and augmentation (the train job's defaults):
@@ -15,7 +15,7 @@
 // The MNIST base model is trained once (--base-epochs) and kept in --base-dir for later runs.
 import { existsSync } from 'node:fs';
 import { initBackend } from '../src/ml/backend.js';
-import { buildModel, HEAD_LAYER, type Architecture } from '../src/ml/models.js';
+import { buildModel, DEFAULT_ARCHITECTURE, HEAD_LAYER, type Architecture } from '../src/ml/models.js';
 import { train, type TrainOptions } from '../src/ml/train.js';
 import { evaluate } from '../src/ml/evaluate.js';
 import { l2spRegularizer, prepareFineTune, setTrainable } from '../src/ml/finetune.js';
@@ -41,8 +41,9 @@ for (const kv of arg('epochs', '').split(',').filter(Boolean)) {
 const baseEpochs = Number(arg('base-epochs', '3'));
 /** Train the base on the first N MNIST images only (quick smoke runs). */
 const baseTrain = Number(arg('base-train', '0')) || undefined;
-const baseDir = arg('base-dir', '/tmp/mnist-jobs-finetune-base');
-const arch = arg('arch', 'strong-cnn') as Architecture;
+
+const arch = arg('arch', DEFAULT_ARCHITECTURE) as Architecture;
+const baseDir = arg('base-dir', `/tmp/mnist-jobs-finetune-base-${arch}`);
 const seed = Number(arg('seed', '1'));
 const augment = AUGMENT_DEFAULTS as OnlineAugment;
 const backend = await initBackend(process.env.TFJS_BACKEND);

@@ -17,9 +17,9 @@ const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? process.argv[i + 1]! : fallback;
 };
-const archs = arg('arch', 'mlp,keras-cnn,strong-cnn').split(',') as Architecture[];
+const archs = arg('arch', 'mlp,keras-cnn,strong-cnn,vgg-cnn').split(',') as Architecture[];
 const backends = arg('backends', 'tensorflow,wasm,cpu').split(',');
-const epochs: Record<string, number> = { mlp: 5, 'simple-cnn': 5, 'keras-cnn': 3, 'strong-cnn': 3 };
+const epochs: Record<string, number> = { mlp: 5, 'simple-cnn': 5, 'keras-cnn': 3, 'strong-cnn': 3, 'vgg-cnn': 10 };
 for (const kv of arg('epochs', '').split(',').filter(Boolean)) {
   const [k, v] = kv.split('=');
   epochs[k!] = Number(v);
@@ -30,7 +30,10 @@ const dataset = arg('dataset', 'mnist') as 'mnist' | 'fashion-mnist';
 const seeds = arg('seeds', '1').split(',').map(Number);
 // The train job's defaults, read from its schema so the bench measures what a default job does.
 const defaults = TrainParams.properties;
-const augment: OnlineAugment | null = arg('augment', 'on') === 'off' ? null : (AUGMENT_DEFAULTS as OnlineAugment);
+// --augment off | on (the defaults) | a JSON object overriding some of the defaults' fields.
+const augmentArg = arg('augment', 'on');
+const augment: OnlineAugment | null =
+  augmentArg === 'off' ? null : augmentArg === 'on' ? (AUGMENT_DEFAULTS as OnlineAugment) : { ...(AUGMENT_DEFAULTS as OnlineAugment), ...JSON.parse(augmentArg) };
 const labelSmoothing = Number(arg('label-smoothing', String(defaults.labelSmoothing.default)));
 const BATCH = defaults.batchSize.default as number;
 const LR = (defaults.optimizer.default as { learningRate: number }).learningRate;
@@ -105,7 +108,7 @@ if (!speedOnly && available.length) {
         model,
         { train: data.train, val: data.val },
         { epochs: epochs[arch]!, batchSize: BATCH, optimizer: { type: 'adam', learningRate: LR }, schedule: { type: 'cosine', minLearningRate: 0 }, seed, augment, labelSmoothing },
-        { onEpochEnd: (m) => console.log(`  ${arch} seed ${seed} epoch ${m.epoch}: loss ${m.loss.toFixed(4)} val acc ${(m.valAccuracy! * 100).toFixed(2)}% ${m.samplesPerSec.toFixed(0)}/s ${m.seconds.toFixed(0)} s`) },
+        { onEpochEnd: (m) => console.log(`  ${arch} seed ${seed} epoch ${m.epoch}: loss ${m.loss.toFixed(4)} acc ${(m.accuracy * 100).toFixed(2)}% val acc ${(m.valAccuracy! * 100).toFixed(2)}% ${m.samplesPerSec.toFixed(0)}/s ${m.seconds.toFixed(0)} s`) },
       );
       const cal = await calibrate(model, data.val);
       const seconds = (performance.now() - t0) / 1000;

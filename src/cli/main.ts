@@ -19,6 +19,7 @@ import {
   type JobType,
   type ParamsOf,
 } from '../client/index.js';
+import { ARCHITECTURES, DEFAULT_ARCHITECTURE } from '../ml/catalog.js';
 import { ProgressLine, pct, short, summary, table, type LastMetric, type ProgressState } from './output.js';
 
 const TERMINAL = ['succeeded', 'failed', 'cancelled'];
@@ -189,7 +190,7 @@ followOpts(
       .command('train')
       .description('train a model on a dataset (train job)')
       .requiredOption('-d, --dataset <id>', 'dataset id (the dataset-prep job id)')
-      .addOption(new Option('-a, --arch <architecture>', 'architecture').choices(['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn']))
+      .addOption(new Option('-a, --arch <architecture>', `architecture (default ${DEFAULT_ARCHITECTURE})`).choices(ARCHITECTURES))
       .addOption(new Option('--optimizer <type>', 'optimizer').choices(['adam', 'momentum', 'sgd']))
       .option('--lr <rate>', 'learning rate', float),
   ),

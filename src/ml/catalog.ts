@@ -1,9 +1,9 @@
 // The enumerations the job contract and the ML code share, written once. Plain data, no TensorFlow,
 // so the API can import the contract (which is built from these lists) without loading TensorFlow.js.
 
-export const ARCHITECTURES = ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn'] as const;
+export const ARCHITECTURES = ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn', 'vgg-cnn'] as const;
 export type Architecture = (typeof ARCHITECTURES)[number];
-export const DEFAULT_ARCHITECTURE: Architecture = 'strong-cnn';
+export const DEFAULT_ARCHITECTURE: Architecture = 'vgg-cnn';
 
 export const NORMALIZATIONS = ['zero-one', 'minus-one-one', 'standardize'] as const;
 export type NormalizationKind = (typeof NORMALIZATIONS)[number];

@@ -6,6 +6,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { checkpointGone, expectError, submit, resultOf, waitForJob } from '../helpers.js';
 import { startMnistService } from '../fixtures/mnist-service.js';
+import { ARCHITECTURES } from '../../src/ml/catalog.js';
 
 const { svc, app, prepareDataset } = await startMnistService({ api: true, worker: true });
 
@@ -15,7 +16,7 @@ before(async () => {
 });
 
 describe('train', () => {
-  for (const architecture of ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn']) {
+  for (const architecture of ARCHITECTURES) {
     it(`trains ${architecture}, records each epoch and registers the model`, async () => {
       const job = await submit(app, 'train', { datasetId, architecture, epochs: 2, batchSize: 32, seed: 3, subset: { train: 600 } });
       const done = await waitForJob(app, job.id, { timeoutMs: 300_000 });

@@ -10,9 +10,9 @@ before(async () => {
   await initBackend();
 });
 
-test('ARCHITECTURES lists the four models and the default is the strong CNN', () => {
-  assert.deepEqual([...ARCHITECTURES], ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn']);
-  assert.equal(DEFAULT_ARCHITECTURE, 'strong-cnn');
+test('ARCHITECTURES lists the five models and the default is the VGG-style CNN', () => {
+  assert.deepEqual([...ARCHITECTURES], ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn', 'vgg-cnn']);
+  assert.equal(DEFAULT_ARCHITECTURE, 'vgg-cnn');
   assert.ok(isArchitecture('mlp'));
   assert.ok(!isArchitecture('resnet'));
 });
@@ -59,6 +59,11 @@ test('layer structure of each architecture', () => {
   assert.equal(strong.filter((s) => s.startsWith('BatchNormalization')).length, 3);
   assert.equal(strong.filter((s) => s.startsWith('Dropout')).length, 2);
   assert.deepEqual(strong.slice(0, 4), ['Conv2D:24x24x32', 'MaxPooling2D:12x12x32', 'BatchNormalization:12x12x32', 'Activation:12x12x32']);
+  // 'same' 3×3 convolutions in pairs keep 28×28, then 14×14, before each pooling.
+  assert.deepEqual(layerSummary('vgg-cnn').filter((s) => /^(Conv2D|MaxPooling2D|Dense|Dropout)/.test(s)), [
+    'Conv2D:28x28x32', 'Conv2D:28x28x32', 'MaxPooling2D:14x14x32', 'Conv2D:14x14x64', 'Conv2D:14x14x64', 'MaxPooling2D:7x7x64',
+    'Dropout:7x7x64', 'Dense:128', 'Dropout:128', 'Dense:10',
+  ]);
 });
 
 test('parameter count of the mlp is 784·128+128 + 128·64+64 + 64·10+10', () => {

@@ -42,20 +42,22 @@ test('an mlp trained on 4 000 real MNIST digits for 3 epochs gets > 85 % of 2 00
   assert.ok(ev.perClass.every((c) => c.recall > 0.7), 'every digit is learnt');
 });
 
-test('strong-cnn on 1 000 digits: validation accuracy tracks training accuracy (batch-norm statistics fit the weights)', async () => {
-  // 3 short epochs are 48 steps: the moving averages alone (momentum 0.99) would still be 60 % their
-  // initial values and validation accuracy near chance; see src/ml/batch-norm.ts.
-  const model = buildModel('strong-cnn', { numClasses: 10, seed: 3 });
-  const tensorsBefore = tf.memory().numTensors;
-  const r = await train(
-    model,
-    { train: idx('train', 1000), val: idx('t10k', 1000) },
-    { epochs: 3, batchSize: 64, optimizer: { type: 'adam', learningRate: 0.002 }, schedule: { type: 'cosine' }, seed: 3 },
-  );
-  assert.equal(tf.memory().numTensors, tensorsBefore);
-  model.dispose();
-  for (const m of r.history) {
-    assert.ok(m.valAccuracy! > m.accuracy - 0.1, `epoch ${m.epoch}: validation ${m.valAccuracy} vs training ${m.accuracy}`);
-  }
-  assert.ok(r.history[2]!.valAccuracy! > 0.85, `validation accuracy ${r.history[2]!.valAccuracy}`);
-});
+for (const arch of ['strong-cnn', 'vgg-cnn'] as const) {
+  test(`${arch} on 1 000 digits: validation accuracy tracks training accuracy (batch-norm statistics fit the weights)`, async () => {
+    // 3 short epochs are 48 steps: the moving averages alone (momentum 0.99) would still be 60 % their
+    // initial values and validation accuracy near chance; see src/ml/batch-norm.ts.
+    const model = buildModel(arch, { numClasses: 10, seed: 3 });
+    const tensorsBefore = tf.memory().numTensors;
+    const r = await train(
+      model,
+      { train: idx('train', 1000), val: idx('t10k', 1000) },
+      { epochs: 3, batchSize: 64, optimizer: { type: 'adam', learningRate: 0.002 }, schedule: { type: 'cosine' }, seed: 3 },
+    );
+    assert.equal(tf.memory().numTensors, tensorsBefore);
+    model.dispose();
+    for (const m of r.history) {
+      assert.ok(m.valAccuracy! > m.accuracy - 0.1, `epoch ${m.epoch}: validation ${m.valAccuracy} vs training ${m.accuracy}`);
+    }
+    assert.ok(r.history[2]!.valAccuracy! > 0.85, `validation accuracy ${r.history[2]!.valAccuracy}`);
+  });
+}

@@ -180,6 +180,8 @@ export interface OnlineAugment {
   scale: [number, number];
   /** Elastic distortion on top of the affine transform; omitted or null: none. */
   elastic?: ElasticParams | null;
+  /** Mirror left–right with probability ½: for mirror-symmetric classes (clothes), never for digits. */
+  flip?: boolean;
 }
 
 /** Separable gaussian blur of a height×width field in place (zero padding). */
@@ -238,6 +240,8 @@ export function augmentBatch(batch: Float32Array, n: number, height: number, wid
     let fill = Infinity;
     for (let j = 0; j < px; j++) if (src[j]! < fill) fill = src[j]!;
     const t = drawAffine(affine, rng);
+    // Drawn only when enabled, so runs without flips keep their random stream.
+    const mirror = p.flip === true && rng() < 0.5;
     if (elastic) {
       for (let j = 0; j < px; j++) {
         dxField[j] = rng() * 2 - 1;
@@ -252,7 +256,7 @@ export function augmentBatch(batch: Float32Array, n: number, height: number, wid
     for (let y = 0, o = 0; y < height; y++) {
       for (let x = 0; x < width; x++, o++) {
         // Inverse map: output pixel → source position (as warpImage above), plus the elastic shift.
-        const X = x - cx - t.dx;
+        const X = (mirror ? width - 1 - x : x) - cx - t.dx;
         const Y = y - cy - t.dy;
         let sx = cx + cos * X + sin * Y;
         let sy = cy - sin * X + cos * Y;

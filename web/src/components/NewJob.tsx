@@ -5,6 +5,7 @@ import { useLocation } from 'preact-iso';
 import { api, allowed, call, datasetCounts, errorText, jobTypes, modelMetrics, type Dataset, type Model } from '../api.ts';
 import { short, useLoad } from '../util.ts';
 import { ErrorBox } from './ui.tsx';
+import { ARCHITECTURES, DEFAULT_ARCHITECTURE } from '../../../src/ml/catalog.ts';
 
 type Kind = 'dataset-prep' | 'train' | 'fine-tune' | 'sweep';
 const KINDS: [Kind, string][] = [
@@ -13,7 +14,6 @@ const KINDS: [Kind, string][] = [
   ['fine-tune', 'Fine-tune'],
   ['sweep', 'Sweep'],
 ];
-const ARCHS = ['mlp', 'simple-cnn', 'keras-cnn', 'strong-cnn'];
 
 const optNum = (s: string) => (s.trim() === '' ? undefined : Number(s));
 function clean<T extends object>(o: T): T {
@@ -256,7 +256,7 @@ function DatasetSelect({ datasets, value, onChange }: { datasets: Dataset[]; val
 }
 
 function TrainForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boolean; datasets: Dataset[] }) {
-  const [s, set] = useFields({ datasetId: '', architecture: 'strong-cnn', epochs: '3', batchSize: '64', optimizer: 'adam', learningRate: '0.002', schedule: 'cosine', subsetTrain: '', subsetTest: '', early: '' });
+  const [s, set] = useFields({ datasetId: '', architecture: DEFAULT_ARCHITECTURE, epochs: '3', batchSize: '64', optimizer: 'adam', learningRate: '0.002', schedule: 'cosine', subsetTrain: '', subsetTest: '', early: '' });
   const datasetId = s.datasetId || datasets[0]?.id || '';
   const send = (e: Event) => {
     e.preventDefault();
@@ -267,7 +267,7 @@ function TrainForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boole
       <DatasetSelect datasets={datasets} value={datasetId} onChange={(v) => set('datasetId', v)} />
       <Field label="Architecture">
         <select name="architecture" value={s.architecture} onChange={(e) => set('architecture', e.currentTarget.value)}>
-          {ARCHS.map((a) => (
+          {ARCHITECTURES.map((a) => (
             <option key={a}>{a}</option>
           ))}
         </select>
