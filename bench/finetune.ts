@@ -41,7 +41,6 @@ for (const kv of arg('epochs', '').split(',').filter(Boolean)) {
 const baseEpochs = Number(arg('base-epochs', '3'));
 /** Train the base on the first N MNIST images only (quick smoke runs). */
 const baseTrain = Number(arg('base-train', '0')) || undefined;
-
 const arch = arg('arch', DEFAULT_ARCHITECTURE) as Architecture;
 const baseDir = arg('base-dir', `/tmp/mnist-jobs-finetune-base-${arch}`);
 const seed = Number(arg('seed', '1'));

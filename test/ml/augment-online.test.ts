@@ -51,6 +51,20 @@ test('the same seed gives the same augmented batch, another seed another one; ze
   for (let i = 0; i < none.length; i++) assert.ok(Math.abs(none[i]! - digits.images[i]!) < 1e-5);
 });
 
+test('flip mirrors about half the images left-right and leaves the others as they were', () => {
+  const x = augmented('d', { rotationDeg: 0, shiftPx: 0, scale: [1, 1], flip: true });
+  let mirrored = 0;
+  for (let i = 0; i < digits.count; i++) {
+    const orig = digits.images.subarray(i * 784, (i + 1) * 784);
+    const aug = x.subarray(i * 784, (i + 1) * 784);
+    const same = aug.every((v, j) => Math.abs(v - orig[j]!) < 1e-5);
+    const flipped = aug.every((v, j) => Math.abs(v - orig[(j - (j % 28)) + 27 - (j % 28)]!) < 1e-5);
+    assert.ok(same || flipped, `image ${i} is neither the original nor its mirror`);
+    if (flipped && !same) mirrored++;
+  }
+  assert.ok(mirrored > 30 && mirrored < 70, `${mirrored} of ${digits.count} mirrored`);
+});
+
 test('augmented digits stay close to the original, never mirrored, and keep their ink', () => {
   const x = augmented('c');
   // Rotation and scaling only, so that plain pixel correlation can tell a mirror image.
