@@ -29,7 +29,7 @@ async function newest(p: string): Promise<number> {
 // The browser tests drive the built dashboard (web/dist, built at install): after a pull or an edit
 // of its sources, a stale build would fail them for no fault of the code, so rebuild it first.
 const built = await newest('web/dist/index.html');
-const sources = Math.max(...(await Promise.all(['web/src', 'web/index.html', 'src/client', 'src/serving/mnist-recipe.ts'].map(newest))));
+const sources = Math.max(...(await Promise.all(['web/src', 'web/index.html', 'src/client', 'src/serving/mnist-recipe.ts', 'src/ml/catalog.ts', 'src/jobs/defaults.ts'].map(newest))));
 if (sources > built) {
   console.log('# the dashboard sources are newer than web/dist: npm run web:build');
   const build = spawnSync('npm', ['run', '-s', 'web:build'], { stdio: 'inherit' });

@@ -18,6 +18,7 @@ import {
 import { EvaluationResult } from '../ml/results.js';
 import { Prediction } from '../serving/answer.js';
 import { SweepParams, SweepProgressFields, SweepResult } from './sweep/params.js';
+import { FINE_TUNE_DEFAULTS, TRAIN_DEFAULTS, type TrainingDefaults } from './defaults.js';
 
 export const JOB_TYPES = ['dataset-prep', 'train', 'fine-tune', 'predict', 'sweep'] as const;
 export type JobType = (typeof JOB_TYPES)[number];
@@ -131,7 +132,7 @@ export type DatasetPrepResult = Static<typeof DatasetPrepResult>;
 const LearningRate = (def: number) => Type.Number({ exclusiveMinimum: 0, maximum: 10, default: def });
 
 /** One optimizer shape for every training job; only the default learning rate differs by job type. */
-const Optimizer = (defaultLearningRate: number) => {
+const Optimizer = (defaultType: OptimizerType, defaultLearningRate: number) => {
   const lr = LearningRate(defaultLearningRate);
   const branches = {
     sgd: Type.Object({ type: Type.Literal('sgd'), learningRate: lr }, { additionalProperties: false, title: 'sgd' }),
@@ -142,8 +143,8 @@ const Optimizer = (defaultLearningRate: number) => {
     adam: Type.Object({ type: Type.Literal('adam'), learningRate: lr }, { additionalProperties: false, title: 'adam' }),
   } satisfies Record<OptimizerType, TSchema>;
   return tagged(OPTIMIZERS.map((t) => branches[t]) as [typeof branches.sgd, typeof branches.momentum, typeof branches.adam], {
-    default: { type: 'adam', learningRate: defaultLearningRate },
-    description: `Default adam with learning rate ${defaultLearningRate}`,
+    default: { type: defaultType, learningRate: defaultLearningRate },
+    description: `Default ${defaultType} with learning rate ${defaultLearningRate}`,
   });
 };
 export type OptimizerParams = Static<ReturnType<typeof Optimizer>>;
@@ -165,7 +166,7 @@ const scheduleBranches = {
 } satisfies Record<ScheduleType, TSchema>;
 export const Schedule = tagged(
   SCHEDULES.map((t) => scheduleBranches[t]) as [typeof scheduleBranches.constant, typeof scheduleBranches.step, typeof scheduleBranches.cosine],
-  { default: { type: 'cosine', minLearningRate: 0 }, description: 'Learning-rate schedule over the epochs (default cosine decay)' },
+  { default: { type: TRAIN_DEFAULTS.schedule, minLearningRate: 0 }, description: 'Learning-rate schedule over the epochs (default cosine decay)' },
 );
 export type ScheduleParams = Static<typeof Schedule>;
 
@@ -214,11 +215,11 @@ const recipeOptions = {
   labelSmoothing: Type.Number({ minimum: 0, maximum: 0.5, default: 0, description: 'Label smoothing ε of the cross-entropy' }),
 };
 
-const trainingOptions = (defaults: { epochs: number; learningRate: number }) => ({
+const trainingOptions = (defaults: TrainingDefaults) => ({
   ...recipeOptions,
-  optimizer: Optimizer(defaults.learningRate),
+  optimizer: Optimizer(defaults.optimizer, defaults.learningRate),
   epochs: Type.Integer({ minimum: 1, maximum: 500, default: defaults.epochs }),
-  batchSize: Type.Integer({ minimum: 1, maximum: 4096, default: 64 }),
+  batchSize: Type.Integer({ minimum: 1, maximum: 4096, default: defaults.batchSize }),
   schedule: Schedule,
   earlyStopping: Type.Optional(EarlyStopping),
   seed: Seed,
@@ -233,7 +234,7 @@ export const TrainParams = Type.Object(
       default: DEFAULT_ARCHITECTURE,
       description: '`vgg-cnn` (default) reaches 99.62 % MNIST (median of 3 seeds) and 93.15 % Fashion-MNIST test accuracy with the default 10 epochs; `strong-cnn` is 4.5× cheaper per image',
     }),
-    ...trainingOptions({ epochs: 10, learningRate: 0.002 }),
+    ...trainingOptions(TRAIN_DEFAULTS),
   },
   { additionalProperties: false, title: 'train params' },
 );
@@ -248,12 +249,12 @@ export const FineTuneParams = Type.Object(
       // all layers at the scratch rate with no L2-SP is the best setting at every size (100 images:
       // 68.3 % vs 67.2 % from scratch; 1 000: 79.2 vs 78.9; 10 000: 83.8 vs 83.8; full: 85.7 vs 85.3);
       // L2-SP, discriminative rates, gradual unfreezing and frozen features all lose to it.
-      default: 'none',
+      default: FINE_TUNE_DEFAULTS.freeze,
       description: 'Leading layers with weights to freeze, or `all-but-head`, or `none` (default `none`: all layers train from the base weights)',
     }),
     replaceHead: Type.Boolean({ default: true }),
     numClasses: Type.Optional(Type.Integer({ minimum: 2, maximum: 1000, description: "Default: the dataset's class count" })),
-    l2sp: Type.Number({ minimum: 0, default: 0, description: 'λ of the L2-SP penalty λ·‖θ−θ₀‖² towards the base weights (default 0: measured, it did not help)' }),
+    l2sp: Type.Number({ minimum: 0, default: FINE_TUNE_DEFAULTS.l2sp, description: 'λ of the L2-SP penalty λ·‖θ−θ₀‖² towards the base weights (default 0: measured, it did not help)' }),
     unfreezeAfter: Type.Optional(
       Type.Integer({ minimum: 1, description: 'Gradual unfreezing: train with the frozen layers for this many epochs, then all layers at a tenth of the rate' }),
     ),
@@ -268,7 +269,7 @@ export const FineTuneParams = Type.Object(
       default: 'adapt',
       description: "`adapt`: batch-norm statistics recomputed on the new data each epoch (frozen layers included); `frozen`: the base model's, batch norm in inference mode throughout",
     }),
-    ...trainingOptions({ epochs: 5, learningRate: 0.002 }),
+    ...trainingOptions(FINE_TUNE_DEFAULTS),
   },
   { additionalProperties: false, title: 'fine-tune params' },
 );

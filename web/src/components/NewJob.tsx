@@ -6,6 +6,7 @@ import { api, allowed, call, datasetCounts, errorText, jobTypes, modelMetrics, t
 import { short, useLoad } from '../util.ts';
 import { ErrorBox } from './ui.tsx';
 import { ARCHITECTURES, DEFAULT_ARCHITECTURE } from '../../../src/ml/catalog.ts';
+import { FINE_TUNE_DEFAULTS, TRAIN_DEFAULTS, type TrainingDefaults } from '../../../src/jobs/defaults.ts';
 
 type Kind = 'dataset-prep' | 'train' | 'fine-tune' | 'sweep';
 const KINDS: [Kind, string][] = [
@@ -226,6 +227,17 @@ function TrainingFields({ s, set }: { s: Record<string, string>; set: (k: string
     </>
   );
 }
+/** A form's starting values: the job's own defaults. */
+const trainingFields = (d: TrainingDefaults) => ({
+  optimizer: d.optimizer,
+  learningRate: String(d.learningRate),
+  epochs: String(d.epochs),
+  batchSize: String(d.batchSize),
+  schedule: d.schedule,
+  subsetTrain: '',
+  subsetTest: '',
+  early: '',
+});
 const trainingParams = (s: Record<string, string>) => ({
   optimizer: { type: s.optimizer, learningRate: Number(s.learningRate) },
   epochs: Number(s.epochs),
@@ -256,7 +268,7 @@ function DatasetSelect({ datasets, value, onChange }: { datasets: Dataset[]; val
 }
 
 function TrainForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boolean; datasets: Dataset[] }) {
-  const [s, set] = useFields({ datasetId: '', architecture: DEFAULT_ARCHITECTURE, epochs: '3', batchSize: '64', optimizer: 'adam', learningRate: '0.002', schedule: 'cosine', subsetTrain: '', subsetTest: '', early: '' });
+  const [s, set] = useFields({ datasetId: '', architecture: DEFAULT_ARCHITECTURE, ...trainingFields(TRAIN_DEFAULTS) });
   const datasetId = s.datasetId || datasets[0]?.id || '';
   const send = (e: Event) => {
     e.preventDefault();
@@ -281,7 +293,7 @@ function TrainForm({ onSubmit, busy, datasets }: { onSubmit: Submit; busy: boole
 }
 
 function FineTuneForm({ onSubmit, busy, datasets, models }: { onSubmit: Submit; busy: boolean; datasets: Dataset[]; models: Model[] }) {
-  const [s, set] = useFields({ baseModelId: '', datasetId: '', freeze: 'none', l2sp: '0', optimizer: 'adam', learningRate: '0.002', epochs: '2', batchSize: '64', schedule: 'cosine', subsetTrain: '', subsetTest: '', early: '' });
+  const [s, set] = useFields({ baseModelId: '', datasetId: '', freeze: FINE_TUNE_DEFAULTS.freeze, l2sp: String(FINE_TUNE_DEFAULTS.l2sp), ...trainingFields(FINE_TUNE_DEFAULTS) });
   const datasetId = s.datasetId || datasets[0]?.id || '';
   const baseModelId = s.baseModelId || models[0]?.id || '';
   const send = (e: Event) => {
