@@ -62,7 +62,7 @@ test('layer structure of each architecture', () => {
   // 'same' 3×3 convolutions in pairs keep 28×28, then 14×14, before each pooling.
   assert.deepEqual(layerSummary('vgg-cnn').filter((s) => /^(Conv2D|MaxPooling2D|Dense|Dropout)/.test(s)), [
     'Conv2D:28x28x32', 'Conv2D:28x28x32', 'MaxPooling2D:14x14x32', 'Conv2D:14x14x64', 'Conv2D:14x14x64', 'MaxPooling2D:7x7x64',
-    'Dropout:7x7x64', 'Dense:128', 'Dropout:128', 'Dense:10',
+    'Dropout:7x7x64', 'Dense:256', 'Dropout:256', 'Dense:10',
   ]);
 });
 
