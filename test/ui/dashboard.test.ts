@@ -14,6 +14,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startService } from '../helpers.js';
 import { UI_DIR } from '../../src/api/routes/ui.js';
 import { toMnistPixels } from '../../src/serving/inputs.js';
+import { TrainParams } from '../../src/jobs/contract.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = !existsSync(CHROMIUM)
@@ -125,6 +126,10 @@ describe('web dashboard in Chromium', { skip }, () => {
   it('trains an mlp from the form: live curves, then test metrics and the confusion matrix', async () => {
     await page.goto(`${base}/ui/`);
     await page.getByRole('tab', { name: 'Train' }).click();
+    // The form proposes what the job would do by default.
+    assert.equal(await page.getByLabel('Architecture').inputValue(), TrainParams.properties.architecture.default);
+    assert.equal(await page.getByLabel('Epochs').inputValue(), String(TrainParams.properties.epochs.default));
+    assert.equal(await page.getByLabel('Learning rate').inputValue(), String(TrainParams.properties.optimizer.default.learningRate));
     await page.getByLabel('Dataset').selectOption(datasetJob);
     await page.getByLabel('Architecture').selectOption('mlp');
     await page.getByLabel('Epochs').fill('3');
