@@ -21,6 +21,7 @@ import { evaluate } from '../src/ml/evaluate.js';
 import { l2spRegularizer, prepareFineTune, setTrainable } from '../src/ml/finetune.js';
 import { loadModel, saveModel } from '../src/ml/model-io.js';
 import { AUGMENT_DEFAULTS } from '../src/jobs/contract.js';
+import { TRAIN_DEFAULTS } from '../src/jobs/defaults.js';
 import type { OnlineAugment } from '../src/ml/data/augment.js';
 import type * as tf from '../src/ml/tf.js';
 import { head, loadPrepared, table } from './lib/datasets.js';
@@ -49,8 +50,10 @@ const backend = await initBackend(process.env.TFJS_BACKEND);
 const [mnist, fashion] = await Promise.all([loadPrepared('mnist'), loadPrepared('fashion-mnist')]);
 console.log(`${arch} on ${backend.name}; Fashion-MNIST test ${fashion.test.count}; epochs per subset ${JSON.stringify(epochsBySubset)}; seed ${seed}`);
 
+/** The train job's default rate, which scratch and most variants use. */
+const RATE = TRAIN_DEFAULTS.learningRate;
 const opts = (lr: number, epochs: number): TrainOptions => ({
-  epochs, batchSize: 64, optimizer: { type: 'adam', learningRate: lr }, schedule: { type: 'cosine', minLearningRate: 0 }, seed, augment,
+  epochs, batchSize: TRAIN_DEFAULTS.batchSize, optimizer: { type: TRAIN_DEFAULTS.optimizer, learningRate: lr }, schedule: { type: TRAIN_DEFAULTS.schedule, minLearningRate: 0 }, seed, augment,
 });
 
 // The MNIST model every fine-tune starts from.
@@ -61,7 +64,7 @@ if (existsSync(`${baseDir}/model.json`)) {
 } else {
   base = buildModel(arch, { numClasses: 10, seed });
   const t0 = performance.now();
-  await train(base, { train: baseTrain ? head(mnist.train, baseTrain) : mnist.train }, opts(0.002, baseEpochs));
+  await train(base, { train: baseTrain ? head(mnist.train, baseTrain) : mnist.train }, opts(RATE, baseEpochs));
   await saveModel(base, baseDir);
   console.log(`MNIST base: ${baseEpochs} epochs, ${Math.round((performance.now() - t0) / 1000)} s, saved to ${baseDir}`);
 }
@@ -78,29 +81,29 @@ async function cell(variant: Variant, trainSet: typeof fashion.train, epochs: nu
     if (variant === 'scratch') {
       model = buildModel(arch, { numClasses: 10, seed: seed + 1 });
       disposables.push(model);
-      await train(model, data, opts(0.002, epochs));
+      await train(model, data, opts(RATE, epochs));
     } else {
       const frozenStart = variant === 'frozen' || variant === 'frozen-adabn' || variant === 'gradual';
       const prepared = await prepareFineTune(base, { freeze: frozenStart ? 'all-but-head' : 'none', replaceHead: true, numClasses: 10, seed: seed + 1 });
       model = prepared.model;
       disposables.push(model);
-      if (variant === 'frozen') await train(model, data, opts(0.002, epochs));
-      else if (variant === 'frozen-adabn') await train(model, data, { ...opts(0.002, epochs), batchNormStats: 'all' });
+      if (variant === 'frozen') await train(model, data, opts(RATE, epochs));
+      else if (variant === 'frozen-adabn') await train(model, data, { ...opts(RATE, epochs), batchNormStats: 'all' });
       else if (variant === 'l2sp' || variant === 'l2sp-2e3') {
         const penalty = l2spRegularizer(model, base, 0.01);
         disposables.push(penalty);
-        await train(model, data, { ...opts(variant === 'l2sp' ? 0.0005 : 0.002, epochs), regularizer: penalty.loss });
-      } else if (variant === 'init') await train(model, data, opts(0.002, epochs)); else if (variant === 'gradual') {
+        await train(model, data, { ...opts(variant === 'l2sp' ? 0.0005 : RATE, epochs), regularizer: penalty.loss });
+      } else if (variant === 'init') await train(model, data, opts(RATE, epochs)); else if (variant === 'gradual') {
         const first = Math.max(1, Math.round(epochs / 3));
         if (first < epochs) {
-          await train(model, data, opts(0.002, first));
+          await train(model, data, opts(RATE, first));
           setTrainable(model, prepared.frozenLayers, true);
           // Continues the same cosine schedule from epoch `first`, at a tenth of the rate.
           await train(model, data, { ...opts(0.0002, epochs), startEpoch: first });
-        } else await train(model, data, opts(0.002, epochs));
+        } else await train(model, data, opts(RATE, epochs));
       } else {
         await train(model, data, {
-          ...opts(0.002, epochs),
+          ...opts(RATE, epochs),
           learningRateMultiplier: (w) => (isHead(w) ? 1 : 0.1),
           batchNormStats: variant === 'discr-bnfrozen' ? 'frozen' : 'trainable',
         });
