@@ -125,12 +125,12 @@ function installJsonParser(app: FastifyInstance): void {
 export const MIN_BYTES_PER_INPUT = 784 * 2;
 
 /**
- * Admission of /predict in onRequest, before the body is read (so a refusal costs neither reading
- * nor parsing): the images inside the predict service (`queued`) plus an estimate of those in the
+ * Admission of /predict in onRequest, before the body is read (so a refusal costs no parsing and no
+ * memory): the images inside the predict service (`queued`) plus an estimate of those in the
  * bodies admitted but not parsed yet stay within PREDICT_MAX_QUEUE, and the declared bytes of those
  * bodies within PREDICT_MAX_INFLIGHT_BYTES. Beyond either: 503 OVERLOADED with Retry-After at once,
- * and the connection closed rather than the refused body read. A body's estimate is released once
- * it is parsed and validated (the service then counts its real images and makes the exact check).
+ * and the refused body discarded unparsed. A body's estimate is released once it is parsed and
+ * validated (the service then counts its real images and makes the exact check).
  */
 export function predictGate(
   config: Pick<Config, 'PREDICT_MAX_QUEUE' | 'PREDICT_BODY_LIMIT_BYTES' | 'PREDICT_MAX_INFLIGHT_BYTES' | 'PREDICT_MAX_INPUTS'>,
@@ -142,20 +142,25 @@ export function predictGate(
   let rows = 0;
   let bytes = 0;
   const held = new WeakMap<FastifyRequest, () => void>();
-  const overloaded = (reply: FastifyReply, why: string) => {
+  // A refused body of a declared length within the limit is left to Node, which discards it unparsed
+  // as it arrives and keeps the connection: closing it instead resets a client still sending (its
+  // write fails with EPIPE before it reads the 503). A body of unknown or excessive length could
+  // take unbounded reading, so its connection is closed.
+  const overloaded = (reply: FastifyReply, drainable: boolean, why: string) => {
     reply.header('retry-after', '1');
-    reply.header('connection', 'close');
+    if (!drainable) reply.header('connection', 'close');
     return new AppError('OVERLOADED', `The prediction queue is full (${why}); retry shortly`, { queued: queued(), parsing: requests });
   };
   return {
     async onRequest(req: FastifyRequest, reply: FastifyReply) {
-      const header = Number(req.headers['content-length']);
-      const declared = Number.isFinite(header) && header >= 0 ? Math.min(header, config.PREDICT_BODY_LIMIT_BYTES) : config.PREDICT_BODY_LIMIT_BYTES;
+      const header = req.headers['content-length'] === undefined ? Number.NaN : Number(req.headers['content-length']);
+      const drainable = Number.isInteger(header) && header >= 0 && header <= config.PREDICT_BODY_LIMIT_BYTES;
+      const declared = drainable ? header : config.PREDICT_BODY_LIMIT_BYTES;
       // Capped at the whole queue: with nothing queued, any one request is let in to be counted exactly.
       const estimate = Math.min(Math.max(1, Math.ceil(declared / MIN_BYTES_PER_INPUT)), config.PREDICT_MAX_INPUTS, config.PREDICT_MAX_QUEUE);
       const waiting = queued() + rows;
-      if (waiting + estimate > config.PREDICT_MAX_QUEUE) throw overloaded(reply, `${waiting} images waiting or arriving, limit ${config.PREDICT_MAX_QUEUE}`);
-      if (bytes + declared > maxBytes) throw overloaded(reply, `${bytes} bytes of requests being read, limit ${maxBytes}`);
+      if (waiting + estimate > config.PREDICT_MAX_QUEUE) throw overloaded(reply, drainable, `${waiting} images waiting or arriving, limit ${config.PREDICT_MAX_QUEUE}`);
+      if (bytes + declared > maxBytes) throw overloaded(reply, drainable, `${bytes} bytes of requests being read, limit ${maxBytes}`);
       requests++;
       rows += estimate;
       bytes += declared;

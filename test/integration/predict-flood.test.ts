@@ -1,12 +1,13 @@
 // Backpressure of POST /v1/predict: a flood of concurrent requests against a small PREDICT_MAX_QUEUE
 // gets only 200s and quick 503 OVERLOADED (with Retry-After), /health answers during it, nothing is
 // left admitted afterwards; a flood of large bodies (256 images, ~1 MB each) leaves /health answering
-// within a second and the API's memory bounded; and a deadline answers 503 PREDICT_TIMEOUT. A small
-// mlp is trained first.
+// within a second and the API's memory bounded; a client still sending a refused body reads its 503
+// instead of a reset; and a deadline answers 503 PREDICT_TIMEOUT. A small mlp is trained first.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { expectError, startService, submit, waitForJob } from '../helpers.js';
 import { gzipAll, mnistSlice, startIdxServer } from '../fixtures/idx-server.js';
+import net from 'node:net';
 import path from 'node:path';
 import { flood } from '../../bench/lib/flood.js';
 import { startServiceProcess } from '../../bench/lib/service-process.js';
@@ -65,8 +66,8 @@ describe('predict backpressure', () => {
     // The case that stalled /health for seconds: every body read and JSON-parsed on the one event
     // loop, those that completed together parsed back to back (measured with bench/flood.ts: the
     // API's own event loop held 1.2-4 s). Now admission happens before a body is read (images
-    // estimated from Content-Length), refused bodies are not read, and large bodies are parsed one
-    // per event-loop turn. /health is polled from a thread of its own (bench/lib/flood.ts).
+    // estimated from Content-Length), refused bodies are discarded unparsed, and large bodies are
+    // parsed one per event-loop turn. /health is polled from a thread of its own (bench/lib/flood.ts).
     const logFile = path.join(trainer.config.DATA_DIR, 'flood-large-api.log');
     const api = await startServiceProcess('api', { MIGRATE_ON_START: 'false', PREDICT_MAX_QUEUE: '512', PREDICT_TIMEOUT_MS: '60000', RATE_LIMIT_MAX: '0', LOG_LEVEL: 'warn' }, { logFile });
     try {
@@ -107,6 +108,40 @@ describe('predict backpressure', () => {
     }
   });
 
+  it('a client still sending a refused body gets its 503 and can go on using the connection, not a reset', { timeout: 60_000 }, async () => {
+    // The refusal is sent before the body is read; closing the connection then reset clients that
+    // were still writing (EPIPE, seen in the large flood above), so they never saw the 503.
+    const svc = await startService({ api: true, worker: false }, { PREDICT_MAX_QUEUE: 256 });
+    const clients: ReturnType<typeof rawClient>[] = [];
+    try {
+      const url = await svc.app.listen({ port: 0, host: '127.0.0.1' });
+      const length = 1_000_000;
+      const head = `POST /v1/predict HTTP/1.1\r\nhost: test\r\ncontent-type: application/json\r\ncontent-length: ${length}\r\n\r\n`;
+      // A holds 256 images' worth of admission: its headers are in, its body never comes.
+      const a = rawClient(url);
+      clients.push(a);
+      await a.write(head);
+      // Once A is admitted, a request of one image no longer fits (before, it is answered 400).
+      for (let r = await postTiny(url); r !== 503; r = await postTiny(url)) assert.equal(r, 400);
+      // B is refused while it sends: it reads the 503, sends the rest of its body, then asks for /health.
+      const b = rawClient(url);
+      clients.push(b);
+      await b.write(head + ' '.repeat(16_384));
+      await b.until(() => b.text().includes('\r\n\r\n'));
+      assert.deepEqual(b.errors, [], 'no reset before the 503 was read');
+      assert.match(b.text(), /^HTTP\/1\.1 503 /);
+      assert.match(b.text(), /\r\nretry-after: 1\r\n/i);
+      for (let sent = 16_384; sent < length && !b.errors.length; sent += 65_536) await b.write(' '.repeat(Math.min(65_536, length - sent)));
+      await b.write('GET /health HTTP/1.1\r\nhost: test\r\n\r\n');
+      await b.until(() => /HTTP\/1\.1 200 /.test(b.text()));
+      assert.deepEqual(b.errors, [], 'no reset while the refused body was being sent');
+      assert.match(b.text(), /"code":"OVERLOADED"[\s\S]*HTTP\/1\.1 200 /, 'the 503, then /health on the same connection');
+    } finally {
+      for (const c of clients) c.destroy();
+      await svc.close();
+    }
+  });
+
   it('answers 503 PREDICT_TIMEOUT past PREDICT_TIMEOUT_MS instead of hanging', async () => {
     const svc = await startService({ api: true, worker: false }, { PREDICT_TIMEOUT_MS: 1 });
     try {
@@ -119,3 +154,43 @@ describe('predict backpressure', () => {
     }
   });
 });
+
+/** The status of a POST /v1/predict with an empty object: 400 once admitted, 503 when refused. */
+async function postTiny(url: string): Promise<number> {
+  const res = await fetch(`${url}/v1/predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** A raw HTTP/1.1 connection: what the server sent, errors, and writes that resolve once flushed. */
+function rawClient(url: string) {
+  const { hostname, port } = new URL(url);
+  const socket = net.connect(Number(port), hostname);
+  let text = '';
+  const state = { errors: [] as string[], closed: false };
+  let wake = () => {};
+  socket.on('data', (d: Buffer) => {
+    text += d.toString('latin1');
+    wake();
+  });
+  socket.on('error', (e: NodeJS.ErrnoException) => {
+    state.errors.push(e.code ?? e.message);
+    wake();
+  });
+  socket.on('close', () => {
+    state.closed = true;
+    wake();
+  });
+  return {
+    get errors() {
+      return state.errors;
+    },
+    text: () => text,
+    write: (chunk: string) => new Promise<void>((resolve) => (socket.destroyed ? resolve() : socket.write(chunk, () => resolve()))),
+    /** Resolves once `done()` holds or the connection failed or closed, checked after each of its events. */
+    async until(done: () => boolean) {
+      while (!done() && !state.errors.length && !state.closed) await new Promise<void>((resolve) => (wake = resolve));
+    },
+    destroy: () => socket.destroy(),
+  };
+}
