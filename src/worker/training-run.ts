@@ -21,6 +21,7 @@ import { toApiModel } from '../shared/model-rows.js';
 import { AUGMENT_DEFAULTS, type OnlineAugmentParams, type TrainResult } from '../jobs/contract.js';
 import type { OnlineAugment } from '../ml/data/augment.js';
 import { trialGate, type GateDecision } from '../jobs/sweep/gate.js';
+import { withRetry } from '../jobs/retry.js';
 import { openGeneration, putDir, saveGeneration } from '../storage/dirs.js';
 import { checkpointPrefix, datasetPrefix, modelPrefix } from '../storage/keys.js';
 import type { ObjectInfo } from '../storage/index.js';
@@ -250,7 +251,10 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
   let files: ObjectInfo[] = [];
   try {
     await saveModel(model, dir);
-    const history = (await ctx.db.epochMetric.findMany({ where: { jobId: ctx.id }, orderBy: { epoch: 'asc' } })).map(({ jobId, createdAt, ...m }) => m);
+    // The run's end waits out a short Postgres outage in place, as its epoch rows do: handed back to
+    // the queue instead, the finished training would be loaded again only to be saved again.
+    const rows = await withRetry('training history', () => ctx.db.epochMetric.findMany({ where: { jobId: ctx.id }, orderBy: { epoch: 'asc' } }), { logger: ctx.log, signal: ctx.signal });
+    const history = rows.map(({ jobId, createdAt, ...m }) => m);
     await writeFile(path.join(dir, 'training-curve.svg'), trainingCurveSvg(history as EpochMetrics[]));
     files = await putDir(ctx.artifacts.store, dir, modelPrefix(ctx.id), { last: 'model.json', move: true });
   } finally {
@@ -274,7 +278,10 @@ export async function finishModel(ctx: JobContext, input: SaveModelInput): Promi
     path: ctx.artifacts.store.url(modelPrefix(ctx.id)),
     sizeBytes: BigInt(files.reduce((n, f) => n + f.size, 0)),
   };
-  const saved = await ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row, include: { aliases: { select: { alias: true } } } });
+  const saved = await withRetry('model row', () => ctx.db.model.upsert({ where: { id: ctx.id }, create: { id: ctx.id, ...row }, update: row, include: { aliases: { select: { alias: true } } } }), {
+    logger: ctx.log,
+    signal: ctx.signal,
+  });
   await ctx.webhooks?.publish('model.created', toApiModel(saved));
   return {
     modelId: ctx.id,

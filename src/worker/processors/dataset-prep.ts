@@ -10,6 +10,7 @@ import { putDir } from '../../storage/dirs.js';
 import { datasetPrefix } from '../../storage/keys.js';
 import type { DatasetPrepResult } from '../../jobs/contract.js';
 import type { Processor } from '../../jobs/registry.js';
+import { withRetry } from '../../jobs/retry.js';
 import { resolveSource } from '../sources.js';
 import { parseAllowedHosts } from '../../shared/url-policy.js';
 import { datasetPrepBytes, requireFreeSpace } from '../../shared/disk.js';
@@ -74,7 +75,8 @@ export const datasetPrep: Processor<'dataset-prep'> = async (ctx) => {
       path: artifacts.store.url(prefix),
       sizeBytes: BigInt(written.totalBytes),
     };
-    await db.dataset.upsert({ where: { id }, create: { id, ...row }, update: row });
+    // Waits out a short Postgres outage in place: handed back to the queue, the prep would run again from the start.
+    await withRetry('dataset row', () => db.dataset.upsert({ where: { id }, create: { id, ...row }, update: row }), { logger: ctx.log, signal });
     const result: DatasetPrepResult = {
       datasetId: id,
       counts: manifest.counts,
