@@ -153,7 +153,7 @@ export function predictGate(
   };
   return {
     async onRequest(req: FastifyRequest, reply: FastifyReply) {
-      const header = req.headers['content-length'] === undefined ? Number.NaN : Number(req.headers['content-length']);
+      const header = Number(req.headers['content-length']); // NaN when absent
       const drainable = Number.isInteger(header) && header >= 0 && header <= config.PREDICT_BODY_LIMIT_BYTES;
       const declared = drainable ? header : config.PREDICT_BODY_LIMIT_BYTES;
       // Capped at the whole queue: with nothing queued, any one request is let in to be counted exactly.

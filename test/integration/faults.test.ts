@@ -49,7 +49,8 @@ async function epochsOf(app: FastifyInstance, id: string) {
   return (await app.inject(`/v1/jobs/${id}/metrics`)).json().items.map((m: any) => m.epoch);
 }
 
-it('rides out Postgres stopped for 10 s mid-training, and a job picked up meanwhile', async () => {
+/** The service (API and workers) on a migrated database of a Postgres of its own, stopped after the test. */
+async function serviceOnPrivatePostgres() {
   const pg = await startPrivatePostgres();
   cleanups.push(() => pg.destroy());
   const url = new URL(pg.url);
@@ -57,6 +58,11 @@ it('rides out Postgres stopped for 10 s mid-training, and a job picked up meanwh
   await migrate(url.toString());
   const svc = await startService({ api: true, worker: true }, { DATABASE_URL: url.toString(), OUTBOUND_ALLOW_PRIVATE: true });
   cleanups.push(() => svc.close());
+  return { pg, svc };
+}
+
+it('rides out Postgres stopped for 10 s mid-training, and a job picked up meanwhile', async () => {
+  const { pg, svc } = await serviceOnPrivatePostgres();
   const { app } = svc;
 
   const datasetId = await prepare(app);
@@ -94,13 +100,7 @@ it('a job whose final row Postgres refuses for a while records it in place, with
   // trigger answers the first attempts at a job's dataset or model row with SQLSTATE 57P03 ("the
   // database system is starting up"), what a restarting Postgres says. Handed back to the queue
   // instead, the job was run again (the training resumed from its last epoch's checkpoint).
-  const pg = await startPrivatePostgres();
-  cleanups.push(() => pg.destroy());
-  const url = new URL(pg.url);
-  url.pathname = '/mnist_refusals';
-  await migrate(url.toString());
-  const svc = await startService({ api: true, worker: true }, { DATABASE_URL: url.toString(), OUTBOUND_ALLOW_PRIVATE: true });
-  cleanups.push(() => svc.close());
+  const { svc } = await serviceOnPrivatePostgres();
   const { app, db } = svc;
   await db.$executeRawUnsafe('CREATE TABLE injected_faults (tbl text, job_id uuid, times int)');
   for (const tbl of ['datasets', 'models']) await db.$executeRawUnsafe(`CREATE SEQUENCE injected_attempts_${tbl}`);
